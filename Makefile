@@ -1,0 +1,43 @@
+# One entry point for every job. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+PROTO_STAMP := build/.proto
+PROTO_FILES := $(shell find proto/meters -name '*.proto')
+SITE := $(shell test -x $(PY) && $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+.PHONY: help install proto test test-unit demo bench lint up down clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: $(VENV_STAMP) $(PROTO_STAMP) ## create .venv and install the project, its tools and generated stubs
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+proto: $(PROTO_STAMP) ## generate Python stubs (and .pyi type stubs) from proto/
+
+$(PROTO_STAMP): $(VENV_STAMP) $(PROTO_FILES)
+	$(PY) -m grpc_tools.protoc -Iproto -I$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO_FILES)
+	mkdir -p build && touch $@
+
+test: install ## run the whole suite against real Kafka and PostgreSQL (started by the harness)
+	$(PY) -m pytest -q
+
+test-unit: install ## only the tests that need no Kafka or PostgreSQL
+	$(PY) -m pytest -q -m 'not infra'
+
+demo: install ## start the local mesh and stream a synthetic fleet through it, then report
+	$(PY) -m meters.cli demo
+
+bench: install ## benchmarks: writes bench/results/latest.json
+	$(PY) -m meters.cli bench
+
+clean: ## remove generated files and local state
+	rm -rf build .run meters/*/v1
