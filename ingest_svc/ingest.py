@@ -1,0 +1,77 @@
+"""The ingest use case: check a batch's shape, validate, publish, count."""
+
+import time
+
+import numpy as np
+
+from ingest_svc.metrics import QUALITY_WARNINGS, READINGS_ACCEPTED, READINGS_REJECTED
+from ingest_svc.publisher import ReadingPublisher
+from ingest_svc.registry import MeterRegistry
+from ingest_svc.validation import Limits, validate
+from meters.errors import FieldViolation, invalid_argument
+from meters.ingest.v1 import reading_pb2
+from meters.ingest.v1.reading_pb2 import QualityFlag, RejectionReason
+from meters.readings import column_lengths, from_batch
+
+MAX_BATCH_READINGS = 100_000
+
+
+class Ingestor:
+    def __init__(self, registry: MeterRegistry, publisher: ReadingPublisher, limits: Limits = Limits()):
+        self._registry = registry
+        self._publisher = publisher
+        self._limits = limits
+
+    async def ingest(self, batch: reading_pb2.ReadingBatch, field: str = "batch") -> reading_pb2.IngestSummary:
+        check_shape(batch, field)
+        cols = from_batch(batch)
+        verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
+        await self._publisher.publish(cols, verdict)
+        return summarize(verdict)
+
+
+def check_shape(batch: reading_pb2.ReadingBatch, field: str) -> None:
+    """Columns of unequal length cannot be read as readings at all: INVALID_ARGUMENT."""
+    lengths = column_lengths(batch)
+    n = lengths["meter_ids"]
+    violations = [
+        FieldViolation(f"{field}.{name}", f"has {count} values but {field}.meter_ids has {n}")
+        for name, count in lengths.items()
+        if count != n
+    ]
+    if n > MAX_BATCH_READINGS:
+        violations.append(FieldViolation(f"{field}.meter_ids", f"{n} readings exceed the {MAX_BATCH_READINGS} limit"))
+    if violations:
+        raise invalid_argument(f"malformed reading batch in {field}", *violations, reason="MALFORMED_BATCH")
+
+
+def summarize(verdict) -> reading_pb2.IngestSummary:
+    accepted = verdict.accepted
+    reasons, counts = np.unique(verdict.reasons[~accepted], return_counts=True)
+    flags = verdict.flags[accepted]
+    summary = reading_pb2.IngestSummary(
+        accepted=int(accepted.sum()),
+        rejected=int((~accepted).sum()),
+        rejections=[reading_pb2.RejectionCount(reason=int(r), count=int(c)) for r, c in zip(reasons, counts)],
+        voltage_warnings=int((flags == QualityFlag.QUALITY_FLAG_VOLTAGE_WARNING).sum()),
+        pf_warnings=int((flags == QualityFlag.QUALITY_FLAG_PF_WARNING).sum()),
+    )
+    READINGS_ACCEPTED.inc(summary.accepted)
+    for rc in summary.rejections:
+        READINGS_REJECTED.labels(RejectionReason.Name(rc.reason)).inc(rc.count)
+    QUALITY_WARNINGS.labels("voltage_warning").inc(summary.voltage_warnings)
+    QUALITY_WARNINGS.labels("pf_warning").inc(summary.pf_warnings)
+    return summary
+
+
+def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:
+    total.accepted += part.accepted
+    total.rejected += part.rejected
+    total.voltage_warnings += part.voltage_warnings
+    total.pf_warnings += part.pf_warnings
+    by_reason = {rc.reason: rc for rc in total.rejections}
+    for rc in part.rejections:
+        if rc.reason in by_reason:
+            by_reason[rc.reason].count += rc.count
+        else:
+            total.rejections.add(reason=rc.reason, count=rc.count)

@@ -1,0 +1,16 @@
+from prometheus_client import Counter, Gauge
+
+READINGS_ACCEPTED = Counter("meters_ingest_readings_accepted_total", "Readings accepted and published to Kafka.")
+READINGS_REJECTED = Counter(
+    "meters_ingest_readings_rejected_total", "Readings rejected by ingest validation, by reason.", ["reason"]
+)
+QUALITY_WARNINGS = Counter("meters_ingest_quality_warnings_total", "Accepted readings with a quality flag.", ["flag"])
+READINGS_STORED = Counter("meters_writer_readings_stored_total", "Readings committed to PostgreSQL by the writer.")
+REJECTIONS_STORED = Counter("meters_writer_rejections_stored_total", "Rejected readings stored by the writer.")
+DUPLICATES_SKIPPED = Counter(
+    "meters_writer_duplicate_readings_total", "Readings already stored (replays and re-sends), by whether values differ.",
+    ["kind"],
+)
+CONSUMER_LAG = Gauge("meters_kafka_consumer_lag_messages", "Messages behind the log end, by group and partition.",
+                     ["group", "topic", "partition"])
+KNOWN_METERS = Gauge("meters_ingest_known_meters", "Meters in the ingest registry.")

@@ -1,0 +1,45 @@
+"""Wiring of the ingest gRPC service: `python -m ingest_svc.server`."""
+
+import asyncio
+from pathlib import Path
+
+from ingest_svc.config import IngestSettings
+from ingest_svc.ingest import Ingestor
+from ingest_svc.publisher import ReadingPublisher
+from ingest_svc.registry import MeterRegistry
+from ingest_svc.servicer import IngestServicer
+from ingest_svc.store import MeterStore
+from meters import kafka, log
+from meters.db import migrate, open_pool
+from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from meters.server import Registration, serve
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main(settings: IngestSettings) -> None:
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    await kafka.ensure_topics(settings.kafka_bootstrap)
+    pool = await open_pool(settings.pg_dsn)
+    producer = kafka.producer(settings.kafka_bootstrap)
+    await producer.start()
+    registry = MeterRegistry(pool)
+    await registry.reload()
+    servicer = IngestServicer(Ingestor(registry, await ReadingPublisher.create(producer)), MeterStore(pool), registry)
+
+    async def refresh_registry():
+        await registry.refresh_forever(settings.registry_refresh_s)
+
+    await serve(
+        settings,
+        [Registration(ingest_service_pb2_grpc.add_IngestServiceServicer_to_server, servicer,
+                      ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)],
+        background=[refresh_registry],
+        on_stop=[producer.stop, pool.close],
+    )
+
+
+if __name__ == "__main__":
+    settings = IngestSettings()
+    log.configure("ingest_svc", settings.log_level)
+    asyncio.run(main(settings))

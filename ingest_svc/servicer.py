@@ -1,0 +1,70 @@
+"""IngestService: translates messages and delegates; no business logic here."""
+
+import time
+
+from ingest_svc.ingest import Ingestor, add_summaries
+from ingest_svc.registry import MeterRegistry
+from ingest_svc.store import MeterStore
+from meters.errors import FieldViolation, invalid_argument
+from meters.ingest.v1 import ingest_service_pb2 as pb
+from meters.ingest.v1 import ingest_service_pb2_grpc
+from meters.ingest.v1.reading_pb2 import IngestSummary
+from meters.names import parse_id
+from meters.paging import decode_token, encode_token, page_size
+
+
+class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
+    def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry):
+        self._ingestor = ingestor
+        self._store = store
+        self._registry = registry
+
+    async def StreamReadings(self, request_iterator, context):
+        total, batches = IngestSummary(), 0
+        async for request in request_iterator:
+            add_summaries(total, await self._ingestor.ingest(request.batch, field=f"requests[{batches}].batch"))
+            batches += 1
+        return pb.StreamReadingsResponse(summary=total, batches=batches)
+
+    async def IngestReadings(self, request, context):
+        return pb.IngestReadingsResponse(summary=await self._ingestor.ingest(request.batch))
+
+    async def BatchCreateMeters(self, request, context):
+        bad = [
+            FieldViolation(f"meters[{i}]", "meter_id must be positive and meter_number set")
+            for i, m in enumerate(request.meters)
+            if m.meter_id <= 0 or not m.meter_number
+        ]
+        if bad:
+            raise invalid_argument("invalid meters", *bad[:100])
+        created = await self._store.create_meters(list(request.meters))
+        await self._registry.reload()
+        return pb.BatchCreateMetersResponse(created=created, already_existed=len(request.meters) - created)
+
+    async def ListMeters(self, request, context):
+        limit = page_size(request.page_size, 100, 1000)
+        after = decode_token(request.page_token, 1)
+        meters = await self._store.list_meters(after[0] if after else 0, limit + 1, request.transformer_id)
+        token = encode_token([meters[limit - 1].meter_id]) if len(meters) > limit else ""
+        return pb.ListMetersResponse(meters=meters[:limit], next_page_token=token)
+
+    async def GetMeter(self, request, context):
+        return pb.GetMeterResponse(meter=await self._store.get_meter(parse_id(request.name, "meters")))
+
+    async def ListReadings(self, request, context):
+        meter_id = parse_id(request.parent, "meters", "parent")
+        limit = page_size(request.page_size, 1000, 10000)
+        end = request.end_time_unix_s or int(time.time()) + 10 * 365 * 86400
+        if request.start_time_unix_s < 0 or end <= request.start_time_unix_s:
+            raise invalid_argument(
+                "the time range is empty or negative",
+                FieldViolation("end_time_unix_s", "must be after start_time_unix_s"),
+            )
+        if not await self._store.meter_exists(meter_id):
+            await self._store.get_meter(meter_id)  # raises NOT_FOUND with details
+        after = decode_token(request.page_token, 1)
+        readings = await self._store.list_readings(
+            meter_id, request.start_time_unix_s, end, after[0] if after else None, limit + 1
+        )
+        token = encode_token([readings[limit - 1].reading_time_unix_s]) if len(readings) > limit else ""
+        return pb.ListReadingsResponse(readings=readings[:limit], next_page_token=token)

@@ -1,0 +1,101 @@
+"""PostgreSQL reads and writes of the meter registry and stored readings."""
+
+import datetime as dt
+
+from psycopg_pool import AsyncConnectionPool
+
+from meters.errors import not_found
+from meters.ingest.v1 import meter_pb2, reading_pb2
+
+_METER_COLUMNS = """m.id, m.meter_number, coalesce(m.customer_id, 0), coalesce(m.transformer_id, 0),
+  coalesce(m.meter_type, ''), m.status, coalesce(extract(epoch FROM m.installed_at)::bigint, 0)"""
+
+
+def _meter(row, reading_count: int = 0, last_time: int = 0) -> meter_pb2.Meter:
+    mid, number, customer, transformer, mtype, status, installed = row
+    return meter_pb2.Meter(
+        name=f"meters/{mid}", meter_id=mid, meter_number=number, customer_id=customer,
+        transformer_id=transformer, meter_type=mtype, status=status, installed_at_unix_s=installed,
+        reading_count=reading_count, last_reading_time_unix_s=last_time,
+    )
+
+
+def _ts(unix_s: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc)
+
+
+class MeterStore:
+    def __init__(self, pool: AsyncConnectionPool):
+        self._pool = pool
+
+    async def create_meters(self, meters: list[meter_pb2.Meter]) -> int:
+        """Insert meters not yet registered (bulk COPY through a staging table); return how many were new."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "CREATE TEMP TABLE new_meters (LIKE meters.smart_meters INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            async with conn.cursor().copy(
+                "COPY new_meters (id, meter_number, customer_id, transformer_id, meter_type, status, installed_at)"
+                " FROM STDIN"
+            ) as copy:
+                for m in meters:
+                    await copy.write_row((
+                        m.meter_id, m.meter_number, m.customer_id or None, m.transformer_id or None,
+                        m.meter_type or None, m.status or "active",
+                        _ts(m.installed_at_unix_s) if m.installed_at_unix_s else None,
+                    ))
+            cur = await conn.execute(
+                "INSERT INTO meters.smart_meters SELECT * FROM new_meters ON CONFLICT DO NOTHING"
+            )
+            return cur.rowcount
+
+    async def list_meters(self, after_id: int, limit: int, transformer_id: int = 0) -> list[meter_pb2.Meter]:
+        where = "m.id > %s" + (" AND m.transformer_id = %s" if transformer_id else "")
+        params = [after_id] + ([transformer_id] if transformer_id else []) + [limit]
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_METER_COLUMNS} FROM meters.smart_meters m WHERE {where} ORDER BY m.id LIMIT %s", params
+            )
+            return [_meter(r) for r in await cur.fetchall()]
+
+    async def get_meter(self, meter_id: int) -> meter_pb2.Meter:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT {_METER_COLUMNS}, s.n, coalesce(extract(epoch FROM s.last)::bigint, 0)
+                    FROM meters.smart_meters m,
+                         LATERAL (SELECT count(*) AS n, max(reading_time) AS last
+                                  FROM meters.meter_readings WHERE meter_id = m.id) s
+                    WHERE m.id = %s""",
+                [meter_id],
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise not_found("meter", f"meters/{meter_id}")
+        return _meter(row[:7], row[7], row[8])
+
+    async def list_readings(
+        self, meter_id: int, start_s: int, end_s: int, after_s: int | None, limit: int
+    ) -> list[reading_pb2.Reading]:
+        lower = max(start_s, (after_s + 1) if after_s is not None else start_s)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT extract(epoch FROM reading_time)::bigint, consumption_kwh, demand_kw, voltage,
+                          current_amps, power_factor, quality_flag
+                   FROM meters.meter_readings
+                   WHERE meter_id = %s AND reading_time >= %s AND reading_time < %s
+                   ORDER BY reading_time LIMIT %s""",
+                [meter_id, _ts(lower), _ts(end_s), limit],
+            )
+            rows = await cur.fetchall()
+        return [
+            reading_pb2.Reading(
+                meter_id=meter_id, reading_time_unix_s=t, consumption_kwh=kwh, demand_kw=kw, voltage_v=v,
+                current_a=a, power_factor=pf, quality_flag=flag,
+            )
+            for t, kwh, kw, v, a, pf, flag in rows
+        ]
+
+    async def meter_exists(self, meter_id: int) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT 1 FROM meters.smart_meters WHERE id = %s", [meter_id])
+            return await cur.fetchone() is not None

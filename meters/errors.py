@@ -1,0 +1,45 @@
+"""Domain errors, defined once and turned into rich gRPC statuses (AIP-193).
+
+Domain code raises these without importing grpc; `meters.interceptors` maps them
+to a google.rpc.Status with an ErrorInfo and, for bad input, a BadRequest
+listing every offending field.
+"""
+
+from dataclasses import dataclass, field
+
+import grpc
+
+DOMAIN = "meters.example.com"
+
+
+@dataclass
+class FieldViolation:
+    field: str
+    description: str
+
+
+@dataclass
+class DomainError(Exception):
+    code: grpc.StatusCode
+    reason: str  # UPPER_SNAKE_CASE, stable for clients to switch on
+    message: str
+    violations: list[FieldViolation] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def invalid_argument(message: str, *violations: FieldViolation, reason: str = "INVALID_ARGUMENT") -> DomainError:
+    return DomainError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, list(violations))
+
+
+def not_found(resource: str, name: str) -> DomainError:
+    return DomainError(
+        grpc.StatusCode.NOT_FOUND, f"{resource.upper()}_NOT_FOUND", f"{resource} {name} not found",
+        metadata={"name": name},
+    )
+
+
+def unavailable(message: str, reason: str = "DEPENDENCY_UNAVAILABLE") -> DomainError:
+    return DomainError(grpc.StatusCode.UNAVAILABLE, reason, message)

@@ -1,0 +1,116 @@
+"""One server interceptor for every service: metrics and error mapping.
+
+Domain errors become rich statuses (ErrorInfo, BadRequest); anything else
+becomes INTERNAL without leaking a traceback to the client. Streaming
+responses are wrapped as async generators, the convention of our servicers.
+"""
+
+import logging
+import time
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from meters.errors import DOMAIN, DomainError
+from meters.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
+
+log = logging.getLogger(__name__)
+
+
+def to_rich_status(err: DomainError) -> grpc.Status:
+    details = [error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN, metadata=err.metadata)]
+    if err.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in err.violations
+                ]
+            )
+        )
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)
+        packed.append(a)
+    status = status_pb2.Status(code=err.code.value[0], message=err.message, details=packed)
+    return rpc_status.to_status(status)
+
+
+async def _abort_for(err: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(err, DomainError):
+        status = to_rich_status(err)
+    else:
+        log.exception("unhandled error in %s", method)
+        status = rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return default
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, prefix: str = "/meters."):
+        self._prefix = prefix
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        if handler is None or not details.method.startswith(self._prefix):
+            return handler
+        service, method = details.method[1:].rsplit("/", 1)
+        observe = GRPC_HANDLING_SECONDS.labels(service, method)
+
+        def finish(context, started, default_code):
+            observe.observe(time.perf_counter() - started)
+            GRPC_HANDLED.labels(service, method, _code_of(context, default_code)).inc()
+
+        def wrap_unary_response(behavior):
+            async def wrapped(request_or_iterator, context):
+                started, code = time.perf_counter(), "OK"
+                try:
+                    return await behavior(request_or_iterator, context)
+                except grpc.aio.AbortError:
+                    code = "UNKNOWN"
+                    raise
+                except Exception as err:  # noqa: BLE001 - mapped to a status below
+                    code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
+                    await _abort_for(err, context, details.method)
+                finally:
+                    finish(context, started, code)
+
+            return wrapped
+
+        def wrap_stream_response(behavior):
+            async def wrapped(request_or_iterator, context):
+                started, code = time.perf_counter(), "OK"
+                try:
+                    async for response in behavior(request_or_iterator, context):
+                        yield response
+                except grpc.aio.AbortError:
+                    code = "UNKNOWN"
+                    raise
+                except Exception as err:  # noqa: BLE001
+                    code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
+                    await _abort_for(err, context, details.method)
+                finally:
+                    finish(context, started, code)
+
+            return wrapped
+
+        kwargs = dict(
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(wrap_unary_response(handler.unary_unary), **kwargs)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(wrap_unary_response(handler.stream_unary), **kwargs)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(wrap_stream_response(handler.unary_stream), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(wrap_stream_response(handler.stream_stream), **kwargs)

@@ -1,0 +1,66 @@
+"""Readings as numpy columns: the one in-memory form every service shares.
+
+A ReadingBatch proto is columnar, so conversion is one array per field; all
+validation, partitioning and database writes then work on whole arrays.
+"""
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from meters.ingest.v1 import reading_pb2
+
+
+@dataclass(frozen=True)
+class ReadingColumns:
+    meter_ids: np.ndarray  # int64
+    reading_times_unix_s: np.ndarray  # int64
+    consumption_kwh: np.ndarray  # float64, NaN = missing
+    demand_kw: np.ndarray
+    voltage_v: np.ndarray
+    current_a: np.ndarray
+    power_factor: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.meter_ids)
+
+    def take(self, index: np.ndarray) -> "ReadingColumns":
+        """Rows selected by a boolean mask or an index array."""
+        return ReadingColumns(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    @staticmethod
+    def concat(parts: list["ReadingColumns"]) -> "ReadingColumns":
+        return ReadingColumns(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ReadingColumns))
+        )
+
+
+INT_COLUMNS = ("meter_ids", "reading_times_unix_s")
+FLOAT_COLUMNS = ("consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")
+COLUMN_NAMES = INT_COLUMNS + FLOAT_COLUMNS
+
+
+def column_lengths(batch: reading_pb2.ReadingBatch) -> dict[str, int]:
+    return {name: len(getattr(batch, name)) for name in COLUMN_NAMES}
+
+
+def from_batch(batch: reading_pb2.ReadingBatch) -> ReadingColumns:
+    """Columns of a batch whose column lengths were already checked equal."""
+    ints = [np.array(getattr(batch, n), dtype=np.int64) for n in INT_COLUMNS]
+    floats = [np.array(getattr(batch, n), dtype=np.float64) for n in FLOAT_COLUMNS]
+    return ReadingColumns(*ints, *floats)
+
+
+def to_batch(cols: ReadingColumns) -> reading_pb2.ReadingBatch:
+    batch = reading_pb2.ReadingBatch()
+    for name in COLUMN_NAMES:
+        getattr(batch, name).extend(getattr(cols, name).tolist())
+    return batch
+
+
+def from_arrays(**arrays: np.ndarray) -> ReadingColumns:
+    """Columns from same-named arrays (e.g. a fleet chunk), copied to the right dtypes."""
+    return ReadingColumns(
+        *(np.asarray(arrays[n], dtype=np.int64) for n in INT_COLUMNS),
+        *(np.asarray(arrays[n], dtype=np.float64) for n in FLOAT_COLUMNS),
+    )
