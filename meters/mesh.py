@@ -1,0 +1,122 @@
+"""Runs the services of the local mesh as child processes.
+
+Used by `make demo`, `make up`, the end-to-end tests and the benchmarks, so
+that all of them exercise the same processes a deployment runs. Each process
+logs to <run_dir>/<name>.log; readiness is the gRPC health check (or the
+/metrics endpoint for processes without a gRPC server).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    module: str
+    grpc_offset: int | None  # added to the mesh's port base; None: no gRPC server
+    metrics_offset: int
+
+
+SERVICES: dict[str, ProcessSpec] = {
+    "ingest": ProcessSpec("ingest_svc.server", 1, 101),
+    "ingest-writer": ProcessSpec("ingest_svc.writer", None, 106),
+    "scoring": ProcessSpec("scoring_svc.server", 2, 102),
+    "forecast": ProcessSpec("forecast_svc.server", 3, 103),
+    "customer": ProcessSpec("customer_svc.server", 4, 104),
+    "alert": ProcessSpec("alert_svc.server", 5, 105),
+}
+
+
+class Mesh:
+    def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int = 50050):
+        self.run_dir = run_dir
+        self.pg_dsn = pg_dsn
+        self.kafka_bootstrap = kafka_bootstrap
+        self.port_base = port_base
+        self.procs: dict[str, subprocess.Popen] = {}
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    def grpc_addr(self, name: str) -> str:
+        return f"127.0.0.1:{self.port_base + SERVICES[name].grpc_offset}"
+
+    def metrics_port(self, name: str) -> int:
+        return self.port_base + SERVICES[name].metrics_offset
+
+    def env(self, name: str) -> dict[str, str]:
+        spec = SERVICES[name]
+        env = dict(os.environ, METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
+                   METERS_METRICS_PORT=str(self.metrics_port(name)))
+        if spec.grpc_offset is not None:
+            env["METERS_GRPC_ADDR"] = self.grpc_addr(name)
+        for other, other_spec in SERVICES.items():
+            if other_spec.grpc_offset is not None:
+                env[f"METERS_{other.upper()}_ADDR"] = self.grpc_addr(other)
+        return env
+
+    def start(self, *names: str, timeout_s: float = 60) -> None:
+        for name in names:
+            log = open(self.run_dir / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", SERVICES[name].module], env=self.env(name), stdout=log, stderr=log,
+                start_new_session=True,
+            )
+        for name in names:
+            self.wait_ready(name, timeout_s)
+
+    def wait_ready(self, name: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{self.log_tail(name)}")
+            if self._ready(name):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} not ready after {timeout_s} s:\n{self.log_tail(name)}")
+
+    def _ready(self, name: str) -> bool:
+        try:
+            if SERVICES[name].grpc_offset is None:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port(name)}/metrics", timeout=1)
+                return True
+            with grpc.insecure_channel(self.grpc_addr(name)) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return reply.status == health_pb2.HealthCheckResponse.SERVING
+        except (OSError, grpc.RpcError):
+            return False
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the crash case, no clean-up runs."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop(self, *names: str, timeout_s: float = 15) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.run_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def __enter__(self) -> "Mesh":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

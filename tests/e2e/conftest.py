@@ -1,0 +1,37 @@
+"""The running mesh (real services as processes) over the harness's Kafka and PostgreSQL."""
+
+import uuid
+
+import psycopg
+import pytest
+
+from meters.ingest_client import channel
+from meters.mesh import Mesh
+
+
+@pytest.fixture(scope="session")
+def mesh_db(pg_dsn):
+    """A database of its own for the mesh tests."""
+    name = f"mesh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def mesh(mesh_db, kafka_bootstrap, tmp_path_factory):
+    with Mesh(tmp_path_factory.mktemp("mesh"), mesh_db, kafka_bootstrap, port_base=41000) as m:
+        m.start("ingest", "ingest-writer")
+        yield m
+
+
+@pytest.fixture(scope="session")
+def ingest_channel(mesh):
+    with channel(mesh.grpc_addr("ingest")) as ch:
+        yield ch
+
+
+@pytest.fixture
+def db(mesh):
+    with psycopg.connect(mesh.pg_dsn, autocommit=True) as conn:
+        yield conn
