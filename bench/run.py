@@ -1,0 +1,46 @@
+"""`make bench`: run every benchmark module and write bench/results/latest.json.
+
+Each module in BENCHMARKS has `run() -> dict[str, float]`; the results are
+merged into one flat JSON object of figures, printed with their targets.
+"""
+
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+BENCHMARKS = ["bench.fleet", "bench.ingest"]
+TARGETS = {
+    "ingest_readings_per_s": (">=", 100_000),
+    "ingest_lost": ("==", 0),
+    "ingest_duplicated": ("==", 0),
+}
+
+
+def main(names: list[str]) -> None:
+    figures: dict[str, float] = {}
+    if RESULTS.exists():
+        figures.update(json.loads(RESULTS.read_text()))
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        figures.update(importlib.import_module(name).run())
+        print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+    figures["machine_cores"] = __import__("os").cpu_count()
+    figures["python"] = platform.python_version()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    for key, value in sorted(figures.items()):
+        target = TARGETS.get(key)
+        note = f"   target {target[0]} {target[1]:,}" if target else ""
+        if target and isinstance(value, (int, float)) and target[0] == ">=":
+            note += f"   ratio {value / target[1]:.2f}"
+        print(f"{key:40s} {value:>16,.2f}{note}" if isinstance(value, float) else f"{key:40s} {value!s:>16}{note}")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
