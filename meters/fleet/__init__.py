@@ -7,7 +7,13 @@ from meters.fleet.anomalies import ANOMALY_CODES, ANOMALY_NAMES
 from meters.fleet.chunks import FleetChunk, ReadingChunk
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import plan_transformer_events
-from meters.fleet.generate import customer_segments, iter_fleet_chunks, iter_reading_chunks
+from meters.fleet.generate import (
+    customer_segments,
+    iter_fleet_chunks,
+    iter_reading_chunks,
+    regional_demand,
+    transformer_telemetry,
+)
 from meters.fleet.segments import SEGMENT_KEYS, SEGMENTS
 from meters.fleet.topology import Topology, generate_topology
 
@@ -25,4 +31,6 @@ __all__ = [
     "iter_fleet_chunks",
     "iter_reading_chunks",
     "plan_transformer_events",
+    "regional_demand",
+    "transformer_telemetry",
 ]

@@ -41,36 +41,45 @@ def customer_segments(topology: Topology) -> pd.DataFrame:
 
 
 class TruthAccumulator:
-    """Collects the per-chunk truth into whole-run tables (sizes: transformers x hours, regions x intervals)."""
+    """Sums each chunk's share of the regional demand into whole-run series (regions x intervals)."""
 
     def __init__(self, cfg: FleetConfig):
         self.cfg = cfg
-        self.telemetry: list[pd.DataFrame] = []
         self.demand: dict[int, np.ndarray] = {}
-        self.times: dict[int, np.ndarray] = {}
-        self.temps: dict[int, np.ndarray] = {}
 
-    def add(self, fc: FleetChunk, day_ctx_times: np.ndarray, temps: np.ndarray) -> None:
-        self.telemetry.append(pd.DataFrame(fc.transformer_hourly))
+    def add_demand(self, fc: FleetChunk) -> None:
         day = fc.readings.day
         if day not in self.demand:
             self.demand[day] = np.zeros_like(fc.region_demand_kw)
-            self.times[day], self.temps[day] = day_ctx_times, temps
         self.demand[day] += fc.region_demand_kw
 
-    def transformer_telemetry(self) -> pd.DataFrame:
-        df = pd.concat(self.telemetry, ignore_index=True)
-        return df.sort_values(["hour_end_unix_s", "transformer_id"], kind="stable", ignore_index=True)
-
     def regional_demand(self) -> pd.DataFrame:
+        """region, reading_time_unix_s (interval end), demand_mw (true net demand), temperature_c."""
+        weather = daily_weather(self.cfg)
         rows = []
         for day in sorted(self.demand):
+            ctx = DayContext(self.cfg, day, weather)
             for r, region in enumerate(REGIONS):
                 rows.append(pd.DataFrame({
                     "region": region,
-                    "reading_time_unix_s": self.times[day],
-                    "demand_mw": self.demand[day][r] / 1000.0,
-                    "temperature_c": np.round(self.temps[day][r], 2),
+                    "reading_time_unix_s": ctx.times,
+                    "demand_mw": np.round(self.demand[day][r] / 1000.0, 6),
+                    "temperature_c": np.round(ctx.clock.temp_c[r], 2),
                 }))
         df = pd.concat(rows, ignore_index=True)
         return df.sort_values(["region", "reading_time_unix_s"], kind="stable", ignore_index=True)
+
+
+def regional_demand(cfg: FleetConfig, topology: Topology | None = None) -> pd.DataFrame:
+    """Truth demand per region and interval. Runs the whole generator: for small fleets or tests."""
+    acc = TruthAccumulator(cfg)
+    for fc in iter_fleet_chunks(cfg, topology):
+        acc.add_demand(fc)
+    return acc.regional_demand()
+
+
+def transformer_telemetry(cfg: FleetConfig, topology: Topology | None = None) -> pd.DataFrame:
+    """Hourly transformer telemetry for the whole run. Runs the whole generator: for small fleets or tests."""
+    parts = [pd.DataFrame(fc.transformer_hourly) for fc in iter_fleet_chunks(cfg, topology)]
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["hour_end_unix_s", "transformer_id"], kind="stable", ignore_index=True)
