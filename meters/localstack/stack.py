@@ -1,0 +1,53 @@
+"""PostgreSQL and Kafka together: started in parallel, stopped together."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from meters.localstack.common import free_port
+from meters.localstack.kafka import LocalKafka
+from meters.localstack.postgres import LocalPostgres
+
+
+class LocalStack:
+    """`with LocalStack(dir) as s:` gives s.pg_dsn and s.kafka_bootstrap. Ports default to free ones."""
+
+    def __init__(self, base_dir: Path, pg_port: int | None = None, kafka_port: int | None = None,
+                 kafka_controller_port: int | None = None):
+        self.base_dir = Path(base_dir).resolve()
+        self.postgres = LocalPostgres(self.base_dir / "postgres", pg_port or free_port())
+        self.kafka = LocalKafka(self.base_dir / "kafka", kafka_port or free_port(), kafka_controller_port)
+
+    @property
+    def pg_dsn(self) -> str:
+        return self.postgres.dsn
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap
+
+    def start(self) -> "LocalStack":
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.base_dir.chmod(0o755)  # the postgres OS user must reach its data dir
+        with ThreadPoolExecutor(2, thread_name_prefix="localstack") as pool:
+            futures = [pool.submit(self.postgres.start), pool.submit(self.kafka.start)]
+            errors = [f.exception() for f in futures]
+        if any(errors):
+            self.stop()
+            raise next(e for e in errors if e)
+        return self
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(2, thread_name_prefix="localstack") as pool:
+            futures = [pool.submit(self.kafka.stop), pool.submit(self.postgres.stop)]
+            errors = [f.exception() for f in futures]
+        if any(errors):
+            raise next(e for e in errors if e)
+
+    def is_running(self) -> dict[str, bool]:
+        return {"postgres": self.postgres.is_running(), "kafka": self.kafka.is_running()}
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
