@@ -56,7 +56,7 @@ class FleetConfig:
     outage_hours: tuple[float, float] = (2.0, 12.0)
 
     # Noise.
-    consumption_noise_sigma: float = 0.70  # lognormal, per interval (SGSC half-hours are spiky)
+    consumption_noise_sigma: float = 0.85  # lognormal, per interval (SGSC half-hours are spiky)
     daily_scale_sigma: float = 0.40  # lognormal, per customer
     voltage_noise_v: float = 0.8
     measurement_noise: float = 0.005  # relative, on current

@@ -31,22 +31,22 @@ class Segment:
     battery: bool = False
 
 
-_RES_EVENING = ((7.5, 1.2, 0.8), (19.0, 2.0, 2.2))
-_RES_WEEKEND = ((9.5, 2.0, 1.0), (19.0, 2.0, 1.8))
+_RES_EVENING = ((7.5, 1.2, 0.6), (19.0, 2.2, 1.5))
+_RES_WEEKEND = ((9.5, 2.0, 0.8), (19.0, 2.2, 1.3))
 
 SEGMENTS: tuple[Segment, ...] = (
     Segment("early_morning_industrial", 0.03, 260.0, 0.25, ((6.0, 1.6, 3.5),), ((6.0, 1.6, 1.5),), 0.55, 0.010, 0.004, 3, 0.88, 0.05, 0.0),
     Segment("business_hours_commercial", 0.08, 70.0, 0.25, ((13.0, 3.2, 2.6),), ((12.0, 3.0, 0.4),), 0.35, 0.030, 0.012, 3, 0.90, 0.20, 0.0),
-    Segment("evening_residential_peak", 0.22, 10.0, 0.35, _RES_EVENING, _RES_WEEKEND, 1.08, 0.030, 0.055),
-    Segment("solar_battery_households", 0.07, 13.0, 0.40, ((7.5, 1.2, 0.7), (18.5, 2.2, 1.8)), _RES_WEEKEND, 1.06, 0.030, 0.050, solar_share=1.0, battery=True),
-    Segment("ev_charging_households", 0.09, 9.5, 0.35, _RES_EVENING, _RES_WEEKEND, 1.05, 0.030, 0.055, ev_share=1.0),
-    Segment("efficiency_optimizers", 0.05, 6.0, 0.70, ((8.0, 2.5, 0.25), (18.5, 2.5, 0.35)), ((10.0, 3.0, 0.3), (18.5, 2.5, 0.3)), 1.02, 0.008, 0.006),
-    Segment("high_consumption_all_day", 0.06, 28.0, 0.60, ((11.0, 5.0, 0.9), (19.0, 2.5, 0.9)), ((12.0, 5.0, 1.0), (19.0, 2.5, 0.9)), 1.05, 0.035, 0.050),
-    Segment("seasonal_variation_heavy", 0.12, 11.0, 0.35, _RES_EVENING, _RES_WEEKEND, 1.08, 0.090, 0.120),
-    Segment("weekend_shift_users", 0.08, 9.0, 0.35, ((7.0, 1.0, 0.7), (20.0, 1.5, 1.0)), ((11.0, 3.5, 2.5), (18.5, 2.0, 1.5)), 1.55, 0.030, 0.055),
-    Segment("night_owl_households", 0.06, 10.0, 0.30, ((23.5, 1.8, 2.6), (12.0, 2.0, 0.4)), ((0.5, 2.0, 2.6), (13.0, 2.0, 0.5)), 1.05, 0.030, 0.055),
-    Segment("retired_home_all_day", 0.09, 12.0, 0.45, ((8.5, 1.5, 1.0), (12.5, 3.5, 1.0), (18.0, 2.0, 1.3)), ((8.5, 1.5, 1.0), (12.5, 3.5, 1.0), (18.0, 2.0, 1.3)), 1.00, 0.035, 0.060, solar_share=0.40),
-    Segment("low_use_minimal", 0.05, 3.5, 0.55, ((7.5, 1.0, 0.5), (19.0, 1.5, 0.8)), ((9.0, 1.5, 0.5), (19.0, 1.5, 0.7)), 1.0, 0.005, 0.005, solar_share=0.10),
+    Segment("evening_residential_peak", 0.22, 8.0, 0.50, _RES_EVENING, _RES_WEEKEND, 1.08, 0.030, 0.080),
+    Segment("solar_battery_households", 0.07, 10.0, 0.50, ((7.5, 1.2, 0.7), (18.5, 2.2, 1.8)), _RES_WEEKEND, 1.06, 0.030, 0.075, solar_share=1.0, battery=True),
+    Segment("ev_charging_households", 0.09, 7.0, 0.50, _RES_EVENING, _RES_WEEKEND, 1.05, 0.030, 0.080, ev_share=1.0),
+    Segment("efficiency_optimizers", 0.05, 5.0, 0.70, ((8.0, 2.5, 0.25), (18.5, 2.5, 0.35)), ((10.0, 3.0, 0.3), (18.5, 2.5, 0.3)), 1.02, 0.008, 0.006),
+    Segment("high_consumption_all_day", 0.06, 20.0, 0.60, ((11.0, 5.0, 0.9), (19.0, 2.5, 0.9)), ((12.0, 5.0, 1.0), (19.0, 2.5, 0.9)), 1.05, 0.035, 0.075),
+    Segment("seasonal_variation_heavy", 0.12, 8.0, 0.50, _RES_EVENING, _RES_WEEKEND, 1.08, 0.090, 0.150),
+    Segment("weekend_shift_users", 0.08, 7.5, 0.45, ((7.0, 1.0, 0.7), (20.0, 1.5, 1.0)), ((11.0, 3.5, 2.5), (18.5, 2.0, 1.5)), 1.55, 0.030, 0.080),
+    Segment("night_owl_households", 0.06, 8.0, 0.40, ((23.5, 1.8, 2.6), (12.0, 2.0, 0.4)), ((0.5, 2.0, 2.6), (13.0, 2.0, 0.5)), 1.05, 0.030, 0.080),
+    Segment("retired_home_all_day", 0.09, 9.0, 0.45, ((8.5, 1.5, 1.0), (12.5, 3.5, 1.0), (18.0, 2.0, 1.3)), ((8.5, 1.5, 1.0), (12.5, 3.5, 1.0), (18.0, 2.0, 1.3)), 1.00, 0.035, 0.085, solar_share=0.40),
+    Segment("low_use_minimal", 0.05, 3.0, 0.55, ((7.5, 1.0, 0.5), (19.0, 1.5, 0.8)), ((9.0, 1.5, 0.5), (19.0, 1.5, 0.7)), 1.0, 0.005, 0.005, solar_share=0.10),
 )
 
 SEGMENT_KEYS: tuple[str, ...] = tuple(s.key for s in SEGMENTS)
