@@ -100,8 +100,8 @@ class RegionClock:
             years = {d.year for d in dates}
             holidays = set().union(*(national_holidays(y) for y in years))
             self.local_hours[r] = hours
-            self.weekend[r] = (local.dayofweek.to_numpy() >= 5) | np.array([d in holidays for d in dates])
-            doy = local.dayofyear.to_numpy(dtype=np.float64)
+            self.weekend[r] = (local.day_of_week.to_numpy() >= 5) | np.array([d in holidays for d in dates])
+            doy = local.day_of_year.to_numpy(dtype=np.float64)
             mean_t, seasonal, diurnal, lat = CLIMATE[region]
             season = np.cos(2 * np.pi * (doy - 20.0) / 365.25)  # +1 late January, -1 late July
             self.temp_c[r] = (
