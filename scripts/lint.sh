@@ -3,7 +3,7 @@
 # `buf format` (fails on any formatting difference, printing the diff).
 # buf is installed once through the Go module proxy into a cache dir
 # (METERS_TOOLS_BIN, default ~/.cache/meters/bin) and reused from there.
-# `scripts/lint.sh --fix` rewrites the files in place instead of diffing.
+# `scripts/lint.sh --fix` rewrites the files in place first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +31,9 @@ if [[ "${1:-}" == "--fix" ]]; then
 fi
 "$BUF" lint
 "$BUF" format -d --exit-code
+# Breaking-change check (FILE rules) against a git ref when asked, e.g.
+# BUF_BREAKING_AGAINST='.git#branch=main' or '.git#ref=HEAD~1'.
+if [[ -n "${BUF_BREAKING_AGAINST:-}" ]]; then
+  "$BUF" breaking --against "$BUF_BREAKING_AGAINST"
+fi
 echo "buf lint and buf format: clean"
