@@ -51,10 +51,11 @@ def test_power_equals_phases_volts_amps_pf(fleet):
 
 
 def test_stuck_register_breaks_physics_and_voltage_band(fleet):
-    _, _, cols, _ = fleet
+    topo, _, cols, _ = fleet
     stuck = cols["anomaly_type"] == ANOMALY_CODES["stuck_at_zero"]
     assert stuck.any() and (cols["consumption_kwh"][stuck] == 0).all()
-    assert (cols["current_a"][stuck] > 0).mean() > 0.9
+    solar = topo.customers["solar_installed"].to_numpy()[cols["meter_ids"] - 1]
+    assert (cols["current_a"][stuck & ~solar] > 0).mean() > 0.95  # current still flows: V*I*pf >> P
     normal = cols["anomaly_type"] == 0
     v = cols["voltage_v"][normal]
     assert ((v >= 216) & (v <= 253)).mean() > 0.995  # AS 61000.3.100 band
@@ -87,16 +88,28 @@ def test_anomaly_rate_near_parameters(fleet):
     assert abs(overall - expected) < 0.3 * expected
 
 
-def test_solar_exports_at_midday_and_only_solar_homes_export_without_anomaly(fleet):
+def test_solar_homes_read_zero_import_at_midday_and_only_reverse_flow_is_negative(fleet):
     topo, _, cols, _ = fleet
     solar = topo.customers["solar_installed"].to_numpy()[cols["meter_ids"] - 1]
     local_hour = ((cols["reading_times_unix_s"] + 36_000 - 450) % 86_400) / 3600
     midday = (local_hour > 11) & (local_hour < 14)
     normal = cols["anomaly_type"] == 0
-    assert (cols["consumption_kwh"][solar & midday & normal] < 0).mean() > 0.5
-    assert (cols["consumption_kwh"][~solar & normal] < 0).sum() == 0
+    assert (cols["consumption_kwh"][solar & midday & normal] == 0).mean() > 0.5
+    assert (cols["consumption_kwh"][~solar & midday & normal] == 0).mean() < 0.05
     reverse = cols["anomaly_type"] == ANOMALY_CODES["reverse_flow"]
-    assert (cols["consumption_kwh"][reverse & ~solar] <= 0).all()
+    assert (cols["consumption_kwh"][~reverse] >= 0).all()
+    assert (cols["consumption_kwh"][reverse] < 0).mean() > 0.9
+
+
+def test_signed_net_flow_option_shows_exports_as_negative():
+    cfg = FleetConfig(meters=1_000, days=1, seed=5, signed_net_flow=True)
+    topo = generate_topology(cfg)
+    chunk = next(iter_reading_chunks(cfg, topo))
+    solar = topo.customers["solar_installed"].to_numpy()[chunk.meter_ids - 1]
+    local_hour = ((chunk.reading_times_unix_s + 36_000 - 450) % 86_400) / 3600
+    midday = (local_hour > 11) & (local_hour < 14) & (chunk.anomaly_type == 0)
+    assert (chunk.consumption_kwh[solar & midday] < 0).mean() > 0.5
+    assert (chunk.consumption_kwh[~solar & (chunk.anomaly_type == 0)] >= 0).all()
 
 
 def test_household_daily_energy_is_sgsc_like(fleet):

@@ -30,10 +30,10 @@ class ReadingChunk:
 
     meter_ids: np.ndarray  # int64
     reading_times_unix_s: np.ndarray  # int64, interval end, UTC
-    consumption_kwh: np.ndarray  # float64, net import (negative = export)
-    demand_kw: np.ndarray  # float64, average power over the interval (negative = export)
+    consumption_kwh: np.ndarray  # float64, import register (signed net flow if cfg.signed_net_flow)
+    demand_kw: np.ndarray  # float64, average power over the interval, same sign convention
     voltage_v: np.ndarray
-    current_a: np.ndarray  # per phase, magnitude
+    current_a: np.ndarray  # per phase, magnitude of the metered flow
     power_factor: np.ndarray
     anomaly_type: np.ndarray  # uint8 truth, 0 = normal (see ANOMALY_CODES)
     day: int
@@ -123,12 +123,16 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
     extra = 0.04 * prog[tx_local] ** 2 if prog.any() else None
     code = plant_episodes(cfg, rng, (M, T), extra)
     code[outage[tx_local]] = ANOMALY_CODES["transformer_outage"]
-    energy = net.copy()
+    # The meter's register: import only unless signed net flow was asked for. Voltage above
+    # used the true net flow (export raises the local voltage either way).
+    energy = net.copy() if cfg.signed_net_flow else np.maximum(net, 0.0)
     apply_value_anomalies(code, rng, energy, voltage, pf)
+    # Reversed meter or tamper: the true flow is recorded with the wrong sign.
+    reverse = code == REVERSE
+    energy[reverse] = -net[reverse] if cfg.signed_net_flow else -np.abs(net[reverse])
     current = np.abs(energy) / h * 1000.0 / (phases * voltage * pf)
     current *= 1.0 + rng.normal(0.0, cfg.measurement_noise, (M, T))
     energy[code == STUCK] = 0.0
-    energy[code == REVERSE] *= -1.0  # reversed register or tamper: import shows as export
 
     region_demand = np.zeros((len(REGIONS), T))
     served = np.where(outage[tx_local], 0.0, p_kw)

@@ -31,6 +31,11 @@ class FleetConfig:
     customers_per_transformer_range: tuple[int, int] = (25, 40)
     meters_per_substation: int = 3_000
 
+    # What consumption_kwh/demand_kw record for solar homes. False: the import register
+    # (>= 0; exported energy reads 0, as SGSC's general-supply channel does, and as
+    # ingest validation expects). True: signed net flow (negative = export).
+    signed_net_flow: bool = False
+
     # Customer attributes beyond the segment (segment-specific overrides live in segments.py).
     solar_share: float = 0.28  # rooftop PV on ~30 % of Australian houses
     ev_share: float = 0.03  # EVs outside the ev_charging_households segment
