@@ -5,9 +5,8 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
-SITE := $(shell test -x $(PY) && $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: help install proto test test-unit demo bench lint up down clean
+.PHONY: help install proto test test-unit demo bench lint gateway clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,7 +22,7 @@ $(VENV_STAMP): pyproject.toml
 proto: $(PROTO_STAMP) ## generate Python stubs (and .pyi type stubs) from proto/
 
 $(PROTO_STAMP): $(VENV_STAMP) $(PROTO_FILES)
-	$(PY) -m grpc_tools.protoc -Iproto -I$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	$(PY) -m grpc_tools.protoc -Iproto -Iproto/third_party/googleapis \
 	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO_FILES)
 	mkdir -p build && touch $@
 
@@ -38,6 +37,12 @@ demo: install ## start the local mesh and stream a synthetic fleet through it, t
 
 bench: install ## benchmarks: writes bench/results/latest.json
 	$(PY) -m meters.cli bench
+
+lint: install ## buf lint + buf format on proto/ (buf comes through the Go module proxy)
+	scripts/lint.sh
+
+gateway: ## build the grpc-gateway REST proxy into build/gateway
+	scripts/build_gateway.sh
 
 clean: ## remove generated files and local state
 	rm -rf build .run meters/*/v1
