@@ -147,7 +147,14 @@ class LocalKafka:
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            # After a crash the restarted broker cannot register until its previous session expires
+            # (default 9 s); 4 s keeps crash-restart tests quick and still tolerates GC or CPU stalls.
+            "broker.session.timeout.ms=4000",
+            "broker.heartbeat.interval.ms=500",
             "message.max.bytes=10485760",
+            # Topics are created explicitly (meters.kafka.ensure_topics), with their partition counts;
+            # a typo'd or forgotten topic fails loudly instead of appearing with defaults.
+            f"auto.create.topics.enable={os.environ.get('MET_KAFKA_AUTO_CREATE', 'false')}",
             "log.retention.hours=24",
             "",
         ])
@@ -173,9 +180,10 @@ class LocalKafka:
         return self._pid() is not None
 
     def _format(self) -> None:
+        # "--cluster-id=ID" in one argument: an id may start with "-", which argparse takes for an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         with open(self.log_file, "a") as log:
-            r = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+            r = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                           "-c", str(self.config_file)),
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
@@ -234,6 +242,16 @@ class LocalKafka:
         finally:
             await admin.close()
 
+    @staticmethod
+    @retry(stop=stop_after_delay(30), wait=wait_exponential(multiplier=0.05, max=0.5),
+           retry=retry_if_exception_type(NotReady), reraise=True)
+    async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+        """Until every partition has a leader, so that a producer's first send does not bounce."""
+        for topic in await admin.describe_topics(names):
+            if topic["error_code"] or not topic["partitions"] or any(
+                    p["error_code"] or p["leader"] < 0 for p in topic["partitions"]):
+                raise NotReady(f"topic {topic['topic']} has no leader for every partition yet")
+
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it is still up after `timeout` seconds."""
         pid = self._pid()
@@ -285,5 +303,6 @@ class LocalKafka:
                 for topic_name, code, *rest in getattr(resp, "topic_errors", []):
                     if code not in (0, TopicAlreadyExistsError.errno):
                         raise RuntimeError(f"creating topic {topic_name} failed: error {code} {rest}")
+            await self._wait_for_leaders(admin, list(topics))
         finally:
             await admin.close()
