@@ -22,7 +22,7 @@ from meters import kafka, log as logs
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
-from meters.readings import ReadingColumns, from_batch
+from meters.readings import ReadingColumns, from_accepted
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,11 +33,10 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
     parts, flags, partitions, offsets, row_index, rejected = [], [], [], [], [], []
     for rec in records:
         if rec.topic == kafka.READINGS_TOPIC:
-            msg = reading_pb2.AcceptedReadings.FromString(rec.value)
-            cols = from_batch(msg.batch)
+            cols, quality = from_accepted(rec.value)
             n = len(cols)
             parts.append(cols)
-            flags.append(np.array(msg.quality_flags, dtype=np.int16))
+            flags.append(quality)
             partitions.append(np.full(n, rec.partition, dtype=np.int32))
             offsets.append(np.full(n, rec.offset, dtype=np.int64))
             row_index.append(np.arange(n, dtype=np.int32))

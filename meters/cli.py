@@ -36,5 +36,34 @@ def demo(
     demo_job.run(meters, days, seed, run_dir)
 
 
+@app.command()
+def train(
+    meters: int = typer.Option(3000, help="meters in the training fleet"),
+    days: int = typer.Option(21, help="days of readings"),
+    seed: int = typer.Option(7),
+) -> None:
+    """Train every model on the synthetic fleet, register and promote it."""
+    from meters.ml_jobs import MlJob, train_all
+    from meters.model_registry import ModelRegistry
+
+    for name, version in train_all(MlJob(ModelRegistry(), REPO / "reports", meters, days, seed)).items():
+        typer.echo(f"promoted {name} {version}")
+
+
+@app.command()
+def evaluate(
+    meters: int = typer.Option(3000, help="meters in the evaluation fleet"),
+    days: int = typer.Option(21, help="days of readings"),
+    seed: int = typer.Option(7),
+) -> None:
+    """Evaluate the promoted models on held-out data: reports/metrics.json and PNG plots."""
+    from meters.ml_jobs import MlJob, evaluate_all
+    from meters.model_registry import ModelRegistry
+
+    figures = evaluate_all(MlJob(ModelRegistry(), REPO / "reports", meters, days, seed))
+    for key, value in sorted(figures.items()):
+        typer.echo(f"{key:40s} {value:12.4f}")
+
+
 if __name__ == "__main__":
     app()

@@ -64,3 +64,9 @@ def from_arrays(**arrays: np.ndarray) -> ReadingColumns:
         *(np.asarray(arrays[n], dtype=np.int64) for n in INT_COLUMNS),
         *(np.asarray(arrays[n], dtype=np.float64) for n in FLOAT_COLUMNS),
     )
+
+
+def from_accepted(payload: bytes) -> tuple[ReadingColumns, np.ndarray]:
+    """Columns and quality flags (int16) of one `meter-readings` Kafka message."""
+    msg = reading_pb2.AcceptedReadings.FromString(payload)
+    return from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)

@@ -1,0 +1,94 @@
+"""Versioned model artifacts in one registry folder.
+
+Layout: <root>/<model name>/<version>/ holds the artifact files and a
+manifest.json (name, version, created_at, training window, feature schema,
+metrics, framework, files); <root>/<model name>/PROMOTED names the version
+services load at start (and on reload). A version folder is written under a
+temporary name and renamed into place, so a reader never sees half a model.
+The same folders are what KServe or BentoML would be given to host.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_ROOT = Path(os.environ.get("METERS_MODEL_REGISTRY", Path(__file__).resolve().parent.parent / "models"))
+
+
+@dataclass
+class Manifest:
+    name: str
+    version: str
+    framework: str
+    feature_schema: list[str]
+    training_window: dict[str, str] = field(default_factory=dict)  # e.g. {"start": iso, "end": iso}
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    path: Path
+    manifest: Manifest
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+class ModelRegistry:
+    def __init__(self, root: Path = DEFAULT_ROOT):
+        self.root = Path(root)
+
+    def new_version_dir(self, name: str) -> tuple[str, Path]:
+        """A fresh version id and a staging folder to write its files into."""
+        version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        staging = self.root / name / f".staging-{version}"
+        staging.mkdir(parents=True)
+        return version, staging
+
+    def commit(self, staging: Path, manifest: Manifest) -> ModelVersion:
+        """Seal a staged version: write its manifest and move it into place."""
+        manifest.created_at = manifest.created_at or dt.datetime.now(dt.timezone.utc).isoformat()
+        manifest.files = sorted(p.name for p in staging.iterdir())
+        (staging / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+        final = staging.parent / manifest.version
+        staging.rename(final)
+        return ModelVersion(final, manifest)
+
+    def discard(self, staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def promote(self, name: str, version: str) -> None:
+        if not (self.root / name / version / "manifest.json").exists():
+            raise ModelNotFound(f"{name} {version} is not in {self.root}")
+        pointer = self.root / name / "PROMOTED"
+        tmp = pointer.with_suffix(".tmp")
+        tmp.write_text(version + "\n")
+        tmp.replace(pointer)
+
+    def versions(self, name: str) -> list[str]:
+        folder = self.root / name
+        return sorted(p.name for p in folder.iterdir() if (p / "manifest.json").exists()) if folder.exists() else []
+
+    def get(self, name: str, version: str) -> ModelVersion:
+        path = self.root / name / version
+        try:
+            data = json.loads((path / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise ModelNotFound(f"{name} {version} is not in {self.root}") from None
+        return ModelVersion(path, Manifest(**data))
+
+    def promoted(self, name: str) -> ModelVersion:
+        pointer = self.root / name / "PROMOTED"
+        if not pointer.exists():
+            raise ModelNotFound(f"no promoted version of {name} in {self.root}: run `meters train`")
+        return self.get(name, pointer.read_text().strip())
