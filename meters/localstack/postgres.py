@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from meters.localstack.common import LOOPBACK, StartError
+from meters.localstack.common import LOOPBACK, StartError, port_open
 
 DATABASE = "meters"
 OS_USER = "postgres"  # the server refuses to run as root
@@ -94,6 +94,8 @@ class LocalPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         if not self.is_running():
+            if port_open(self.port):
+                raise StartError(f"port {self.port} is already taken by another process", self.log_file)
             opts = f"-p {self.port} -k {self.socket_dir}"
             r = self._as_owner("pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
                                "-w", "-t", "120", "-o", opts)
