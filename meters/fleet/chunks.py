@@ -20,7 +20,7 @@ NOMINAL_V = 230.0
 BUS_V = 242.0  # LV bus voltage at no load: Australian networks sit high in the 216-253 V band
 TX_DROP_V = 9.0  # volts lost across a transformer at full load
 DEGRADATION_DROP_V = 6.0
-SAG, STUCK, REVERSE = ANOMALY_CODES["voltage_sag"], ANOMALY_CODES["stuck_at_zero"], ANOMALY_CODES["reverse_flow"]
+STUCK, REVERSE = ANOMALY_CODES["stuck_at_zero"], ANOMALY_CODES["reverse_flow"]
 ABSENT = (ANOMALY_CODES["missing_interval"], ANOMALY_CODES["transformer_outage"])
 
 

@@ -31,10 +31,6 @@ def iter_reading_chunks(cfg: FleetConfig, topology: Topology | None = None) -> I
         yield fc.readings
 
 
-def count_chunks(cfg: FleetConfig, topology: Topology) -> int:
-    return cfg.days * (len(topology.chunk_bounds) - 1)
-
-
 def customer_segments(topology: Topology) -> pd.DataFrame:
     """Truth: each customer's planted segment."""
     return topology.customers[["customer_id", "segment"]].copy()

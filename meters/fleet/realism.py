@@ -82,7 +82,7 @@ def main() -> None:
         rows[f"SGSC {label}"] = load_stats(sgsc_frame(args.sgsc, months))
         rows[f"fleet {label}"] = load_stats(fleet_frame(args.meters, 28, start))
     print(json.dumps(rows, indent=1))
-    print(pd.DataFrame(rows).round(3).to_markdown() if hasattr(pd.DataFrame, "to_markdown") else pd.DataFrame(rows).round(3))
+    print(pd.DataFrame(rows).round(3).to_string())
 
 
 if __name__ == "__main__":
