@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
 
-.PHONY: help install proto test test-unit demo bench lint gateway clean
+.PHONY: help install proto test test-unit demo bench evaluate lint gateway clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,7 +36,11 @@ demo: install ## start the local mesh and stream a synthetic fleet through it, t
 	$(PY) -m meters.cli demo
 
 bench: install ## benchmarks: writes bench/results/latest.json
-	$(PY) -m meters.cli bench
+	$(PY) -m bench.run
+
+evaluate: install ## train every model on the synthetic fleet, then evaluate on held-out data: reports/
+	$(PY) -m meters.cli train
+	$(PY) -m meters.cli evaluate
 
 lint: install ## buf lint + buf format on proto/ (buf comes through the Go module proxy)
 	scripts/lint.sh
