@@ -1,6 +1,7 @@
 """Small helpers shared by the server wrappers: errors with log tails, ports, pids."""
 
 import os
+import random
 import signal
 import socket
 from pathlib import Path
@@ -15,6 +16,14 @@ class StartError(RuntimeError):
         super().__init__(f"{what}\n--- last {lines} lines of {log} ---\n{tail(log, lines)}")
 
 
+class PortTaken(StartError):
+    """Another process holds the port; a caller that picked the port itself can pick another."""
+
+
+def port_taken_in(log: Path) -> bool:
+    return "Address already in use" in tail(log, 200)
+
+
 def tail(path: Path, lines: int = 40) -> str:
     try:
         with open(path, "rb") as f:
@@ -26,10 +35,17 @@ def tail(path: Path, lines: int = 40) -> str:
 
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A free TCP port on loopback, below Linux's ephemeral range (32768+), so that an outgoing
+    connection cannot take it between now and the server's bind; above the mesh's gRPC ports' range."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in 20000-32000")
 
 
 def port_open(port: int, timeout: float = 0.5) -> bool:

@@ -17,7 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from meters.localstack.common import LOOPBACK, StartError, cmdline, free_port, pid_alive, port_open, signal_pid
+from meters.localstack.common import (LOOPBACK, PortTaken, StartError, cmdline, free_port, pid_alive, port_open,
+                                      port_taken_in, signal_pid)
 
 KAFKA_VERSION = os.environ.get("MET_KAFKA_VERSION", "4.4.0")
 LOG4J_VERSION = "2.25.5"  # the log4j-core that kafka_2.13 4.4.0 brings; the slf4j binding must match it
@@ -195,7 +196,7 @@ class LocalKafka:
             self._wait_ready()
             return self
         if port_open(self.port):
-            raise StartError(f"port {self.port} is already taken by another process", self.log_file)
+            raise PortTaken(f"port {self.port} is already taken by another process", self.log_file)
         self.config_file.write_text(self._properties())
         (self.base_dir / "log4j2.properties").write_text(LOG4J2)
         if not (self.data_dir / "meta.properties").exists():
@@ -212,7 +213,8 @@ class LocalKafka:
             self._wait_ready()
         except Exception as e:
             self.stop()
-            raise StartError(f"Kafka did not become ready on {self.bootstrap}: {e!r}", self.log_file) from e
+            error = PortTaken if port_taken_in(self.log_file) else StartError
+            raise error(f"Kafka did not become ready on {self.bootstrap}: {e!r}", self.log_file) from e
         return self
 
     def _wait_ready(self) -> None:

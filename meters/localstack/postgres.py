@@ -3,12 +3,13 @@
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import psycopg
 
-from meters.localstack.common import LOOPBACK, StartError, port_open
+from meters.localstack.common import LOOPBACK, PortTaken, StartError, port_open, port_taken_in
 
 DATABASE = "meters"
 OS_USER = "postgres"  # the server refuses to run as root
@@ -70,7 +71,12 @@ class LocalPostgres:
                 shutil.chown(path, pw.pw_uid, pw.pw_gid)
         self.log_file.touch()
         shutil.chown(self.log_file, pw.pw_uid, pw.pw_gid)
-        # Every parent must be traversable by the postgres user (mkdtemp makes 0700 dirs).
+        # Every parent must be traversable by the postgres user; mkdtemp makes 0700 dirs, so give
+        # the ones we own o+x (traverse, not list).
+        for parent in self.base_dir.parents:
+            st = parent.stat()
+            if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IXOTH:
+                parent.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
         if subprocess.run(["runuser", "-u", OS_USER, "--", "test", "-w", str(self.base_dir)]).returncode != 0:
             raise StartError(f"user {OS_USER} cannot write {self.base_dir}: make its parents world-executable",
                              self.log_file)
@@ -95,12 +101,13 @@ class LocalPostgres:
             self._initdb()
         if not self.is_running():
             if port_open(self.port):
-                raise StartError(f"port {self.port} is already taken by another process", self.log_file)
+                raise PortTaken(f"port {self.port} is already taken by another process", self.log_file)
             opts = f"-p {self.port} -k {self.socket_dir}"
             r = self._as_owner("pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
                                "-w", "-t", "120", "-o", opts)
             if r.returncode != 0:
-                raise StartError(f"PostgreSQL did not start on port {self.port}: {r.stdout}{r.stderr}".strip(),
+                error = PortTaken if port_taken_in(self.log_file) else StartError
+                raise error(f"PostgreSQL did not start on port {self.port}: {r.stdout}{r.stderr}".strip(),
                                  self.log_file)
         self._ensure_database(DATABASE)
         return self

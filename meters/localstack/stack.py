@@ -3,7 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from meters.localstack.common import free_port
+from meters.localstack.common import PortTaken, free_port
 from meters.localstack.kafka import LocalKafka
 from meters.localstack.postgres import LocalPostgres
 
@@ -14,6 +14,7 @@ class LocalStack:
     def __init__(self, base_dir: Path, pg_port: int | None = None, kafka_port: int | None = None,
                  kafka_controller_port: int | None = None):
         self.base_dir = Path(base_dir).resolve()
+        self._auto_ports = pg_port is None and kafka_port is None and kafka_controller_port is None
         self.postgres = LocalPostgres(self.base_dir / "postgres", pg_port or free_port())
         self.kafka = LocalKafka(self.base_dir / "kafka", kafka_port or free_port(), kafka_controller_port)
 
@@ -28,13 +29,18 @@ class LocalStack:
     def start(self) -> "LocalStack":
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.base_dir.chmod(0o755)  # the postgres OS user must reach its data dir
-        with ThreadPoolExecutor(2, thread_name_prefix="localstack") as pool:
-            futures = [pool.submit(self.postgres.start), pool.submit(self.kafka.start)]
-            errors = [f.exception() for f in futures]
-        if any(errors):
+        for attempt in range(3):
+            with ThreadPoolExecutor(2, thread_name_prefix="localstack") as pool:
+                futures = [pool.submit(self.postgres.start), pool.submit(self.kafka.start)]
+                errors = [e for e in (f.exception() for f in futures) if e]
+            if not errors:
+                return self
             self.stop()
-            raise next(e for e in errors if e)
-        return self
+            # Ports we picked ourselves can be lost to a concurrent process: pick new ones and retry.
+            if not (self._auto_ports and attempt < 2 and all(isinstance(e, PortTaken) for e in errors)):
+                raise errors[0]
+            self.postgres.port, self.kafka.port, self.kafka.controller_port = free_port(), free_port(), free_port()
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         with ThreadPoolExecutor(2, thread_name_prefix="localstack") as pool:
