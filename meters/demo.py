@@ -70,6 +70,7 @@ def stream_fleet(mesh: Mesh, cfg: FleetConfig) -> DemoResult:
             started = time.perf_counter()
             reply = stream_readings(ch, chunks())
             ingest_s = time.perf_counter() - started
+            progress.update(task, total=sent)  # the fleet plants missing intervals
     rows, rejected_rows = wait_until_stored(mesh.pg_dsn, reply.summary.accepted, reply.summary.rejected)
     return DemoResult(
         readings_sent=sent, accepted=reply.summary.accepted,
