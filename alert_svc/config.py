@@ -4,3 +4,32 @@ from meters.settings import ServiceSettings
 class AlertSettings(ServiceSettings):
     grpc_addr: str = "127.0.0.1:50055"
     metrics_port: int = 9105
+    # WatchAlerts re-reads the store at least this often even without a NOTIFY.
+    watch_poll_s: float = 1.0
+
+    # Notification channels. A channel without its endpoint is off: alerts are
+    # not queued for it (the service logs which channels are on at start-up).
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_routing_key: str = ""
+    teams_webhook_url: str = ""
+    # ServiceNow instance base URL, e.g. https://example.service-now.com
+    servicenow_url: str = ""
+    servicenow_user: str = ""
+    servicenow_password: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    email_from: str = "meters-alerts@localhost"
+    # Comma-separated recipients.
+    email_to: str = ""
+    # Link shown in notifications, e.g. the Grafana Anomaly Tracker.
+    console_url: str = ""
+
+    # Outbox drain: poll interval, and retry backoff base and cap (seconds).
+    notify_poll_s: float = 1.0
+    notify_retry_base_s: float = 2.0
+    notify_retry_max_s: float = 300.0
+    # Per-request timeout of every channel.
+    notify_timeout_s: float = 10.0

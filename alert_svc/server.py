@@ -1,14 +1,51 @@
-"""The alert service: `python -m alert_svc.server`. Its API (proto/meters/alert/v1) answers
-UNIMPLEMENTED until its domain logic lands; health, reflection and /metrics work."""
+"""Wiring of the alert service: `python -m alert_svc.server`."""
 
 import asyncio
+from pathlib import Path
 
+from alert_svc import metrics
+from alert_svc.channels import Channels
 from alert_svc.config import AlertSettings
+from alert_svc.feed import ChangeSignal
+from alert_svc.outbox import OutboxDispatcher
+from alert_svc.servicer import AlertServicer
+from alert_svc.store import AlertStore
 from meters import log
 from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
-from meters.unimplemented import serve_unimplemented
+from meters.db import migrate, open_pool
+from meters.server import Registration, serve
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+GAUGE_REFRESH_S = 15.0
+
+
+async def main(settings: AlertSettings) -> None:
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    pool = await open_pool(settings.pg_dsn, max_size=8)
+    store = AlertStore(pool)
+    signal = ChangeSignal(settings.pg_dsn)
+    channels = Channels(settings)
+    dispatcher = OutboxDispatcher(pool, channels, settings.notify_retry_base_s, settings.notify_retry_max_s,
+                                  settings.notify_poll_s, wait=signal.wait)
+    servicer = AlertServicer(store, signal, channels.enabled, settings.watch_poll_s)
+
+    async def refresh_open_alerts():
+        while True:
+            counts = await store.open_counts()
+            for severity in ("info", "warning", "critical"):
+                metrics.ALERTS_OPEN.labels(severity).set(counts.get(severity, 0))
+            await signal.wait(GAUGE_REFRESH_S)
+
+    await serve(
+        settings,
+        [Registration(alert_service_pb2_grpc.add_AlertServiceServicer_to_server, servicer,
+                      alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name)],
+        background=[signal.listen_forever, dispatcher.run_forever, refresh_open_alerts],
+        on_stop=[pool.close],
+    )
+
 
 if __name__ == "__main__":
     settings = AlertSettings()
     log.configure("alert_svc", settings.log_level)
-    asyncio.run(serve_unimplemented(settings, alert_service_pb2, alert_service_pb2_grpc, "AlertService"))
+    asyncio.run(main(settings))

@@ -43,3 +43,7 @@ def not_found(resource: str, name: str) -> DomainError:
 
 def unavailable(message: str, reason: str = "DEPENDENCY_UNAVAILABLE") -> DomainError:
     return DomainError(grpc.StatusCode.UNAVAILABLE, reason, message)
+
+
+def failed_precondition(message: str, reason: str, **metadata: str) -> DomainError:
+    return DomainError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, metadata=metadata)

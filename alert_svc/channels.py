@@ -1,0 +1,152 @@
+"""Notification channels: the real payload of each (PagerDuty Events API v2, Teams Adaptive Card,
+ServiceNow table API, SMTP email) and one `send` per channel. No gRPC, no database.
+
+Each payload carries an idempotency key derived from the alert id ("meters-alert-<id>"):
+PagerDuty's dedup_key, ServiceNow's correlation_id, the email Message-ID, so a receiver can
+recognise a repeat if a crash ever makes the outbox send twice.
+"""
+
+import asyncio
+import base64
+import json
+import smtplib
+import urllib.request
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from alert_svc.config import AlertSettings
+
+PRODUCT = "meters-platform"
+
+
+def idempotency_key(alert: dict) -> str:
+    return f"meters-alert-{alert['id']}"
+
+
+def _asset(alert: dict) -> str:
+    return f"{alert['asset_type']}/{alert['asset_id']}" if alert["asset_type"] else "network"
+
+
+def _confidence(alert: dict) -> str:
+    return f"{alert['confidence'] * 100:.0f}%" if alert["confidence"] is not None else "n/a"
+
+
+def _heading(alert: dict) -> str:
+    return f"[{alert['severity'].upper()}] {alert['title']}"
+
+
+def pagerduty_event(alert: dict, routing_key: str, console_url: str = "") -> dict:
+    """PagerDuty Events API v2 trigger event."""
+    event = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": idempotency_key(alert),
+        "payload": {
+            "summary": alert["title"][:1024],
+            "severity": alert["severity"],  # our three names are all valid PagerDuty severities
+            "source": f"{PRODUCT}/{_asset(alert)}",
+            "timestamp": alert["detected_at"].isoformat(),
+            "component": alert["asset_type"] or "network",
+            "group": alert["source"],
+            "class": alert["source"],
+            "custom_details": {"description": alert["description"], "confidence": _confidence(alert),
+                               "alert": f"alerts/{alert['id']}", **alert["labels"]},
+        },
+    }
+    if console_url:
+        event["links"] = [{"href": console_url, "text": "Anomaly Tracker"}]
+    return event
+
+
+def teams_card(alert: dict, console_url: str = "") -> dict:
+    """A Teams incoming-webhook (Workflows) message carrying one Adaptive Card."""
+    facts = [{"title": "Asset", "value": _asset(alert)}, {"title": "Confidence", "value": _confidence(alert)},
+             {"title": "Time", "value": alert["detected_at"].strftime("%Y-%m-%d %H:%M UTC")},
+             {"title": "Source", "value": alert["source"]}, {"title": "Alert", "value": f"alerts/{alert['id']}"}]
+    color = {"critical": "attention", "warning": "warning"}.get(alert["severity"], "default")
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": _heading(alert), "weight": "bolder", "size": "medium", "color": color,
+             "wrap": True},
+            {"type": "TextBlock", "text": alert["description"] or alert["title"], "wrap": True},
+            {"type": "FactSet", "facts": facts},
+        ],
+    }
+    if console_url:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open", "url": console_url}]
+    return {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+
+
+def servicenow_incident(alert: dict) -> dict:
+    """Body of POST /api/now/table/incident."""
+    return {
+        "short_description": _heading(alert)[:160],
+        "description": f"{alert['description']}\n\nAsset: {_asset(alert)}\nConfidence: {_confidence(alert)}\n"
+                       f"Detected: {alert['detected_at'].isoformat()}\nSource: {alert['source']}",
+        "impact": "1", "urgency": "1",
+        "category": "network",
+        "correlation_id": idempotency_key(alert),
+        "correlation_display": PRODUCT,
+    }
+
+
+def email_message(alert: dict, sender: str, recipients: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = _heading(alert)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(alert["detected_at"])
+    msg["Message-ID"] = f"<{idempotency_key(alert)}@{PRODUCT}>"
+    msg.set_content(f"{alert['description'] or alert['title']}\n\nAsset: {_asset(alert)}\n"
+                    f"Confidence: {_confidence(alert)}\nDetected: {alert['detected_at'].isoformat()}\n"
+                    f"Source: {alert['source']}\nAlert: alerts/{alert['id']}\n")
+    return msg
+
+
+def _post_json(url: str, body: dict, timeout_s: float, headers: dict[str, str] | None = None) -> None:
+    """POST JSON; any non-2xx status or network error raises."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        resp.read()
+
+
+class Channels:
+    """The configured channels and how to send an alert to each."""
+
+    def __init__(self, settings: AlertSettings):
+        self._s = settings
+        self._recipients = [r.strip() for r in settings.email_to.split(",") if r.strip()]
+
+    @property
+    def enabled(self) -> frozenset[str]:
+        s = self._s
+        on = {"pagerduty": bool(s.pagerduty_url and s.pagerduty_routing_key), "teams": bool(s.teams_webhook_url),
+              "servicenow": bool(s.servicenow_url), "email": bool(s.smtp_host and self._recipients)}
+        return frozenset(name for name, ok in on.items() if ok)
+
+    async def send(self, channel: str, alert: dict) -> None:
+        await asyncio.to_thread(getattr(self, f"_send_{channel}"), alert)
+
+    def _send_pagerduty(self, alert: dict) -> None:
+        _post_json(self._s.pagerduty_url, pagerduty_event(alert, self._s.pagerduty_routing_key, self._s.console_url),
+                   self._s.notify_timeout_s)
+
+    def _send_teams(self, alert: dict) -> None:
+        _post_json(self._s.teams_webhook_url, teams_card(alert, self._s.console_url), self._s.notify_timeout_s)
+
+    def _send_servicenow(self, alert: dict) -> None:
+        auth = base64.b64encode(f"{self._s.servicenow_user}:{self._s.servicenow_password}".encode()).decode()
+        _post_json(self._s.servicenow_url.rstrip("/") + "/api/now/table/incident", servicenow_incident(alert),
+                   self._s.notify_timeout_s, {"Authorization": f"Basic {auth}"})
+
+    def _send_email(self, alert: dict) -> None:
+        s = self._s
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.notify_timeout_s) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password)
+            smtp.send_message(email_message(alert, s.email_from, self._recipients))

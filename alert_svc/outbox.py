@@ -1,0 +1,102 @@
+"""Drains the notification outbox: each due (alert, channel) row is sent, then marked delivered in the
+transaction that holds its row lock, or rescheduled with exponential backoff. An alert gets
+`notified_at` (and a NOTIFIED change) when its last pending delivery succeeds.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED, so several replicas can drain one outbox and no row is
+sent by two at once. Channels drain concurrently, so one channel being down delays only itself.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from alert_svc import metrics
+from alert_svc.channels import Channels
+from alert_svc.store import next_sequence
+
+log = logging.getLogger(__name__)
+
+
+def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
+    """Delay before retry number `attempts` (1-based): base * 2^(attempts-1), capped, with ±20 % jitter."""
+    return min(base_s * 2 ** (attempts - 1), max_s) * random.uniform(0.8, 1.2)
+
+
+class OutboxDispatcher:
+    def __init__(self, pool: AsyncConnectionPool, channels: Channels, base_s: float, max_s: float, poll_s: float,
+                 wait: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self._wait = wait  # woken early by new alerts when given the change signal
+        self._pool = pool
+        self._channels = channels
+        self._base_s, self._max_s, self._poll_s = base_s, max_s, poll_s
+
+    async def deliver_one(self, channel: str) -> bool:
+        """Send the most overdue notification of `channel`; False when none is due."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                """SELECT o.id AS outbox_id, o.attempts, a.* FROM alerts.outbox o JOIN alerts.alerts a ON a.id = o.alert_id
+                   WHERE o.channel = %s AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
+                   ORDER BY o.next_attempt_at LIMIT 1 FOR UPDATE OF o SKIP LOCKED""", [channel])
+            row = await cur.fetchone()
+            if row is None:
+                return False
+            attempts = row["attempts"] + 1
+            started = time.perf_counter()
+            try:
+                await self._channels.send(channel, row)
+            except Exception as err:  # noqa: BLE001 - any failure is retried later
+                metrics.NOTIFICATIONS_FAILED.labels(channel).inc()
+                delay = backoff_s(attempts, self._base_s, self._max_s)
+                log.warning("notification failed; will retry", extra={"fields": {
+                    "alert_id": row["id"], "channel": channel, "attempts": attempts, "retry_in_s": round(delay, 2),
+                    "error": repr(err)}})
+                await conn.execute(
+                    """UPDATE alerts.outbox SET attempts = %s, last_error = %s,
+                         next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s""",
+                    [attempts, repr(err)[:1000], delay, row["outbox_id"]])
+                return True
+            finally:
+                metrics.DELIVERY_SECONDS.labels(channel).observe(time.perf_counter() - started)
+            await conn.execute("UPDATE alerts.outbox SET attempts = %s, delivered_at = now(), last_error = NULL"
+                               " WHERE id = %s", [attempts, row["outbox_id"]])
+            metrics.NOTIFICATIONS_DELIVERED.labels(channel).inc()
+            await self._mark_notified_if_done(conn, row["id"])
+            return True
+
+    async def _mark_notified_if_done(self, conn, alert_id: int) -> None:
+        cur = await conn.execute("SELECT count(*) FROM alerts.outbox WHERE alert_id = %s AND delivered_at IS NULL",
+                                 [alert_id])
+        if (await cur.fetchone())[0]:
+            return
+        seq = await next_sequence(conn)
+        await conn.execute("UPDATE alerts.alerts SET notified_at = now(), sequence = %s, last_change = 'notified',"
+                           " updated_at = now() WHERE id = %s", [seq, alert_id])
+
+    async def drain_channel(self, channel: str) -> None:
+        while await self.deliver_one(channel):
+            pass
+
+    async def refresh_gauges(self) -> None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT channel, count(*) FROM alerts.outbox WHERE delivered_at IS NULL GROUP BY channel")
+            pending = dict(await cur.fetchall())
+        for channel in ("pagerduty", "teams", "email", "servicenow"):
+            metrics.OUTBOX_PENDING.labels(channel).set(pending.get(channel, 0))
+
+    async def run_forever(self) -> None:
+        channels = sorted(self._channels.enabled)
+        log.info("notification channels", extra={"fields": {"enabled": channels}})
+        while True:
+            try:
+                await asyncio.gather(*(self.drain_channel(c) for c in channels))
+                await self.refresh_gauges()
+            except Exception:  # noqa: BLE001 - the database may be briefly away; the outbox keeps the work
+                log.exception("outbox drain failed; retrying")
+            await self._wait(self._poll_s)
