@@ -26,7 +26,7 @@ $(PROTO_STAMP): $(VENV_STAMP) $(PROTO_FILES)
 	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO_FILES)
 	mkdir -p build && touch $@
 
-test: install ## run the whole suite against real Kafka and PostgreSQL (started by the harness)
+test: install gateway ## run the whole suite against real Kafka and PostgreSQL (started by the harness)
 	$(PY) -m pytest -q
 
 test-unit: install ## only the tests that need no Kafka or PostgreSQL

@@ -35,6 +35,9 @@ SERVICES: dict[str, ProcessSpec] = {
     "alert": ProcessSpec("alert_svc.server", 5, 105),
 }
 
+GATEWAY_OFFSET = 80
+GATEWAY_BINARY = Path(__file__).resolve().parent.parent / "build" / "gateway"
+
 
 class Mesh:
     def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int = 50050):
@@ -62,6 +65,31 @@ class Mesh:
                 env[f"METERS_{other.upper()}_ADDR"] = self.grpc_addr(other)
         return env
 
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_base + GATEWAY_OFFSET}"
+
+    def start_gateway(self, binary: Path = GATEWAY_BINARY, timeout_s: float = 30) -> None:
+        """The grpc-gateway REST proxy (built by `make gateway`) in front of the running services."""
+        env = dict(os.environ, GATEWAY_ADDR=self.gateway_url.removeprefix("http://"))
+        for name in self.procs:
+            if SERVICES[name].grpc_offset is not None:
+                env[f"{name.upper()}_ADDR"] = self.grpc_addr(name)
+        env["GATEWAY_ALLOW_MISSING"] = "1"  # routes of services not started answer 404
+        log = open(self.run_dir / "gateway.log", "ab")
+        self.procs["gateway"] = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=log,
+                                                 start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.procs["gateway"].poll() is not None:
+                raise RuntimeError(f"gateway exited:\n{self.log_tail('gateway')}")
+            try:
+                urllib.request.urlopen(self.gateway_url + "/readyz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"gateway not ready:\n{self.log_tail('gateway')}")
+
     def start(self, *names: str, timeout_s: float = 60) -> None:
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
@@ -84,7 +112,7 @@ class Mesh:
 
     def _ready(self, name: str) -> bool:
         try:
-            if SERVICES[name].grpc_offset is None:
+            if SERVICES[name].grpc_offset is None:  # e.g. the writer: ready when /metrics answers
                 urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port(name)}/metrics", timeout=1)
                 return True
             with grpc.insecure_channel(self.grpc_addr(name)) as channel:

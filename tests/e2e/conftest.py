@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from meters.ingest_client import channel
-from meters.mesh import Mesh
+from meters.mesh import SERVICES, Mesh
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,17 @@ def ingest_channel(mesh):
 def db(mesh):
     with psycopg.connect(mesh.pg_dsn, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def all_services(mesh):
+    """The mesh with every service running, not just ingest."""
+    mesh.start(*[name for name in SERVICES if name not in mesh.procs])
+    return mesh
+
+
+@pytest.fixture(scope="session")
+def gateway(all_services):
+    """The grpc-gateway REST proxy (`make gateway` builds it; `make test` does so first)."""
+    all_services.start_gateway()
+    return all_services.gateway_url

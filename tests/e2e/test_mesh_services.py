@@ -7,7 +7,6 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from meters.mesh import SERVICES
 
 pytestmark = pytest.mark.infra
 GRPC_SERVICES = {
@@ -17,13 +16,6 @@ GRPC_SERVICES = {
     "customer": "meters.customer.v1.CustomerService",
     "alert": "meters.alert.v1.AlertService",
 }
-
-
-@pytest.fixture(scope="module")
-def all_services(mesh):
-    missing = [name for name in SERVICES if name not in mesh.procs]
-    mesh.start(*missing)
-    return mesh
 
 
 @pytest.mark.parametrize("name", list(GRPC_SERVICES))
