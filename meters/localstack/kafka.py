@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from meters.localstack import cds
 from meters.localstack.common import (LOOPBACK, PortTaken, StartError, cmdline, free_port, pid_alive, port_open,
                                       port_taken_in, signal_pid)
 
@@ -160,9 +161,9 @@ class LocalKafka:
             "",
         ])
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def _java(self, main: str, *args: str, jvm: tuple[str, ...] = ()) -> list[str]:
         libs = ensure_kafka_jars()
-        return ["java", f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        return ["java", *jvm, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
                 f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
                 "-cp", f"{libs}/*", main, *args]
@@ -185,7 +186,8 @@ class LocalKafka:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         with open(self.log_file, "a") as log:
             r = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                                          "-c", str(self.config_file)),
+                                          "-c", str(self.config_file),
+                                          jvm=tuple(cds.use_args(ensure_kafka_jars()))),
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise StartError(f"kafka StorageTool format failed (exit {r.returncode})", self.log_file)
@@ -204,7 +206,8 @@ class LocalKafka:
         log = open(self.log_file, "a")
         try:
             # A session of its own: a Ctrl-C in the terminal is not the broker's to handle; stop() is.
-            self._proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_file)), stdout=log,
+            jvm = tuple(cds.jvm_args(ensure_kafka_jars(), self.base_dir))
+            self._proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_file), jvm=jvm), stdout=log,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()
@@ -266,6 +269,7 @@ class LocalKafka:
                 self._wait_exit(pid, 10)
         self._proc = None
         self.pid_file.unlink(missing_ok=True)
+        cds.adopt(self.base_dir, ensure_kafka_jars())
 
     def kill(self) -> None:
         """SIGKILL, no clean shutdown: for crash-recovery tests."""
