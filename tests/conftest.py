@@ -1,9 +1,13 @@
 """Real PostgreSQL and Kafka for tests marked `infra`: started once per session, on free loopback ports.
 
+MET_TEST_STACK=running reuses the stack of `python -m meters.localstack up` (same env vars) instead,
+and leaves it running: saves the few seconds of start-up per run while iterating.
+
 Fixtures: local_stack, pg_dsn, kafka_bootstrap (session); fresh_db (a database of its own per
 test, dropped after), topic_prefix (unique topic names per test).
 """
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -12,11 +16,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from meters.localstack.__main__ import stack_from_env
 from meters.localstack.stack import LocalStack
 
 
 @pytest.fixture(scope="session")
 def local_stack():
+    if os.environ.get("MET_TEST_STACK") == "running":
+        stack = stack_from_env()
+        if not all(stack.is_running().values()):
+            pytest.exit("MET_TEST_STACK=running but the stack is not up: python -m meters.localstack up", 2)
+        yield stack
+        return
     base = Path(tempfile.mkdtemp(prefix="meters-stack-", dir="/tmp"))
     base.chmod(0o755)  # the postgres OS user must reach its data dir
     stack = LocalStack(base)
