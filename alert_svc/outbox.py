@@ -1,6 +1,6 @@
 """Drains the notification outbox: each due (alert, channel) row is sent, then marked delivered in the
-transaction that holds its row lock, or rescheduled with exponential backoff. An alert gets
-`notified_at` (and a NOTIFIED change) when its last pending delivery succeeds.
+transaction that holds its row lock, or rescheduled with exponential backoff. After each round,
+alerts whose deliveries all succeeded get `notified_at` (and a NOTIFIED change).
 
 Rows are claimed with FOR UPDATE SKIP LOCKED, so several replicas can drain one outbox and no row is
 sent by two at once. Channels drain concurrently, so one channel being down delays only itself.
@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alert_svc import metrics
 from alert_svc.channels import Channels
-from alert_svc.store import next_sequence
+from alert_svc.store import lock_sequence, next_sequence
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,27 @@ class OutboxDispatcher:
             await conn.execute("UPDATE alerts.outbox SET attempts = %s, delivered_at = now(), last_error = NULL"
                                " WHERE id = %s", [attempts, row["outbox_id"]])
             metrics.NOTIFICATIONS_DELIVERED.labels(channel).inc()
-            await self._mark_notified_if_done(conn, row["id"])
             return True
 
-    async def _mark_notified_if_done(self, conn, alert_id: int) -> None:
-        cur = await conn.execute("SELECT count(*) FROM alerts.outbox WHERE alert_id = %s AND delivered_at IS NULL",
-                                 [alert_id])
-        if (await cur.fetchone())[0]:
-            return
-        seq = await next_sequence(conn)
-        await conn.execute("UPDATE alerts.alerts SET notified_at = now(), sequence = %s, last_change = 'notified',"
-                           " updated_at = now() WHERE id = %s", [seq, alert_id])
+    async def mark_notified(self) -> int:
+        """Set notified_at on alerts whose every delivery succeeded; return how many.
+
+        Runs in its own transaction after the channels' deliveries committed (concurrent per-channel
+        transactions cannot see each other's last delivery), and takes the sequence lock before any row lock.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            await lock_sequence(conn)
+            cur = await conn.execute(
+                """SELECT a.id FROM alerts.alerts a WHERE a.notified_at IS NULL
+                     AND EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id)
+                     AND NOT EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id AND o.delivered_at IS NULL)
+                   ORDER BY a.id FOR UPDATE""")
+            ids = [r[0] for r in await cur.fetchall()]
+            for alert_id in ids:
+                seq = await next_sequence(conn)
+                await conn.execute("UPDATE alerts.alerts SET notified_at = now(), sequence = %s,"
+                                   " last_change = 'notified', updated_at = now() WHERE id = %s", [seq, alert_id])
+            return len(ids)
 
     async def drain_channel(self, channel: str) -> None:
         while await self.deliver_one(channel):
@@ -96,6 +106,7 @@ class OutboxDispatcher:
         while True:
             try:
                 await asyncio.gather(*(self.drain_channel(c) for c in channels))
+                await self.mark_notified()
                 await self.refresh_gauges()
             except Exception:  # noqa: BLE001 - the database may be briefly away; the outbox keeps the work
                 log.exception("outbox drain failed; retrying")

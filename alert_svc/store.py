@@ -55,9 +55,14 @@ class AlertFilter:
         return where, params
 
 
+async def lock_sequence(conn: AsyncConnection) -> None:
+    """Serialise alert writers until commit. Writers take it before any alert row lock (no deadlocks)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+
+
 async def next_sequence(conn: AsyncConnection) -> int:
     """Take the next change sequence; the advisory lock makes sequences commit in order."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+    await lock_sequence(conn)
     cur = await conn.execute("SELECT nextval('alerts.change_seq')")
     seq = (await cur.fetchone())[0]
     await conn.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(seq)])
@@ -121,6 +126,7 @@ class AlertStore:
 
     async def _transition(self, alert_id: int, change: str, assignments: str, params: list) -> dict:
         async with self._pool.connection() as conn, conn.transaction():
+            await lock_sequence(conn)
             cur = await conn.execute("SELECT status FROM alerts.alerts WHERE id = %s FOR UPDATE", [alert_id])
             row = await cur.fetchone()
             if row is None:

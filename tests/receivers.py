@@ -1,0 +1,127 @@
+"""Local stand-ins for notification endpoints that record what they were sent.
+
+`HttpReceiver` answers every POST (PagerDuty, Teams, ServiceNow paths alike) with 2xx and keeps the
+path, headers and JSON body. `SmtpReceiver` is a minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA,
+RSET, NOOP, QUIT) that keeps each message. Both can be stopped and started again on the same port,
+to play a channel that is down for a while.
+"""
+
+import email
+import email.policy
+import json
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Restartable:
+    server_class: type
+    handler_class: type
+
+    def __init__(self):
+        self.received: list = []
+        self._lock = threading.Lock()
+        self.port = 0
+        self._server = None
+
+    def start(self) -> None:
+        owner = self
+
+        class Handler(self.handler_class):
+            receiver = owner
+
+        self.server_class.allow_reuse_address = True
+        self._server = self.server_class(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def record(self, item) -> None:
+        with self._lock:
+            self.received.append(item)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    receiver: "HttpReceiver"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.receiver.record({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+        status = 201 if "/api/now/table/" in self.path else 202
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"status": "success"}')
+
+    def log_message(self, *args):
+        pass
+
+
+class HttpReceiver(_Restartable):
+    server_class = ThreadingHTTPServer
+    handler_class = _HttpHandler
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def on(self, path_prefix: str) -> list[dict]:
+        return [r for r in self.received if r["path"].startswith(path_prefix)]
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    receiver: "SmtpReceiver"
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self):
+        self.reply("220 localhost test SMTP")
+        sender, rcpts = None, []
+        while line := self.rfile.readline():
+            cmd = line.decode(errors="replace").strip()
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250 localhost")
+            elif verb == "MAIL":
+                sender, rcpts = cmd.split(":", 1)[1].strip(), []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                rcpts.append(cmd.split(":", 1)[1].strip())
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 end with <CRLF>.<CRLF>")
+                data = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                msg = email.message_from_bytes(b"".join(data), policy=email.policy.default)
+                self.receiver.record({"from": sender, "to": rcpts, "message": msg})
+                self.reply("250 OK queued")
+            elif verb in ("RSET", "NOOP"):
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("502 command not implemented")
+
+
+class _SmtpServer(socketserver.ThreadingTCPServer):
+    pass
+
+
+class SmtpReceiver(_Restartable):
+    server_class = _SmtpServer
+    handler_class = _SmtpHandler
