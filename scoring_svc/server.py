@@ -1,14 +1,71 @@
-"""The scoring service: `python -m scoring_svc.server`. Its API (proto/meters/scoring/v1) answers
-UNIMPLEMENTED until its domain logic lands; health, reflection and /metrics work."""
+"""Wiring of the scoring service: `python -m scoring_svc.server`.
+
+One process serves ScoringService over gRPC, runs the `scoring` consumer group on
+meter-readings, and drains the alert outbox into alert_svc. Models load from the
+registry's promoted versions at start; SIGHUP (or the ReloadModels RPC) reloads them.
+"""
 
 import asyncio
+import signal
+from pathlib import Path
 
-from scoring_svc.config import ScoringSettings
+import grpc
+
 from meters import log
+from meters.alert.v1 import alert_service_pb2_grpc
+from meters.db import migrate, open_pool
+from meters import kafka
+from meters.model_registry import ModelRegistry
 from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
-from meters.unimplemented import serve_unimplemented
+from meters.server import Registration, serve
+from scoring_svc.alerts import AlertSender
+from scoring_svc.anomalies import AnomalyScorer
+from scoring_svc.config import ScoringSettings
+from scoring_svc.consumer import StreamScorer
+from scoring_svc.failure import FailurePredictions
+from scoring_svc.history import MeterHistory
+from scoring_svc.predictors import Models
+from scoring_svc.servicer import ScoringServicer
+from scoring_svc.store import ScoringStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main(settings: ScoringSettings) -> None:
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    models = Models(ModelRegistry(settings.model_registry))
+    await asyncio.to_thread(models.reload)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(asyncio.to_thread(models.reload)))
+
+    pool = await open_pool(settings.pg_dsn, max_size=6)
+    store = ScoringStore(pool)
+    sender = AlertSender(pool, settings.alert_addr, settings.outbox_poll_s)
+    scorer = AnomalyScorer(models, MeterHistory())
+    failures = FailurePredictions(store, models, settings.failure_lookback_h, on_alert=sender.wake)
+    alert_channel = grpc.aio.insecure_channel(settings.alert_addr)
+    servicer = ScoringServicer(models, scorer, failures, store, sender,
+                               alert_service_pb2_grpc.AlertServiceStub(alert_channel))
+    background = [sender.run_forever]
+    if settings.group_id:
+        await kafka.ensure_topics(settings.kafka_bootstrap)
+        stream = StreamScorer(settings.kafka_bootstrap, settings.group_id, scorer, models, store, sender,
+                              settings.max_messages_per_write)
+        background.append(stream.run_forever)
+
+    async def close_channel():
+        await alert_channel.close()
+
+    await serve(
+        settings,
+        [Registration(scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server, servicer,
+                      scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name)],
+        background=background,
+        on_stop=[close_channel, pool.close],
+    )
+
 
 if __name__ == "__main__":
     settings = ScoringSettings()
     log.configure("scoring_svc", settings.log_level)
-    asyncio.run(serve_unimplemented(settings, scoring_service_pb2, scoring_service_pb2_grpc, "ScoringService"))
+    asyncio.run(main(settings))

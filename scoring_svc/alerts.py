@@ -1,0 +1,90 @@
+"""Delivering alerts to alert_svc without losing one.
+
+Alerts are written to ml.alert_outbox in the same transaction as the prediction that raised
+them; this sender drains the outbox over AlertService.CreateAlert and deletes each row only
+after alert_svc accepted it. While alert_svc is down, rows wait and are retried with
+exponential backoff (0.5 s doubling to 30 s); a crash between CreateAlert and the delete
+re-sends, which CreateAlert's dedup_key makes harmless.
+"""
+
+import asyncio
+import logging
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
+from scoring_svc.metrics import ALERT_OUTBOX, ALERTS_SENT, ALERT_SEND_FAILURES
+
+log = logging.getLogger(__name__)
+
+
+class AlertSender:
+    def __init__(self, pool: AsyncConnectionPool, alert_addr: str, poll_s: float = 1.0,
+                 backoff_s: tuple[float, float] = (0.5, 30.0), call_timeout_s: float = 5.0):
+        self._pool = pool
+        self._addr = alert_addr
+        self._poll_s = poll_s
+        self._backoff = backoff_s
+        self._timeout = call_timeout_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New rows are in the outbox: send them now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        delay = 0.0
+        async with grpc.aio.insecure_channel(self._addr) as channel:
+            stub = alert_service_pb2_grpc.AlertServiceStub(channel)
+            while True:
+                try:
+                    await self.drain(stub)
+                    delay = 0.0
+                    await self._sleep(self._poll_s)
+                except (grpc.aio.AioRpcError, OSError) as err:
+                    delay = min(max(delay * 2, self._backoff[0]), self._backoff[1])
+                    ALERT_SEND_FAILURES.inc()
+                    log.warning("alert_svc unavailable, retrying", extra={"fields": {
+                        "retry_in_s": delay, "error": getattr(err, "details", lambda: str(err))()}})
+                    await asyncio.sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def drain(self, stub: alert_service_pb2_grpc.AlertServiceStub) -> int:
+        """Send every alert in the outbox, oldest first; return how many were sent."""
+        sent = 0
+        while True:
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    "SELECT id, request FROM ml.alert_outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED")
+                rows = await cur.fetchall()
+                if not rows:
+                    ALERT_OUTBOX.set(0)
+                    return sent
+                done = []
+                try:
+                    for row_id, payload in rows:
+                        request = alert_service_pb2.CreateAlertRequest.FromString(bytes(payload))
+                        try:
+                            await stub.CreateAlert(request, timeout=self._timeout)
+                        except grpc.aio.AioRpcError as err:
+                            if err.code() not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                                raise
+                            # A request alert_svc will never accept: keep it out of the way, logged.
+                            log.error("alert rejected by alert_svc, dropped from the outbox",
+                                      extra={"fields": {"dedup_key": request.alert.dedup_key, "error": err.details()}})
+                        done.append(row_id)
+                        sent += 1
+                        ALERTS_SENT.inc()
+                finally:
+                    if done:
+                        await conn.execute("DELETE FROM ml.alert_outbox WHERE id = ANY(%s)", [done])
+                    if len(done) < len(rows):
+                        await conn.execute("UPDATE ml.alert_outbox SET attempts = attempts + 1 WHERE id = ANY(%s)",
+                                           [[r[0] for r in rows if r[0] not in set(done)]])
