@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Check the Helm chart in helm/meters: `helm lint --strict` and `helm template` with the
+# default values and each ci/*-values.yaml, then make sure values.schema.json rejects bad
+# values. Rendered manifests go to $HELM_RENDER_DIR (default: a temporary folder), one
+# <variant>.yaml each ("default", "minimal", "full", ...), for tests/test_helm.py to read.
+# helm is pinned here and installed once through the Go module proxy into METERS_TOOLS_BIN
+# (default ~/.cache/meters/bin); later runs are offline and take a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=v3.22.0
+# `go install` leaves helm's built-in Kubernetes version at v1.20; render for a supported one.
+KUBE_VERSION=1.30.0
+CHART=helm/meters
+BIN="${METERS_TOOLS_BIN:-$HOME/.cache/meters/bin}"
+OUT="${HELM_RENDER_DIR:-$(mktemp -d)}"
+HELM="$BIN/helm"
+
+if [[ ! -x "$HELM" || ! -e "$BIN/.helm@$HELM_VERSION" ]]; then
+  command -v go >/dev/null || { echo "helm_check.sh: go is needed to install helm" >&2; exit 1; }
+  echo "installing helm $HELM_VERSION into $BIN (a few minutes, once)" >&2
+  mkdir -p "$BIN"
+  GOBIN="$BIN" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -f "$BIN/.helm@"*
+  touch "$BIN/.helm@$HELM_VERSION"
+fi
+
+mkdir -p "$OUT"
+variants=(default)
+for values in "$CHART"/ci/*-values.yaml; do
+  name=${values##*/}
+  variants+=("${name%-values.yaml}")
+done
+
+for variant in "${variants[@]}"; do
+  args=(--kube-version "$KUBE_VERSION")
+  [[ $variant == default ]] || args+=(-f "$CHART/ci/$variant-values.yaml")
+  "$HELM" lint --strict --quiet "$CHART" "${args[@]}"
+  "$HELM" template meters "$CHART" --namespace meters "${args[@]}" >"$OUT/$variant.yaml"
+  echo "ok  $variant: $(grep -c '^kind:' "$OUT/$variant.yaml") objects -> $OUT/$variant.yaml"
+done
+
+# reject SETTING... : values.schema.json must refuse each of these.
+reject() {
+  local err
+  if err=$("$HELM" template meters "$CHART" --kube-version "$KUBE_VERSION" "$@" 2>&1 >/dev/null); then
+    echo "helm_check.sh: the chart accepted $*" >&2
+    exit 1
+  fi
+  grep -q "schema" <<<"$err" || { echo "helm_check.sh: $* failed, but not on the schema: $err" >&2; exit 1; }
+  echo "ok  schema rejects $*"
+}
+reject --set-string services.scoring.replicas=two
+reject --set services.scorring.enabled=true
+reject --set kafka.bootstrap=
