@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `make up` / `make down`: local PostgreSQL + Kafka, every mesh service, and Prometheus scraping them.
+#   scripts/up.sh        start (state and logs in .run/up/)
+#   scripts/up.sh down   stop exactly what `up` started
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec .venv/bin/python -m observability.up "${1:-up}"
