@@ -1,0 +1,42 @@
+"""The synthetic fleet as the customer service sees it: customers (with region) and hourly
+usage, plus the planted segment kept apart as truth for evaluation only."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from customer_svc.hourly import HourlyUsage, aggregate
+from customer_svc.profiles import DailyProfiles, build_profiles
+from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
+from meters.fleet.calendar import REGIONS
+
+
+@dataclass(frozen=True)
+class FleetCustomers:
+    customers: pd.DataFrame  # customer_id, customer_hash, tariff_type, ..., region, meter_id
+    usage: HourlyUsage
+    truth: np.ndarray  # planted segment key per customer row (never an input to the model)
+    cfg: FleetConfig
+
+    def profiles(self) -> DailyProfiles:
+        idx = np.searchsorted(self.customers["meter_id"].to_numpy(), self.usage.meter_ids)
+        return build_profiles(idx, self.usage.hour_start_unix_s, self.usage.kwh, self.usage.max_kw,
+                              list(self.customers["region"]), self.cfg.start_unix_s, self.cfg.days)
+
+
+def load_fleet(cfg: FleetConfig, progress=None) -> FleetCustomers:
+    topo = generate_topology(cfg)
+    parts = []
+    for chunk in iter_reading_chunks(cfg, topo):
+        parts.append(aggregate(chunk.meter_ids, chunk.reading_times_unix_s, chunk.consumption_kwh,
+                               chunk.demand_kw, cfg.interval_seconds))
+        if progress:
+            progress(len(chunk))
+    usage = HourlyUsage(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                          ("meter_ids", "hour_start_unix_s", "kwh", "max_kw", "intervals")))
+    customers = topo.customers.copy()
+    customers["meter_id"] = topo.meters["meter_id"].to_numpy()
+    customers["region"] = np.array(REGIONS)[topo.meter_parameters["region"].to_numpy()]
+    truth = customers.pop("segment").to_numpy()
+    return FleetCustomers(customers, usage, truth, cfg)

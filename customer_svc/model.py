@@ -1,0 +1,78 @@
+"""K-means segmentation into the plan's 12 named segments.
+
+Fit: robust-scale the features, weight the feature groups, seed K-means with the
+12 archetype centroids and run Lloyd iterations on the customers. Naming: the
+Hungarian assignment between fitted centroids and archetypes (minimum total
+distance), so a cluster is named by where it ended up, never by its index and
+never by looking at labels. Assignment at inference is nearest centroid.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+
+from customer_svc.archetypes import archetype_features, archetype_keys
+from customer_svc.features import FEATURE_NAMES, build_features
+
+N_SEGMENTS = 12
+
+
+def feature_weights() -> np.ndarray:
+    """How much each scaled feature counts in the distance.
+
+    24 hourly shape values would otherwise outvote the handful of scalar traits
+    that alone tell segments apart (level, weekend lift, PV, EV bursts).
+    """
+    w = np.ones(len(FEATURE_NAMES))
+    w[:24] = 0.45
+    for name, value in {"log_dark_daily_kwh": 1.6, "midday_zero_share": 0.0, "battery_signature": 1.5,
+                        "late_evening_burst": 1.4, "night_share": 1.0, "weekend_ratio": 1.6}.items():
+        if name in FEATURE_NAMES:
+            w[FEATURE_NAMES.index(name)] = value
+    return w
+
+
+@dataclass
+class SegmentationModel:
+    center: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    centroids: np.ndarray  # (12, features) in weighted scaled space
+    cluster_segment: np.ndarray  # cluster index -> index into archetype_keys()
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        Z = (np.nan_to_num(X, nan=0.0) - self.center) / self.scale
+        return np.clip(Z, -6, 6) * self.weights
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Segment index (into archetype_keys()) and a 0-1 confidence per row."""
+        Z = self.transform(X).astype(np.float32)
+        C = self.centroids.astype(np.float32)
+        d2 = (Z**2).sum(1)[:, None] - 2 * Z @ C.T + (C**2).sum(1)[None, :]
+        d2 = np.maximum(d2, 0)
+        part = np.partition(d2, 1, axis=1)
+        cluster = np.argmin(d2, axis=1)
+        # Confidence: how much closer the nearest centroid is than the runner-up.
+        conf = 1.0 - np.sqrt(part[:, 0] / np.maximum(part[:, 1], 1e-9))
+        return self.cluster_segment[cluster], conf
+
+    @staticmethod
+    def fit(X: np.ndarray, seed: int = 0, max_iter: int = 100) -> "SegmentationModel":
+        X = np.nan_to_num(X.astype(np.float64), nan=0.0)
+        center = np.median(X, axis=0)
+        q10, q90 = np.percentile(X, [10, 90], axis=0)
+        scale = np.where(q90 - q10 > 1e-6, q90 - q10, 1.0)
+        model = SegmentationModel(center, scale, feature_weights(), np.zeros(0), np.zeros(0, dtype=int))
+        Z = model.transform(X)
+        A = model.transform(archetype_features(build_features).astype(np.float64))
+        km = KMeans(N_SEGMENTS, init=A, n_init=1, max_iter=max_iter, random_state=seed).fit(Z)
+        cost = ((km.cluster_centers_[:, None, :] - A[None, :, :]) ** 2).sum(-1)
+        rows, cols = linear_sum_assignment(cost)
+        model.centroids = km.cluster_centers_
+        model.cluster_segment = cols[np.argsort(rows)]
+        return model
+
+    def segment_keys(self) -> tuple[str, ...]:
+        return archetype_keys()
