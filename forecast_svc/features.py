@@ -1,0 +1,59 @@
+"""Calendar and weather features for Prophet: the scope's local clock, day-off flag (weekend or a
+public holiday of the scope's state, from the `holidays` package), heating/cooling degrees."""
+
+from functools import lru_cache
+
+import holidays
+import numpy as np
+import pandas as pd
+
+STEP = pd.Timedelta(minutes=15)
+# Degree-day bases: 18 degC is the usual heating base in Australia; cooling starts near 24 degC.
+HEATING_BASE_C, COOLING_BASE_C = 18.0, 24.0
+
+
+@lru_cache(maxsize=64)
+def _holiday_calendar(region: str, years: tuple[int, ...]) -> holidays.HolidayBase:
+    # The network follows national holidays only; a region adds its state's own days.
+    return holidays.Australia(years=years, subdiv=region or None)
+
+
+def public_holidays(region: str, dates) -> np.ndarray:
+    dates = pd.DatetimeIndex(dates)
+    cal = _holiday_calendar(region, tuple(sorted(set(dates.year))))
+    return np.array([d in cal for d in dates.date], dtype=bool)
+
+
+def prophet_frame(ds_utc: pd.Series, timezone: str, region: str, temperature: np.ndarray | None) -> pd.DataFrame:
+    """Prophet's input: ds = interval middle in local wall-clock time (load follows the local clock)."""
+    local = (pd.DatetimeIndex(ds_utc) - STEP / 2).tz_convert(timezone)
+    day_off = (local.dayofweek >= 5) | public_holidays(region, local.normalize().tz_localize(None))
+    frame = pd.DataFrame({"ds": local.tz_localize(None), "day_off": day_off, "work_day": ~day_off})
+    if temperature is not None:
+        t = np.asarray(temperature, dtype=float)
+        frame["hdd"] = np.clip(HEATING_BASE_C - t, 0, None)
+        frame["cdd"] = np.clip(t - COOLING_BASE_C, 0, None)
+    return frame
+
+
+def temperature_outlook(history: pd.DataFrame, future_ds: pd.Series, profile: np.ndarray | None) -> np.ndarray:
+    """Temperatures for future steps when no weather forecast is given: the mean of the same
+    time of day over the last 3 days of history (persistence), else the model's stored profile."""
+    slot = _slot(future_ds)
+    if history is not None and "temperature_c" in history and history["temperature_c"].notna().any():
+        tail = history.dropna(subset=["temperature_c"]).tail(3 * 96)
+        by_slot = tail.groupby(_slot(tail["ds"]))["temperature_c"].mean()
+        return by_slot.reindex(slot).fillna(float(tail["temperature_c"].mean())).to_numpy()
+    return np.asarray(profile)[slot]
+
+
+def diurnal_profile(history: pd.DataFrame) -> list[float]:
+    """Mean temperature per UTC 15-minute slot over the last week: the fallback outlook."""
+    tail = history.tail(7 * 96)
+    prof = tail.groupby(_slot(tail["ds"]))["temperature_c"].mean().reindex(range(96))
+    return prof.interpolate(limit_direction="both").round(3).tolist()
+
+
+def _slot(ds) -> np.ndarray:
+    idx = pd.DatetimeIndex(ds)
+    return np.asarray((idx.hour * 60 + idx.minute) // 15, dtype=int)

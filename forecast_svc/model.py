@@ -1,0 +1,194 @@
+"""The demand model: Prophet (trend, workday/day-off daily shapes, weekly and, with two years of
+history, yearly seasonality, holidays of the scope's state, heating/cooling degrees) plus a small
+LSTM on Prophet's residuals, with split-conformal prediction intervals.
+
+fit() holds out the last `calibration_days` of the history it is given, forecasts them from each
+local midnight the way the service will (recent actuals known, temperature from the persistence
+outlook), and from those errors picks how much of the LSTM correction to keep and how wide the
+bands must be per lead day; then it refits both parts on the whole history.
+"""
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prophet import Prophet
+from prophet.serialize import model_from_json, model_to_json
+
+from forecast_svc.features import STEP, diurnal_profile, prophet_frame, public_holidays, temperature_outlook
+from forecast_svc.residual import LOOKBACK_STEPS, MAX_HORIZON, ResidualModel
+from forecast_svc.scopes import Scope
+
+logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+logging.getLogger("prophet").setLevel(logging.WARNING)
+
+STEPS_PER_DAY = 96
+BLENDS = (0.0, 0.5, 1.0)
+
+
+@dataclass
+class ModelParams:
+    scope: dict
+    has_temperature: bool
+    interval_level: float
+    blend: float = 1.0  # share of the LSTM residual forecast added to Prophet's
+    band_mw: list[float] = field(default_factory=list)  # half-width per lead day (1, 2, 3)
+    temp_profile: list[float] = field(default_factory=list)
+    calibration: dict = field(default_factory=dict)
+
+
+def regular(series: pd.DataFrame) -> pd.DataFrame:
+    """The series on a full 15-minute grid (missing steps as NaN), sorted."""
+    s = series.sort_values("ds").drop_duplicates("ds", keep="last").set_index("ds")
+    grid = pd.date_range(s.index[0], s.index[-1], freq=STEP)
+    return s.reindex(grid).rename_axis("ds").reset_index()
+
+
+class DemandModel:
+    def __init__(self, prophet: Prophet, residual: ResidualModel, params: ModelParams):
+        self.prophet = prophet
+        self.residual = residual
+        self.params = params
+        self.scope = Scope(**params.scope)
+
+    # ---- training -------------------------------------------------------------------------
+    @staticmethod
+    def fit(series: pd.DataFrame, scope: Scope, interval_level: float = 0.9, calibration_days: int = 3,
+            seed: int = 0) -> "DemandModel":
+        series = regular(series)
+        has_temp = "temperature_c" in series and series["temperature_c"].notna().mean() > 0.95
+        params = ModelParams(asdict(scope), has_temp, interval_level)
+        cut = len(series) - calibration_days * STEPS_PER_DAY
+        if calibration_days and cut >= 7 * STEPS_PER_DAY:
+            trial = DemandModel(*_fit_parts(series.iloc[:cut], scope, has_temp, seed), params)
+            trial.params.temp_profile = diurnal_profile(series.iloc[:cut]) if has_temp else []
+            params = trial._calibrate(series, cut)
+        else:  # too short to hold anything out: no LSTM, bands from in-sample errors
+            params.blend, params.band_mw = 0.0, []
+        prophet, residual = _fit_parts(series, scope, has_temp, seed)
+        params.temp_profile = diurnal_profile(series) if has_temp else []
+        model = DemandModel(prophet, residual, params)
+        if not params.band_mw:
+            fitted = model._prophet_predict(series["ds"], series.get("temperature_c"))
+            err = np.abs(series["y"].to_numpy() - fitted)
+            params.band_mw = [float(np.nanquantile(err, interval_level))] * 3
+        return model
+
+    def _calibrate(self, series: pd.DataFrame, cut: int) -> ModelParams:
+        """Day-ahead-style forecasts over series[cut:] from each day's start; blend and bands."""
+        errors: dict[float, list[np.ndarray]] = {b: [] for b in BLENDS}
+        for origin in range(cut, len(series) - STEPS_PER_DAY + 1, STEPS_PER_DAY):
+            history = series.iloc[:origin]
+            actual = series["y"].to_numpy()[origin:origin + MAX_HORIZON]
+            base, res = self._components(history, series["ds"].iloc[origin - 1], len(actual))
+            for b in BLENDS:
+                e = np.full(MAX_HORIZON, np.nan)
+                e[:len(actual)] = base + b * res - actual
+                errors[b].append(e)
+        mae = {b: float(np.nanmean(np.abs(np.vstack(errors[b])[:, :STEPS_PER_DAY]))) for b in BLENDS}
+        blend = min(BLENDS, key=lambda b: mae[b])
+        err = np.abs(np.vstack(errors[blend]))
+        bands, last = [], None
+        for day in range(3):
+            e = err[:, day * STEPS_PER_DAY:(day + 1) * STEPS_PER_DAY]
+            e = e[~np.isnan(e)]
+            last = float(np.quantile(e, self.params.interval_level)) if len(e) >= STEPS_PER_DAY else last * 1.15
+            bands.append(last)
+        p = self.params
+        return ModelParams(p.scope, p.has_temperature, p.interval_level, blend, bands, [],
+                           {"day_ahead_mae_by_blend": mae, "origins": len(errors[blend])})
+
+    # ---- forecasting ----------------------------------------------------------------------
+    def forecast(self, history: pd.DataFrame, start: pd.Timestamp, steps: int,
+                 temperature: np.ndarray | None = None) -> pd.DataFrame:
+        """Steps ending at start + 15 min ... start + steps * 15 min (UTC), with bands.
+
+        history: the scope's recent actuals (ds, y[, temperature_c]) up to `start`; missing steps are
+        fine. temperature: a weather forecast for the steps; without one, the persistence outlook."""
+        if not 1 <= steps <= MAX_HORIZON:
+            raise ValueError(f"steps must be 1..{MAX_HORIZON}")
+        base, res = self._components(history, pd.Timestamp(start), steps, temperature)
+        pred = base + self.params.blend * res
+        lead_day = np.minimum(np.arange(steps) // STEPS_PER_DAY, len(self.params.band_mw) - 1)
+        band = np.asarray(self.params.band_mw)[lead_day]
+        ds = pd.date_range(pd.Timestamp(start) + STEP, periods=steps, freq=STEP)
+        return pd.DataFrame({"ds": ds, "forecast": pred, "lower": pred - band, "upper": pred + band})
+
+    def _components(self, history: pd.DataFrame, start: pd.Timestamp, steps: int,
+                    temperature: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Prophet's forecast and the LSTM's residual forecast for the steps after `start`."""
+        back = pd.date_range(end=start, periods=LOOKBACK_STEPS, freq=STEP)
+        ahead = pd.date_range(start + STEP, periods=steps, freq=STEP)
+        hist = history.set_index("ds") if history is not None and len(history) else pd.DataFrame(columns=["y"])
+        y_back = hist["y"].reindex(back).to_numpy(dtype=float)
+        temps = None
+        if self.params.has_temperature:
+            outlook = temperature if temperature is not None else temperature_outlook(
+                history, pd.Series(ahead), self.params.temp_profile)
+            known = (hist["temperature_c"].reindex(back).to_numpy(dtype=float)
+                     if "temperature_c" in hist else np.full(len(back), np.nan))
+            fill = temperature_outlook(history, pd.Series(back), self.params.temp_profile)
+            temps = np.concatenate([np.where(np.isnan(known), fill, known), np.asarray(outlook, float)])
+        yhat = self._prophet_predict(pd.Series(back.append(ahead)), temps)
+        residuals = np.nan_to_num(y_back - yhat[:LOOKBACK_STEPS])
+        hours = (back - STEP / 2).hour.to_numpy()
+        res = self.residual.predict(residuals, hours, steps)
+        return yhat[LOOKBACK_STEPS:], res
+
+    def _prophet_predict(self, ds_utc: pd.Series, temperature) -> np.ndarray:
+        frame = prophet_frame(ds_utc, self.scope.timezone, self.scope.region,
+                              temperature if self.params.has_temperature else None)
+        return self.prophet.predict(frame)["yhat"].to_numpy()
+
+    # ---- persistence ----------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        (folder / "prophet.json").write_text(model_to_json(self.prophet))
+        (folder / "residual.pt").write_bytes(self.residual.to_bytes())
+        (folder / "params.json").write_text(json.dumps(asdict(self.params), indent=2))
+
+    @staticmethod
+    def load(folder: Path) -> "DemandModel":
+        params = ModelParams(**json.loads((folder / "params.json").read_text()))
+        return DemandModel(model_from_json((folder / "prophet.json").read_text()),
+                           ResidualModel.from_bytes((folder / "residual.pt").read_bytes()), params)
+
+
+def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int) -> tuple[Prophet, ResidualModel]:
+    known = series.dropna(subset=["y"])
+    frame = prophet_frame(known["ds"], scope.timezone, scope.region,
+                          known["temperature_c"].to_numpy() if has_temp else None)
+    frame["y"] = known["y"].to_numpy()
+    span_days = (frame["ds"].iloc[-1] - frame["ds"].iloc[0]).days
+    m = Prophet(
+        growth="linear",
+        changepoint_prior_scale=0.01,  # weeks of data: keep the trend from chasing weather spells
+        yearly_seasonality=span_days >= 730,
+        weekly_seasonality=3,
+        daily_seasonality=False,
+        seasonality_mode="multiplicative",
+        holidays=_holidays_seen(frame, scope.region),
+        uncertainty_samples=0,  # bands come from calibration errors, and sampling is slow
+    )
+    # Holidays take the day-off shape: a holiday seen only in the forecast still looks like a Sunday.
+    m.add_seasonality("daily_work", period=1, fourier_order=10, condition_name="work_day")
+    m.add_seasonality("daily_off", period=1, fourier_order=10, condition_name="day_off")
+    if has_temp:
+        m.add_regressor("hdd", mode="additive")
+        m.add_regressor("cdd", mode="additive")
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)  # it resets itself on import
+    m.fit(frame)
+    fitted = m.predict(frame.drop(columns="y"))["yhat"].to_numpy()
+    # Residuals on the full grid (0 where y is missing) keep the LSTM windows aligned in time.
+    resid = pd.Series(known["y"].to_numpy() - fitted, index=known["ds"]).reindex(series["ds"]).fillna(0.0)
+    hours = (pd.DatetimeIndex(series["ds"]) - STEP / 2).hour.to_numpy()
+    return m, ResidualModel.fit(resid.to_numpy(), hours, seed=seed)
+
+
+def _holidays_seen(frame: pd.DataFrame, region: str) -> pd.DataFrame | None:
+    """Holidays inside the training span, for Prophet to learn their own effect beyond the day-off shape."""
+    days = pd.DatetimeIndex(frame["ds"]).normalize().unique()
+    hit = days[public_holidays(region, days)]
+    return pd.DataFrame({"holiday": "public_holiday", "ds": hit}) if len(hit) else None
