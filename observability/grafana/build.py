@@ -1,0 +1,228 @@
+"""Grafana dashboards as code (grafana-foundation-sdk): `python -m observability.grafana.build`
+writes dashboards/*.json; `--check` fails when the checked-in JSON differs from what this builds.
+
+Data comes from two provisioned datasources (provisioning/datasources/meters.yml): Prometheus
+(uid `prometheus`) for service metrics, PostgreSQL (uid `meters-postgres`) for the services' own
+tables. SQL panels read only tables that exist in the schema today (meters.*, alerts.*); the tests
+run every query of every dashboard against the real mesh.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import DataSourceRef
+
+OUT = Path(__file__).parent / "dashboards"
+PROM = DataSourceRef(type_val="prometheus", uid="prometheus")
+PG = DataSourceRef(type_val="grafana-postgresql-datasource", uid="meters-postgres")
+
+
+class SqlQuery(cogvariants.Dataquery):
+    """A PostgreSQL datasource query (the SDK ships no builder for it)."""
+
+    def __init__(self, raw_sql: str, fmt: str, ref_id: str):
+        self.raw_sql, self.fmt, self.ref_id = raw_sql, fmt, ref_id
+
+    def to_json(self) -> dict:
+        return {"refId": self.ref_id, "datasource": PG.to_json(), "editorMode": "code", "rawQuery": True,
+                "format": self.fmt, "rawSql": self.raw_sql}
+
+
+class Sql(cogbuilder.Builder[SqlQuery]):
+    def __init__(self, raw_sql: str, fmt: str = "table", ref_id: str = "A"):
+        self._q = SqlQuery(" ".join(raw_sql.split()), fmt, ref_id)
+
+    def build(self) -> SqlQuery:
+        return self._q
+
+
+def prom(expr: str, legend: str = "", ref_id: str = "A") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend or "__auto").ref_id(ref_id).datasource(PROM)
+
+
+def graph(title: str, *targets, unit: str = "short", w: int = 12, h: int = 8, ds=PROM):
+    panel = timeseries.Panel().title(title).datasource(ds).unit(unit).span(w).height(h)
+    for t in targets:
+        panel.with_target(t)
+    return panel
+
+
+def single(title: str, target, unit: str = "short", w: int = 6, ds=PROM):
+    return (stat.Panel().title(title).datasource(ds).unit(unit).span(w).height(4).with_target(target)
+            .reduce_options(ReduceDataOptions().calcs(["lastNotNull"])))
+
+
+def grid(title: str, target, w: int = 24, h: int = 9, ds=PG):
+    return table.Panel().title(title).datasource(ds).span(w).height(h).with_target(target)
+
+
+def dashboard(uid: str, title: str, refresh: str, panels: list, time_from: str = "now-6h", description: str = ""):
+    d = (db.Dashboard(title).uid(uid).tags(["meters"]).refresh(refresh).time(time_from, "now")
+         .timezone("browser").description(description).editable())
+    for i, panel in enumerate(panels, 1):
+        d.with_panel(panel.id(i))
+    return d
+
+
+# Open alerts of one asset type, most severe and newest first.
+def open_alerts_sql(where: str) -> str:
+    return f"""SELECT id, severity, status, title, asset_type, asset_id, occurrences, detected_at, last_seen_at
+      FROM alerts.alerts WHERE status <> 'resolved' AND {where}
+      ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, detected_at DESC LIMIT 200"""
+
+
+RATE = "$__rate_interval"
+
+
+def grid_overview():
+    return dashboard("meters-grid-overview", "Grid Overview", "30s", [
+        single("Readings accepted /s", prom(f"sum(rate(meters_ingest_readings_accepted_total[{RATE}]))"), "ops"),
+        single("Readings stored /s", prom(f"sum(rate(meters_writer_readings_stored_total[{RATE}]))"), "ops"),
+        single("Open critical alerts", prom('sum(meters_alerts_open{severity="critical"})')),
+        single("Registered meters", prom("max(meters_ingest_known_meters)")),
+        graph("Ingest throughput",
+              prom(f"sum(rate(meters_ingest_readings_accepted_total[{RATE}]))", "accepted", "A"),
+              prom(f"sum(rate(meters_writer_readings_stored_total[{RATE}]))", "stored", "B"),
+              prom(f"sum by (reason) (rate(meters_ingest_readings_rejected_total[{RATE}]))", "rejected {{reason}}",
+                   "C"), unit="ops"),
+        graph("Kafka consumer lag", prom("sum by (group) (meters_kafka_consumer_lag_messages)", "{{group}}")),
+        graph("Open alerts by severity", prom("sum by (severity) (meters_alerts_open)", "{{severity}}")),
+        graph("Server errors by service", prom(
+            f'sum by (grpc_service) (rate(grpc_server_handled_total{{grpc_code!="OK"}}[{RATE}]))',
+            "{{grpc_service}}"), unit="ops"),
+        graph("Network demand (MW)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'), sum(demand_kw) / 1000 AS mw
+              FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""",
+                                         "time_series"), unit="MW", w=24, ds=PG),
+    ], description="Network-wide health: ingest, storage, alerts, demand.")
+
+
+def substation_status():
+    return dashboard("meters-substation-status", "Substation Status", "1m", [
+        graph("Alerts raised by severity", prom(f"sum by (severity) (rate(meters_alerts_raised_total[{RATE}]))",
+                                                 "{{severity}}"), unit="ops"),
+        graph("Alerts per substation (24 h)", Sql("""SELECT $__timeGroupAlias(detected_at, '1h'),
+              'substation ' || asset_id AS metric, count(*) AS alerts FROM alerts.alerts
+              WHERE asset_type = 'substation' AND $__timeFilter(detected_at) GROUP BY 1, 2 ORDER BY 1""",
+                                                  "time_series"), ds=PG),
+        grid("Open substation alerts", Sql(open_alerts_sql("asset_type = 'substation'"))),
+    ], time_from="now-24h", description="Capacity and alerts by substation.")
+
+
+def transformer_health():
+    return dashboard("meters-transformer-health", "Transformer Health", "1m", [
+        graph("Transformer demand from its meters (kW)", Sql("""SELECT $__timeGroupAlias(r.reading_time, '15m'),
+              'T-' || m.transformer_id AS metric, sum(r.demand_kw) AS kw
+              FROM meters.meter_readings r JOIN meters.smart_meters m ON m.id = r.meter_id
+              WHERE $__timeFilter(r.reading_time) AND m.transformer_id IS NOT NULL
+              GROUP BY 1, 2 ORDER BY 1""", "time_series"), unit="kwatt", w=24, ds=PG),
+        grid("Busiest transformers (last hour)", Sql("""SELECT m.transformer_id, count(DISTINCT m.id) AS meters,
+              max(s.kw) AS peak_kw, avg(r.voltage) AS mean_voltage, avg(r.power_factor) AS mean_pf
+              FROM meters.meter_readings r JOIN meters.smart_meters m ON m.id = r.meter_id
+              JOIN (SELECT m2.transformer_id, r2.reading_time, sum(r2.demand_kw) AS kw
+                    FROM meters.meter_readings r2 JOIN meters.smart_meters m2 ON m2.id = r2.meter_id
+                    WHERE r2.reading_time > now() - interval '1 hour' GROUP BY 1, 2) s
+                ON s.transformer_id = m.transformer_id AND s.reading_time = r.reading_time
+              WHERE r.reading_time > now() - interval '1 hour'
+              GROUP BY 1 ORDER BY peak_kw DESC LIMIT 50""")),
+        grid("Open transformer alerts", Sql(open_alerts_sql("asset_type = 'transformer'"))),
+    ], description="Thermal, load and efficiency of distribution transformers.")
+
+
+def power_quality():
+    return dashboard("meters-power-quality", "Power Quality", "30s", [
+        graph("Voltage (V): min, mean, max", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'),
+              min(voltage) AS min_v, avg(voltage) AS mean_v, max(voltage) AS max_v
+              FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""",
+                                                 "time_series"), unit="volt", ds=PG),
+        graph("Power factor (mean)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'), avg(power_factor) AS pf
+              FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""",
+                                         "time_series"), ds=PG),
+        graph("Quality flags /s", prom(f"sum by (flag) (rate(meters_ingest_quality_warnings_total[{RATE}]))",
+                                       "{{flag}}"), unit="ops"),
+        graph("Rejections by reason /s", prom(
+            f"sum by (reason) (rate(meters_ingest_readings_rejected_total[{RATE}]))", "{{reason}}"), unit="ops"),
+        grid("Share of readings with a quality flag", Sql("""SELECT quality_flag, count(*) AS readings,
+              round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS percent
+              FROM meters.readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 2 DESC"""), w=12, h=8),
+        grid("Latest rejected readings", Sql("""SELECT received_at, meter_id, reason, detail
+              FROM meters.rejected_readings ORDER BY received_at DESC LIMIT 100"""), w=12, h=8),
+    ], description="Voltage and power factor; ANSI C84.1 Range A is 228-252 V on a 240 V service.")
+
+
+def anomaly_tracker():
+    return dashboard("meters-anomaly-tracker", "Anomaly Tracker", "30s", [
+        single("Open alerts", prom("sum(meters_alerts_open)")),
+        single("Alerts raised (1 h)", prom("sum(increase(meters_alerts_raised_total[1h]))")),
+        single("Repeats folded (1 h)", prom("sum(increase(meters_alerts_repeated_total[1h]))")),
+        single("Notifications pending", prom("sum(meters_alert_outbox_pending)")),
+        graph("Alerts raised by source", prom(f"sum by (source) (rate(meters_alerts_raised_total[{RATE}]))",
+                                              "{{source}}"), unit="ops"),
+        graph("Notifications by channel", prom(
+            f"sum by (channel) (rate(meters_alert_notifications_delivered_total[{RATE}]))", "delivered {{channel}}",
+            "A"), prom(f"sum by (channel) (rate(meters_alert_notifications_failed_total[{RATE}]))",
+                       "failed {{channel}}", "B"), unit="ops"),
+        grid("Active anomalies and alerts", Sql(open_alerts_sql("true"))),
+    ], description="Active anomalies and the alerts they raised, with notification health.")
+
+
+def demand_forecast():
+    return dashboard("meters-demand-forecast", "Demand Forecast", "15m", [
+        graph("Network demand, actual (MW)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'),
+              sum(demand_kw) / 1000 AS actual_mw FROM meters.meter_readings
+              WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""", "time_series"), unit="MW", w=24, ds=PG),
+        grid("Daily energy (MWh)", Sql("""SELECT date_trunc('day', reading_time) AS day,
+              sum(consumption_kwh) / 1000 AS mwh, max(demand_kw) AS peak_meter_kw
+              FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1 DESC""")),
+    ], time_from="now-3d", description="24-72 h demand; forecast series join here when forecast_svc stores them.")
+
+
+def customer_segments():
+    return dashboard("meters-customer-segments", "Customer Segments", "1h", [
+        grid("Meters by type and status", Sql("""SELECT coalesce(meter_type, 'unknown') AS meter_type, status,
+              count(*) AS meters FROM meters.smart_meters GROUP BY 1, 2 ORDER BY 3 DESC"""), w=12),
+        grid("Open customer alerts", Sql(open_alerts_sql("asset_type = 'customer'")), w=12),
+    ], time_from="now-7d", description="Segment distribution; segments join here when customer_svc stores them.")
+
+
+DASHBOARDS = [grid_overview, substation_status, transformer_health, power_quality, anomaly_tracker,
+              demand_forecast, customer_segments]
+
+
+def render_all() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    out = {}
+    for make in DASHBOARDS:
+        built = make().build()
+        out[f"{built.uid}.json"] = json.dumps(built, cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m observability.grafana.build", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if dashboards/ differs from the generator")
+    args = parser.parse_args()
+    rendered = render_all()
+    if args.check:
+        stale = [n for n, text in rendered.items() if not (OUT / n).exists() or (OUT / n).read_text() != text]
+        extra = [p.name for p in OUT.glob("*.json") if p.name not in rendered]
+        if stale or extra:
+            print(f"out of date: {stale}, not generated: {extra}", file=sys.stderr)
+            return 1
+        return 0
+    OUT.mkdir(exist_ok=True)
+    for name, text in rendered.items():
+        (OUT / name).write_text(text)
+    print(f"wrote {len(rendered)} dashboards to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
