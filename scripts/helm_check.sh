@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Check the Helm chart in helm/meters: `helm lint --strict` and `helm template` with the
-# default values and each ci/*-values.yaml, then make sure values.schema.json rejects bad
-# values. Rendered manifests go to $HELM_RENDER_DIR (default: a temporary folder), one
-# <variant>.yaml each ("default", "minimal", "full", ...), for tests/test_helm.py to read.
+# default values and each ci/*-values.yaml; decode every rendered object strictly against the
+# Kubernetes API types (helm/kubestrict; kubeconform would need JSON schemas from GitHub,
+# which is unreachable here); and make sure values.schema.json rejects bad values.
+# Rendered manifests go to $HELM_RENDER_DIR (default: a temporary folder), one <variant>.yaml
+# each ("default", "minimal", "full", ...), for tests/test_helm.py to read.
 # helm is pinned here and installed once through the Go module proxy into METERS_TOOLS_BIN
 # (default ~/.cache/meters/bin); later runs are offline and take a few seconds.
 set -euo pipefail
@@ -25,6 +27,15 @@ if [[ ! -x "$HELM" || ! -e "$BIN/.helm@$HELM_VERSION" ]]; then
   touch "$BIN/.helm@$HELM_VERSION"
 fi
 
+# kubestrict: built from helm/kubestrict (Go module cache after the first run).
+KUBESTRICT=()
+if command -v go >/dev/null; then
+  (cd helm/kubestrict && go build -o "$BIN/kubestrict" .)
+  KUBESTRICT=("$BIN/kubestrict")
+else
+  echo "helm_check.sh: no go, so no strict decoding of the rendered objects" >&2
+fi
+
 mkdir -p "$OUT"
 variants=(default)
 for values in "$CHART"/ci/*-values.yaml; do
@@ -37,6 +48,7 @@ for variant in "${variants[@]}"; do
   [[ $variant == default ]] || args+=(-f "$CHART/ci/$variant-values.yaml")
   "$HELM" lint --strict --quiet "$CHART" "${args[@]}"
   "$HELM" template meters "$CHART" --namespace meters "${args[@]}" >"$OUT/$variant.yaml"
+  [[ ${#KUBESTRICT[@]} -eq 0 ]] || "${KUBESTRICT[@]}" <"$OUT/$variant.yaml" >/dev/null
   echo "ok  $variant: $(grep -c '^kind:' "$OUT/$variant.yaml") objects -> $OUT/$variant.yaml"
 done
 
