@@ -185,3 +185,14 @@ def test_connection_test_script_compiles(rendered):
     command = pod["spec"]["containers"][0]["command"]
     compile(command[2], "test-connection", "exec")
     assert len(pod["spec"]["containers"][0]["args"]) == len(GRPC_SERVICES) + 1  # + gateway /readyz
+
+
+def test_strict_decoding_rejects_a_misspelt_field(rendered):
+    kubestrict = HELM.parent / "kubestrict"
+    if not kubestrict.exists():
+        pytest.skip("kubestrict is built by scripts/helm_check.sh only where go is installed")
+    good = yaml.safe_dump_all(rendered["default"])
+    assert subprocess.run([kubestrict], input=good, capture_output=True, text=True).returncode == 0
+    bad = subprocess.run([kubestrict], input=good.replace("timeoutSeconds", "timeoutSecond"),
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and 'unknown field "spec.template.spec.containers[0].livenessProbe' in bad.stderr
