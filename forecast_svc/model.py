@@ -59,7 +59,7 @@ class DemandModel:
     def fit(series: pd.DataFrame, scope: Scope, interval_level: float = 0.9, calibration_days: int = 3,
             seed: int = 0) -> "DemandModel":
         series = regular(series)
-        has_temp = "temperature_c" in series and series["temperature_c"].notna().mean() > 0.95
+        has_temp = bool("temperature_c" in series and series["temperature_c"].notna().mean() > 0.95)
         params = ModelParams(asdict(scope), has_temp, interval_level)
         cut = len(series) - calibration_days * STEPS_PER_DAY
         if calibration_days and cut >= 7 * STEPS_PER_DAY:

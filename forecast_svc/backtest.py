@@ -1,0 +1,46 @@
+"""Rolling-origin backtest: from each local day start in the held-out span, forecast the next
+`steps` steps knowing only the actuals before the origin, and score against what happened.
+The model is the one trained before the span; only its inputs (recent actuals) roll forward."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecast_svc.accuracy import coverage, mape_percent, within_5pct
+from forecast_svc.model import STEPS_PER_DAY, DemandModel
+
+WEEK = 7 * STEPS_PER_DAY
+
+
+@dataclass
+class Backtest:
+    frames: list[pd.DataFrame]  # per origin: ds, forecast, lower, upper, actual, naive
+
+    def figures(self) -> dict[str, float]:
+        f = pd.concat(self.frames, ignore_index=True)
+        mae, naive_mae = np.mean(np.abs(f.forecast - f.actual)), np.mean(np.abs(f.naive - f.actual))
+        return {
+            "within_5pct": within_5pct(f.forecast, f.actual),
+            "mape": mape_percent(f.forecast, f.actual),
+            "interval_coverage": coverage(f.lower, f.upper, f.actual),
+            "skill_vs_naive": float(1 - mae / naive_mae),
+            "naive_mape": mape_percent(f.naive, f.actual),
+            "steps": float(len(f)),
+        }
+
+
+def run(model: DemandModel, series: pd.DataFrame, first_origin: int, steps: int = STEPS_PER_DAY,
+        known_weather: bool = False) -> Backtest:
+    """series: the whole regular series; origins at first_origin, +1 day, ... while `steps` fit.
+    known_weather passes the true temperatures as a perfect weather forecast (ex-post)."""
+    y = series["y"].to_numpy()
+    frames = []
+    for origin in range(first_origin, len(series) - steps + 1, STEPS_PER_DAY):
+        temps = series["temperature_c"].to_numpy()[origin:origin + steps] if known_weather else None
+        f = model.forecast(series.iloc[:origin], series["ds"].iloc[origin - 1], steps, temps)
+        f["actual"] = y[origin:origin + steps]
+        # Seasonal naive: the same step a week earlier.
+        f["naive"] = y[origin - WEEK:origin - WEEK + steps] if origin >= WEEK else np.nan
+        frames.append(f)
+    return Backtest(frames)
