@@ -1,6 +1,12 @@
+from pathlib import Path
+
+from meters.model_registry import DEFAULT_ROOT
 from meters.settings import ServiceSettings
 
 
 class CustomerSettings(ServiceSettings):
     grpc_addr: str = "127.0.0.1:50054"
     metrics_port: int = 9104
+    # Consumer group folding meter-readings into hourly usage.
+    group_id: str = "customer"
+    model_registry: Path = DEFAULT_ROOT

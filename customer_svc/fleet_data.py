@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from customer_svc.hourly import HourlyUsage, aggregate
+from customer_svc.hourly import HourlyUsage, aggregate, concat
 from customer_svc.profiles import DailyProfiles, build_profiles
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet.calendar import REGIONS
@@ -30,11 +30,10 @@ def load_fleet(cfg: FleetConfig, progress=None) -> FleetCustomers:
     parts = []
     for chunk in iter_reading_chunks(cfg, topo):
         parts.append(aggregate(chunk.meter_ids, chunk.reading_times_unix_s, chunk.consumption_kwh,
-                               chunk.demand_kw, cfg.interval_seconds))
+                               chunk.demand_kw))
         if progress:
             progress(len(chunk))
-    usage = HourlyUsage(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                          ("meter_ids", "hour_start_unix_s", "kwh", "max_kw", "intervals")))
+    usage = concat(parts)
     customers = topo.customers.copy()
     customers["meter_id"] = topo.meters["meter_id"].to_numpy()
     customers["region"] = np.array(REGIONS)[topo.meter_parameters["region"].to_numpy()]

@@ -1,14 +1,44 @@
-"""The customer service: `python -m customer_svc.server`. Its API (proto/meters/customer/v1) answers
-UNIMPLEMENTED until its domain logic lands; health, reflection and /metrics work."""
+"""Wiring of the customer service: `python -m customer_svc.server`.
+
+One process: the gRPC API plus the `customer` consumer group folding
+meter-readings into hourly usage (a background task of the server).
+"""
 
 import asyncio
+from pathlib import Path
 
 from customer_svc.config import CustomerSettings
-from meters import log
+from customer_svc.servicer import CustomerServicer
+from customer_svc.store import CustomerStore
+from customer_svc.usage_consumer import consume_forever
+from meters import kafka, log
 from meters.customer.v1 import customer_service_pb2, customer_service_pb2_grpc
-from meters.unimplemented import serve_unimplemented
+from meters.db import migrate, open_pool
+from meters.model_registry import ModelRegistry
+from meters.server import Registration, serve
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main(settings: CustomerSettings) -> None:
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    await kafka.ensure_topics(settings.kafka_bootstrap)
+    pool = await open_pool(settings.pg_dsn)
+    servicer = CustomerServicer(CustomerStore(pool), ModelRegistry(settings.model_registry))
+
+    async def consume_usage():
+        await consume_forever(pool, settings.kafka_bootstrap, settings.group_id)
+
+    await serve(
+        settings,
+        [Registration(customer_service_pb2_grpc.add_CustomerServiceServicer_to_server, servicer,
+                      customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name)],
+        background=[consume_usage],
+        on_stop=[pool.close],
+    )
+
 
 if __name__ == "__main__":
     settings = CustomerSettings()
     log.configure("customer_svc", settings.log_level)
-    asyncio.run(serve_unimplemented(settings, customer_service_pb2, customer_service_pb2_grpc, "CustomerService"))
+    asyncio.run(main(settings))

@@ -1,0 +1,142 @@
+"""Demand response events: create (choose participants), read, and measure against a baseline.
+
+Participants: opted-in customers of the target segments (and region). Measurement
+uses baseline.measure ("10 of 10" with additive same-day adjustment by default) on
+the participants' hourly usage, per UTC hour of the event.
+"""
+
+import datetime as dt
+
+import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from customer_svc.baseline import measure
+from customer_svc.usage_store import load_usage
+from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
+from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
+
+COLUMNS = """id, event_type, start_time, end_time, target_reduction_mw, target_segments, region, customers_targeted,
+  customers_participated, baseline_mw, actual_mw, actual_reduction_mw, reading_coverage, measured_at, cancelled, created_at"""
+
+
+def _ts(value) -> Timestamp | None:
+    if value is None:
+        return None
+    t = Timestamp()
+    t.FromDatetime(value)
+    return t
+
+
+def _message(row) -> dpb.DemandResponseEvent:
+    (eid, etype, start, end, target, segs, region, targeted, participated, base, actual, reduction, coverage,
+     measured, cancelled, created) = row
+    now = dt.datetime.now(dt.timezone.utc)
+    status = ("CANCELLED" if cancelled else "MEASURED" if measured else "SCHEDULED" if now < start
+              else "ACTIVE" if now < end else "COMPLETED")
+    event = dpb.DemandResponseEvent(
+        name=f"demandResponseEvents/{eid}",
+        event_type=dpb.DemandResponseEventType.Value("DEMAND_RESPONSE_EVENT_TYPE_" + etype.upper()),
+        start_time=_ts(start), end_time=_ts(end), target_reduction_mw=target,
+        target_segments=[spb.Segment.Value("SEGMENT_" + s.upper()) for s in segs], region=region,
+        customers_targeted=targeted, customers_participated=participated,
+        status=dpb.DemandResponseEventStatus.Value("DEMAND_RESPONSE_EVENT_STATUS_" + status), created_at=_ts(created))
+    if measured:
+        event.measurement.CopyFrom(dpb.DemandResponseMeasurement(
+            baseline_demand_mw=base, actual_demand_mw=actual, reduction_mw=reduction,
+            reduction_percent=100 * reduction / base if base else 0.0, target_met=reduction >= target,
+            reading_coverage=coverage, measured_at=_ts(measured)))
+    return event
+
+
+async def create(pool, e: dpb.DemandResponseEvent, request_id: str) -> dpb.DemandResponseEvent:
+    bad = []
+    if not e.event_type:
+        bad.append(FieldViolation("demand_response_event.event_type", "required"))
+    if not e.HasField("start_time") or not e.HasField("end_time") or e.end_time.ToSeconds() <= e.start_time.ToSeconds():
+        bad.append(FieldViolation("demand_response_event.end_time", "start_time and end_time required, end after start"))
+    if e.target_reduction_mw < 0:
+        bad.append(FieldViolation("demand_response_event.target_reduction_mw", "must be >= 0"))
+    if bad:
+        raise invalid_argument("invalid demand response event", *bad)
+    etype = dpb.DemandResponseEventType.Name(e.event_type).removeprefix("DEMAND_RESPONSE_EVENT_TYPE_").lower()
+    segs = [spb.Segment.Name(s).removeprefix("SEGMENT_").lower() for s in e.target_segments]
+    async with pool.connection() as conn, conn.transaction():
+        if request_id:
+            cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE request_id = %s",
+                                     [request_id])
+            row = await cur.fetchone()
+            if row:
+                return _message(row)
+        cur = await conn.execute(
+            """INSERT INTO customers.demand_response_events (request_id, event_type, start_time, end_time,
+                 target_reduction_mw, target_segments, region) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            [request_id or None, etype, e.start_time.ToDatetime(dt.timezone.utc), e.end_time.ToDatetime(dt.timezone.utc),
+             e.target_reduction_mw, segs, e.region])
+        eid = (await cur.fetchone())[0]
+        cur = await conn.execute(
+            """INSERT INTO customers.demand_response_participants (event_id, customer_id)
+               SELECT %s, id FROM customers.customers WHERE demand_response_opted_in
+                 AND (cardinality(%s::text[]) = 0 OR segment_id = ANY(%s::text[])) AND (%s = '' OR region = %s)""",
+            [eid, segs, segs, e.region, e.region])
+        await conn.execute("UPDATE customers.demand_response_events SET customers_targeted = %s WHERE id = %s",
+                           [cur.rowcount, eid])
+        cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE id = %s", [eid])
+        return _message(await cur.fetchone())
+
+
+async def get(pool, eid: int) -> dpb.DemandResponseEvent:
+    async with pool.connection() as conn:
+        cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE id = %s", [eid])
+        row = await cur.fetchone()
+    if row is None:
+        raise not_found("demand_response_event", f"demandResponseEvents/{eid}")
+    return _message(row)
+
+
+async def list_events(pool, before_id: int | None, limit: int) -> list[dpb.DemandResponseEvent]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE (%s::bigint IS NULL OR id < %s)"
+            " ORDER BY id DESC LIMIT %s", [before_id, before_id, limit])
+        return [_message(r) for r in await cur.fetchall()]
+
+
+async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandResponseEvent:
+    event = await get(pool, eid)
+    start, end = event.start_time.ToSeconds(), event.end_time.ToSeconds()
+    if end > dt.datetime.now(dt.timezone.utc).timestamp():
+        raise failed_precondition("the event has not ended", "EVENT_NOT_ENDED", name=event.name)
+    day0 = start // 86400 * 86400 - (3 * baseline_days) * 86400  # enough history for Y eligible days
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT p.customer_id, array_agg(m.meter_id) FROM customers.demand_response_participants p
+               JOIN customers.customer_meters m USING (customer_id) WHERE p.event_id = %s GROUP BY p.customer_id""", [eid])
+        parts = await cur.fetchall()
+        usage = await load_usage(conn, day0, end + 86400)
+    days = int((end + 86400 - day0) // 86400)
+    event_day = int((start - day0) // 86400)
+    hours = np.arange((start - day0) % 86400 // 3600, (start - day0) % 86400 // 3600 + max(1, (end - start) // 3600))
+    histories, oks = [], []
+    weekday = lambda d: dt.datetime.fromtimestamp(day0 + d * 86400, dt.timezone.utc).weekday() < 5  # noqa: E731
+    same_type = np.array([weekday(d) == weekday(event_day) for d in range(days)])
+    for _cid, meters in parts:
+        sel = np.isin(usage.meter_ids, meters)
+        d = (usage.hour_start_unix_s[sel] - day0) // 86400
+        hr = (usage.hour_start_unix_s[sel] - day0) % 86400 // 3600
+        h2 = np.zeros((days, 24))
+        np.add.at(h2, (d, hr), usage.kwh[sel])
+        seen = np.zeros((days, 24), dtype=bool)
+        seen[d, hr] = True
+        h = np.where(seen, h2, np.nan)
+        histories.append(h)
+        oks.append(same_type & seen.any(axis=1))
+    result = measure(histories, oks, event_day, hours, baseline_days)
+    base_mw, actual_mw = result.baseline_kw / 1000, result.actual_kw / 1000
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE customers.demand_response_events SET baseline_mw = %s, actual_mw = %s, actual_reduction_mw = %s,
+                 customers_participated = %s, reading_coverage = %s, baseline_method = %s, measured_at = now()
+               WHERE id = %s""",
+            [base_mw, actual_mw, base_mw - actual_mw, result.participants_reduced, result.coverage,
+             f"high {baseline_days} of {baseline_days}, additive same-day adjustment", eid])
+    return await get(pool, eid)

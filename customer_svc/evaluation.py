@@ -1,0 +1,56 @@
+"""`meters evaluate` for customer_svc: the promoted segmentation on a held-out fleet.
+
+Held out: another seed (other customers, other weather) than training. Figures:
+adjusted Rand index and accuracy against the planted segments, per-segment recall;
+plot: the 12 named segments' mean weekday load profiles.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from customer_svc.features import build_features  # noqa: E402
+from customer_svc.fleet_data import load_fleet  # noqa: E402
+from customer_svc.model_io import load_promoted  # noqa: E402
+from meters.fleet import FleetConfig  # noqa: E402
+from meters.ml_jobs import MlJob  # noqa: E402
+
+
+def score(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    out = {"segmentation_ari": float(adjusted_rand_score(truth, predicted)),
+           "segmentation_accuracy": float(np.mean(truth == predicted))}
+    for key in np.unique(truth):
+        out[f"segmentation_recall_{key}"] = float(np.mean(predicted[truth == key] == key))
+    return out
+
+
+def evaluate(job: MlJob) -> dict[str, float]:
+    model, _version = load_promoted(job.registry)
+    cfg = FleetConfig(meters=600 if job.quick else job.meters, days=14 if job.quick else job.days, seed=job.seed + 1000)
+    fleet = load_fleet(cfg)
+    profiles = fleet.profiles()
+    seg, _conf = model.predict(build_features(profiles))
+    predicted = np.array(model.segment_keys(), dtype=object)[seg]
+    figures = score(fleet.truth, predicted)
+    plot_profiles(profiles.kwh, profiles.weekend, predicted, model.segment_keys(), job.reports_dir / "segment_profiles.png")
+    return figures
+
+
+def plot_profiles(kwh: np.ndarray, weekend: np.ndarray, predicted: np.ndarray, keys, path) -> None:
+    wk = np.where(np.broadcast_to(weekend, kwh.shape[:2])[..., None], np.nan, kwh)
+    fig, axes = plt.subplots(3, 4, figsize=(16, 9), sharex=True)
+    for ax, key in zip(axes.ravel(), keys):
+        members = predicted == key
+        if members.any():
+            ax.plot(range(24), np.nanmean(wk[members], axis=(0, 1)), color="tab:blue")
+        ax.set_title(f"{key} ({members.sum()})", fontsize=9)
+        ax.set_xticks([0, 6, 12, 18, 23])
+    fig.supxlabel("local hour (weekdays)")
+    fig.supylabel("mean kWh per hour")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,157 @@
+"""CustomerService: translates messages and delegates; no business logic here."""
+
+import asyncio
+import logging
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from customer_svc import demand_response
+from customer_svc.segmentation_job import run_segmentation
+from customer_svc.store import CustomerStore
+from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
+from meters.customer.v1 import recommendation_pb2 as rpb, segment_pb2 as spb
+from meters.errors import DomainError, FieldViolation, invalid_argument
+from meters.fleet.segments import SEGMENTS
+from meters.names import parse_id
+from meters.paging import decode_token, encode_token, page_size
+
+log = logging.getLogger(__name__)
+EXPECTED_SHARE = {s.key: s.share for s in SEGMENTS}
+
+
+def _ts(value) -> Timestamp | None:
+    if value is None:
+        return None
+    t = Timestamp()
+    t.FromDatetime(value)
+    return t
+
+
+def _hash(name: str, field: str) -> str:
+    h = name.removeprefix("customers/")
+    if not name.startswith("customers/") or not h or len(h) > 64:
+        raise invalid_argument(f"{field} must look like customers/<hash>", FieldViolation(field, "expected customers/<hash>"))
+    return h
+
+
+def segment_enum(key: str) -> int:
+    return spb.Segment.Value("SEGMENT_" + key.upper()) if key else 0
+
+
+def customer_message(row) -> customer_pb2.Customer:
+    (_id, h, seg, conf, tariff, solar, ev, dr, region, daily, created, updated, meters) = row
+    return customer_pb2.Customer(
+        name=f"customers/{h}", customer_hash=h, segment=segment_enum(seg), segment_confidence=conf,
+        tariff_type=tariff, solar_installed=solar, ev_charging=ev, demand_response_opted_in=dr, region=region,
+        meter_count=len(meters), mean_daily_kwh=daily, created_at=_ts(created), updated_at=_ts(updated),
+        meter_ids=meters)
+
+
+class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, store: CustomerStore, registry):
+        self._store = store
+        self._registry = registry
+        self._runs: set[asyncio.Task] = set()
+
+    async def BatchCreateCustomers(self, request, context):
+        bad = [FieldViolation(f"customers[{i}].customer_hash", "required, at most 64 characters")
+               for i, c in enumerate(request.customers) if not c.customer_hash or len(c.customer_hash) > 64]
+        if len(request.customers) > 10_000:
+            bad.append(FieldViolation("customers", "at most 10,000 per call"))
+        if bad:
+            raise invalid_argument("invalid customers", *bad[:100])
+        rows = [dict(customer_hash=c.customer_hash, tariff_type=c.tariff_type or "flat", solar_installed=c.solar_installed,
+                     ev_charging=c.ev_charging, demand_response_opted_in=c.demand_response_opted_in, region=c.region,
+                     meter_ids=list(c.meter_ids)) for c in request.customers]
+        created, updated = await self._store.upsert_customers(rows)
+        return pb.BatchCreateCustomersResponse(created=created, updated=updated)
+
+    async def GetCustomer(self, request, context):
+        row = await self._store.get_customer(_hash(request.name, "name"))
+        return pb.GetCustomerResponse(customer=customer_message(row))
+
+    async def ListRecommendations(self, request, context):
+        row = await self._store.get_customer(_hash(request.parent, "parent"))
+        limit = page_size(request.page_size, 20, 100)
+        after = decode_token(request.page_token, 1)
+        status = rpb.RecommendationStatus.Name(request.status).removeprefix("RECOMMENDATION_STATUS_").lower() \
+            if request.status else ""
+        rtype = rpb.RecommendationType.Name(request.recommendation_type).removeprefix("RECOMMENDATION_TYPE_").lower() \
+            if request.recommendation_type else ""
+        rows = await self._store.list_recommendations(row[0], after[0] if after else None, limit + 1, status, rtype)
+        recs = [rpb.Recommendation(
+            name=f"{request.parent}/recommendations/{rid}",
+            recommendation_type=rpb.RecommendationType.Value("RECOMMENDATION_TYPE_" + t.upper()),
+            title=title, description=desc, estimated_monthly_savings_aud=savings,
+            status=rpb.RecommendationStatus.Value("RECOMMENDATION_STATUS_" + st.upper()), created_at=_ts(created))
+            for rid, t, title, desc, savings, st, created in rows[:limit]]
+        token = encode_token([rows[limit - 1][0]]) if len(rows) > limit else ""
+        return pb.ListRecommendationsResponse(recommendations=recs, next_page_token=token)
+
+    async def GetSegmentDistribution(self, request, context):
+        rows, unsegmented, run = await self._store.segment_counts(request.region)
+        by_key = {k: (n, kwh) for k, n, kwh in rows}
+        total = sum(n for _, n, _ in rows)
+        shares = []
+        for seg in SEGMENTS:
+            n, kwh = by_key.get(seg.key, (0, 0.0))
+            shares.append(spb.SegmentShare(segment=segment_enum(seg.key), customer_count=n,
+                                           fraction=n / total if total else 0.0, expected_fraction=seg.share,
+                                           mean_daily_kwh=kwh or 0.0))
+        dist = spb.SegmentDistribution(segments=shares, total_customers=total, unsegmented_customers=unsegmented,
+                                       segmentation_run=f"segmentationRuns/{run[0]}" if run else "",
+                                       computed_at=_ts(run[1]) if run else None)
+        return pb.GetSegmentDistributionResponse(segment_distribution=dist)
+
+    async def RunSegmentation(self, request, context):
+        if request.usage_days < 0:
+            raise invalid_argument("usage_days must not be negative", FieldViolation("usage_days", "must be >= 0"))
+        days = request.usage_days or 90
+        run_id = await self._store.create_run(days)
+        task = asyncio.create_task(self._run(run_id, days))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        if request.wait:
+            await asyncio.shield(task)
+        return pb.RunSegmentationResponse(segmentation_run=await self._run_message(run_id))
+
+    async def _run(self, run_id: int, days: int) -> None:
+        try:
+            assigned, version = await run_segmentation(self._store, self._registry, run_id, days)
+            await self._store.finish_run(run_id, "succeeded", assigned, version)
+        except DomainError as e:
+            await self._store.finish_run(run_id, "failed", error=e.message)
+        except Exception as e:  # a failed run is recorded, never lost
+            log.exception("segmentation run failed")
+            await self._store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+
+    async def GetSegmentationRun(self, request, context):
+        return pb.GetSegmentationRunResponse(
+            segmentation_run=await self._run_message(parse_id(request.name, "segmentationRuns")))
+
+    async def _run_message(self, run_id: int) -> spb.SegmentationRun:
+        rid, status, days, assigned, version, ari, error, created, completed = await self._store.get_run(run_id)
+        return spb.SegmentationRun(
+            name=f"segmentationRuns/{rid}", status=spb.SegmentationRunStatus.Value(f"SEGMENTATION_RUN_STATUS_{status.upper()}"),
+            usage_days=days, customers_assigned=assigned, model_version=version, adjusted_rand_index=ari,
+            error_message=error, created_at=_ts(created), completed_at=_ts(completed))
+
+    async def CreateDemandResponseEvent(self, request, context):
+        event = await demand_response.create(self._store.pool, request.demand_response_event, request.request_id)
+        return pb.CreateDemandResponseEventResponse(demand_response_event=event)
+
+    async def GetDemandResponseEvent(self, request, context):
+        event = await demand_response.get(self._store.pool, parse_id(request.name, "demandResponseEvents"))
+        return pb.GetDemandResponseEventResponse(demand_response_event=event)
+
+    async def ListDemandResponseEvents(self, request, context):
+        limit = page_size(request.page_size, 100, 1000)
+        after = decode_token(request.page_token, 1)
+        events = await demand_response.list_events(self._store.pool, after[0] if after else None, limit + 1)
+        token = encode_token([int(events[limit - 1].name.split("/")[1])]) if len(events) > limit else ""
+        return pb.ListDemandResponseEventsResponse(demand_response_events=events[:limit], next_page_token=token)
+
+    async def MeasureDemandResponseEvent(self, request, context):
+        event = await demand_response.measure_event(self._store.pool, parse_id(request.name, "demandResponseEvents"),
+                                                    request.baseline_days or 10)
+        return pb.MeasureDemandResponseEventResponse(demand_response_event=event)

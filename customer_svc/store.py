@@ -1,0 +1,136 @@
+"""PostgreSQL reads and writes of customers, recommendations, runs and events (schema `customers`)."""
+
+import datetime as dt
+
+from psycopg_pool import AsyncConnectionPool
+
+from meters.errors import not_found
+
+CUSTOMER_COLUMNS = """c.id, c.customer_hash, coalesce(c.segment_id, ''), c.segment_confidence, c.tariff_type,
+  c.solar_installed, c.ev_charging, c.demand_response_opted_in, c.region, c.mean_daily_kwh,
+  c.created_at, c.updated_at,
+  (SELECT coalesce(array_agg(meter_id ORDER BY meter_id), '{}') FROM customers.customer_meters m WHERE m.customer_id = c.id)"""
+
+
+class CustomerStore:
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+
+    async def upsert_customers(self, rows: list[dict]) -> tuple[int, int]:
+        created = 0
+        async with self.pool.connection() as conn, conn.transaction():
+            for r in rows:
+                cur = await conn.execute(
+                    """INSERT INTO customers.customers AS c (customer_hash, tariff_type, solar_installed, ev_charging,
+                         demand_response_opted_in, region) VALUES (%s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (customer_hash) DO UPDATE SET tariff_type = EXCLUDED.tariff_type,
+                         solar_installed = EXCLUDED.solar_installed, ev_charging = EXCLUDED.ev_charging,
+                         demand_response_opted_in = EXCLUDED.demand_response_opted_in, region = EXCLUDED.region,
+                         updated_at = now()
+                       RETURNING id, (xmax = 0)""",
+                    [r["customer_hash"], r["tariff_type"], r["solar_installed"], r["ev_charging"],
+                     r["demand_response_opted_in"], r["region"]])
+                cid, inserted = await cur.fetchone()
+                created += int(inserted)
+                for meter_id in r["meter_ids"]:
+                    await conn.execute(
+                        """INSERT INTO customers.customer_meters (meter_id, customer_id) VALUES (%s, %s)
+                           ON CONFLICT (meter_id) DO UPDATE SET customer_id = EXCLUDED.customer_id""",
+                        [meter_id, cid])
+        return created, len(rows) - created
+
+    async def get_customer(self, customer_hash: str) -> tuple:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(f"SELECT {CUSTOMER_COLUMNS} FROM customers.customers c WHERE c.customer_hash = %s",
+                                     [customer_hash])
+            row = await cur.fetchone()
+        if row is None:
+            raise not_found("customer", f"customers/{customer_hash}")
+        return row
+
+    async def customers_with_meters(self) -> list[tuple]:
+        """(customer id, hash, region, tariff, meter_ids) of every customer with a meter."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT c.id, c.customer_hash, c.region, c.tariff_type, array_agg(m.meter_id ORDER BY m.meter_id)
+                   FROM customers.customers c JOIN customers.customer_meters m ON m.customer_id = c.id
+                   GROUP BY c.id ORDER BY c.id""")
+            return await cur.fetchall()
+
+    async def list_recommendations(self, customer_id: int, before_id: int | None, limit: int, status: str,
+                                   rtype: str) -> list[tuple]:
+        where, params = ["customer_id = %s"], [customer_id]
+        if before_id is not None:
+            where.append("id < %s"); params.append(before_id)
+        if status:
+            where.append("status = %s"); params.append(status)
+        if rtype:
+            where.append("recommendation_type = %s"); params.append(rtype)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT id, recommendation_type, title, description, estimated_monthly_savings, status, created_at
+                    FROM customers.customer_recommendations WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s""",
+                [*params, limit])
+            return await cur.fetchall()
+
+    async def segment_counts(self, region: str) -> tuple[list[tuple], int, tuple | None]:
+        where = "WHERE region = %s" if region else ""
+        params = [region] if region else []
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT segment_id, count(*), avg(mean_daily_kwh) FROM customers.customers {where}
+                    GROUP BY segment_id""", params)
+            rows = await cur.fetchall()
+            cur = await conn.execute(
+                "SELECT id, completed_at FROM customers.segmentation_runs WHERE status = 'succeeded'"
+                " ORDER BY id DESC LIMIT 1")
+            run = await cur.fetchone()
+        segmented = [r for r in rows if r[0]]
+        unsegmented = sum(r[1] for r in rows if not r[0])
+        return segmented, unsegmented, run
+
+    async def create_run(self, usage_days: int) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("INSERT INTO customers.segmentation_runs (usage_days) VALUES (%s) RETURNING id",
+                                     [usage_days])
+            return (await cur.fetchone())[0]
+
+    async def finish_run(self, run_id: int, status: str, assigned: int = 0, version: str = "", ari: float = 0.0,
+                         error: str = "") -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """UPDATE customers.segmentation_runs SET status = %s, customers_assigned = %s, model_version = %s,
+                     adjusted_rand_index = %s, error_message = %s, completed_at = now() WHERE id = %s""",
+                [status, assigned, version, ari, error[:2000], run_id])
+
+    async def get_run(self, run_id: int) -> tuple:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT id, status, usage_days, customers_assigned, model_version, adjusted_rand_index,
+                          error_message, created_at, completed_at FROM customers.segmentation_runs WHERE id = %s""",
+                [run_id])
+            row = await cur.fetchone()
+        if row is None:
+            raise not_found("segmentation_run", f"segmentationRuns/{run_id}")
+        return row
+
+    async def store_assignments(self, run_id: int, rows: list[tuple], recs: list[tuple]) -> None:
+        """rows: (customer id, segment key, confidence, mean daily kWh); recs: (customer id, rec)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    """UPDATE customers.customers SET segment_id = %s, segment_confidence = %s, mean_daily_kwh = %s,
+                         segmentation_run_id = %s, updated_at = now() WHERE id = %s""",
+                    [(seg, conf, kwh, run_id, cid) for cid, seg, conf, kwh in rows])
+                # A run's recommendations replace the pending ones of the previous run.
+                await cur.execute("DELETE FROM customers.customer_recommendations WHERE status = 'pending'"
+                                  " AND customer_id = ANY(%s)", [[r[0] for r in rows]])
+                await cur.executemany(
+                    """INSERT INTO customers.customer_recommendations (customer_id, recommendation_type, title,
+                         description, estimated_monthly_savings, segmentation_run_id) VALUES (%s, %s, %s, %s, %s, %s)""",
+                    [(cid, r.recommendation_type, r.title, r.description, r.estimated_monthly_savings_aud, run_id)
+                     for cid, r in recs])
+
+
+def utc(unix_s: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc)

@@ -1,0 +1,68 @@
+"""Consumer group `customer` on meter-readings: keeps per-meter hourly usage.
+
+Exactly-once cells from at-least-once delivery: each poll is folded into
+hourly_usage and the next offsets are stored in the same PostgreSQL
+transaction; Kafka offsets are committed only after that commit. A message
+replayed after a crash is below the stored offset and skipped.
+"""
+
+import asyncio
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+
+from customer_svc.hourly import aggregate, concat
+from customer_svc.usage_store import upsert_usage
+from meters import kafka
+from meters.readings import from_accepted
+
+log = logging.getLogger(__name__)
+
+
+async def _stored_offsets(conn, topic: str) -> dict[int, int]:
+    cur = await conn.execute(
+        "SELECT kafka_partition, next_offset FROM customers.consumer_offsets WHERE topic = %s", [topic])
+    return dict(await cur.fetchall())
+
+
+async def fold(conn, polled: dict) -> int:
+    """Fold one poll into hourly usage (one transaction); return readings folded."""
+    async with conn.transaction():
+        done = await _stored_offsets(conn, kafka.READINGS_TOPIC)
+        parts, n = [], 0
+        for tp, recs in polled.items():
+            for rec in recs:
+                if rec.offset < done.get(tp.partition, 0):
+                    continue  # already folded before a crash
+                cols, _quality = from_accepted(rec.value)
+                if len(cols):
+                    parts.append(aggregate(cols.meter_ids, cols.reading_times_unix_s,
+                                           cols.consumption_kwh, cols.demand_kw))
+                    n += len(cols)
+        if parts:
+            await upsert_usage(conn, concat(parts))
+        for tp, recs in polled.items():
+            await conn.execute(
+                """INSERT INTO customers.consumer_offsets (topic, kafka_partition, next_offset)
+                   VALUES (%s, %s, %s) ON CONFLICT (topic, kafka_partition)
+                   DO UPDATE SET next_offset = greatest(customers.consumer_offsets.next_offset, EXCLUDED.next_offset)""",
+                [tp.topic, tp.partition, recs[-1].offset + 1])
+    return n
+
+
+async def consume_forever(pool: AsyncConnectionPool, bootstrap: str, group_id: str, max_records: int = 200) -> None:
+    consumer = kafka.consumer(bootstrap, group_id, kafka.READINGS_TOPIC)
+    await consumer.start()
+    try:
+        while True:
+            polled = await consumer.getmany(timeout_ms=500, max_records=max_records)
+            polled = {tp: recs for tp, recs in polled.items() if recs}
+            if not polled:
+                continue
+            async with pool.connection() as conn:
+                await fold(conn, polled)
+            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+    except asyncio.CancelledError:
+        raise
+    finally:
+        await consumer.stop()

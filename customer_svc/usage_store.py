@@ -1,0 +1,49 @@
+"""hourly_usage writes (idempotent upserts) and reads (as arrays for segmentation)."""
+
+import numpy as np
+
+from customer_svc.hourly import HourlyUsage
+from meters.pgcopy import copy_payload
+
+UPSERT = """
+INSERT INTO customers.hourly_usage AS u (meter_id, hour_start, kwh, max_kw, slots)
+SELECT meter_id, hour_start, kwh, max_kw, slots FROM new_usage
+ON CONFLICT (meter_id, hour_start) DO UPDATE SET
+  -- Add only slots not yet counted: a reading re-sent in a later message is not added twice
+  -- (first write wins, as for stored readings; a partial overlap keeps the stored cell).
+  kwh = CASE WHEN u.slots & EXCLUDED.slots = 0 THEN u.kwh + EXCLUDED.kwh ELSE u.kwh END,
+  max_kw = CASE WHEN u.slots & EXCLUDED.slots = 0 THEN greatest(u.max_kw, EXCLUDED.max_kw) ELSE u.max_kw END,
+  slots = CASE WHEN u.slots & EXCLUDED.slots = 0 THEN u.slots | EXCLUDED.slots ELSE u.slots END
+"""
+
+
+async def upsert_usage(conn, usage: HourlyUsage) -> None:
+    """Fold hourly cells into customers.hourly_usage within the caller's transaction."""
+    await conn.execute("CREATE TEMP TABLE IF NOT EXISTS new_usage (meter_id int8, hour_start timestamptz,"
+                       " kwh float8, max_kw float8, slots int4) ON COMMIT DELETE ROWS")
+    payload = copy_payload([("int8", usage.meter_ids), ("timestamptz", usage.hour_start_unix_s),
+                            ("float8", usage.kwh), ("float8", usage.max_kw), ("int4", usage.slots)])
+    async with conn.cursor().copy("COPY new_usage FROM STDIN (FORMAT BINARY)") as copy:
+        await copy.write(payload)
+    await conn.execute(UPSERT)
+
+
+async def load_usage(conn, start_unix_s: int, end_unix_s: int) -> HourlyUsage:
+    """Every registered meter's hourly cells in [start, end)."""
+    cur = await conn.execute(
+        """SELECT u.meter_id, extract(epoch FROM u.hour_start)::bigint, u.kwh, u.max_kw, u.slots
+           FROM customers.hourly_usage u JOIN customers.customer_meters m USING (meter_id)
+           WHERE u.hour_start >= to_timestamp(%s) AND u.hour_start < to_timestamp(%s)""",
+        [start_unix_s, end_unix_s])
+    rows = await cur.fetchall()
+    if not rows:
+        empty = np.empty(0)
+        return HourlyUsage(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(np.int32))
+    a = np.array(rows, dtype=np.float64)
+    return HourlyUsage(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2], a[:, 3], a[:, 4].astype(np.int32))
+
+
+async def latest_hour(conn) -> int | None:
+    cur = await conn.execute("SELECT extract(epoch FROM max(hour_start))::bigint FROM customers.hourly_usage")
+    row = await cur.fetchone()
+    return row[0] if row else None
