@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
 
-.PHONY: help install proto test test-unit demo bench evaluate lint gateway clean
+.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: install ## buf lint + buf format on proto/ (buf comes through the Go modul
 
 gateway: ## build the grpc-gateway REST proxy into build/gateway
 	scripts/build_gateway.sh
+
+helm: ## lint, render and validate the Helm chart (helm comes through the Go module proxy)
+	scripts/helm_check.sh
 
 clean: ## remove generated files and local state
 	rm -rf build .run meters/*/v1

@@ -28,8 +28,8 @@ BATCH = int(os.environ.get("BENCH_INGEST_BATCH", 10_000))
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         Path(tmp).chmod(0o755)  # the postgres OS user must reach its data dir
-        with LocalStack(Path(tmp) / "stack") as stack, Mesh(Path(tmp) / "mesh", stack.pg_dsn, stack.kafka_bootstrap,
-                                                           port_base=43000) as mesh:
+        with LocalStack(Path(tmp) / "stack") as stack, Mesh(Path(tmp) / "mesh", stack.pg_dsn,
+                                                           stack.kafka_bootstrap) as mesh:
             mesh.start("ingest", "ingest-writer")
             return measure(mesh)
 

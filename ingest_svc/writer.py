@@ -96,7 +96,7 @@ async def main(settings: WriterSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    start_http_server(settings.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.metrics_port, addr=settings.metrics_addr)
     log.info("writer starting", extra={"fields": {"group": settings.group_id}})
     await run(settings, stop)
 

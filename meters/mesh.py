@@ -7,7 +7,9 @@ logs to <run_dir>/<name>.log; readiness is the gRPC health check (or the
 """
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,12 +41,30 @@ GATEWAY_OFFSET = 80
 GATEWAY_BINARY = Path(__file__).resolve().parent.parent / "build" / "gateway"
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base() -> int:
+    """A base whose every service port is free, so meshes of parallel runs never answer for each other."""
+    offsets = [GATEWAY_OFFSET] + [o for s in SERVICES.values() for o in (s.grpc_offset, s.metrics_offset) if o]
+    while True:
+        base = random.randrange(20_000, 30_000, 200)
+        if all(_port_free(base + o) for o in offsets):
+            return base
+
+
 class Mesh:
-    def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int = 50050):
+    def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int | None = None):
         self.run_dir = run_dir
         self.pg_dsn = pg_dsn
         self.kafka_bootstrap = kafka_bootstrap
-        self.port_base = port_base
+        self.port_base = port_base or free_port_base()
         self.procs: dict[str, subprocess.Popen] = {}
         run_dir.mkdir(parents=True, exist_ok=True)
 

@@ -57,7 +57,7 @@ async def serve(
     port = server.add_insecure_port(settings.grpc_addr)
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC address {settings.grpc_addr}")
-    metrics_server, metrics_thread = start_http_server(settings.metrics_port, addr="127.0.0.1")
+    metrics_server, metrics_thread = start_http_server(settings.metrics_port, addr=settings.metrics_addr)
     await server.start()
 
     stopping = asyncio.Event()

@@ -14,6 +14,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:59092"
     grpc_addr: str = "127.0.0.1:50051"
     metrics_port: int = 9101
+    # Loopback by default; 0.0.0.0 in a pod so that Prometheus can scrape it.
+    metrics_addr: str = "127.0.0.1"
     log_level: str = "INFO"
     # Seconds a stopping server lets in-flight calls finish.
     shutdown_grace_s: float = 5.0

@@ -19,35 +19,26 @@ CREATE INDEX smart_meters_transformer_idx ON meters.smart_meters (transformer_id
 -- columns keep binary COPY a fixed-width memcpy (docs/decisions.md).
 -- quality_flag holds meters.ingest.v1.QualityFlag: 1 normal, 2 voltage_warning, 3 pf_warning.
 DO $$
+DECLARE
+  columns CONSTANT TEXT := '(
+    meter_id BIGINT NOT NULL,
+    reading_time TIMESTAMPTZ NOT NULL,
+    consumption_kwh DOUBLE PRECISION NOT NULL,
+    demand_kw DOUBLE PRECISION NOT NULL,
+    voltage DOUBLE PRECISION NOT NULL,
+    current_amps DOUBLE PRECISION NOT NULL,
+    power_factor DOUBLE PRECISION NOT NULL,
+    quality_flag SMALLINT NOT NULL,
+    PRIMARY KEY (meter_id, reading_time))';
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
      AND current_setting('shared_preload_libraries') LIKE '%timescaledb%' THEN
     CREATE EXTENSION IF NOT EXISTS timescaledb;
-    CREATE TABLE meters.meter_readings (
-      meter_id BIGINT NOT NULL,
-      reading_time TIMESTAMPTZ NOT NULL,
-      consumption_kwh DOUBLE PRECISION NOT NULL,
-      demand_kw DOUBLE PRECISION NOT NULL,
-      voltage DOUBLE PRECISION NOT NULL,
-      current_amps DOUBLE PRECISION NOT NULL,
-      power_factor DOUBLE PRECISION NOT NULL,
-      quality_flag SMALLINT NOT NULL,
-      PRIMARY KEY (meter_id, reading_time)
-    );
+    EXECUTE 'CREATE TABLE meters.meter_readings ' || columns;
     PERFORM create_hypertable('meters.meter_readings', 'reading_time',
                               chunk_time_interval => INTERVAL '1 day');
   ELSE
-    CREATE TABLE meters.meter_readings (
-      meter_id BIGINT NOT NULL,
-      reading_time TIMESTAMPTZ NOT NULL,
-      consumption_kwh DOUBLE PRECISION NOT NULL,
-      demand_kw DOUBLE PRECISION NOT NULL,
-      voltage DOUBLE PRECISION NOT NULL,
-      current_amps DOUBLE PRECISION NOT NULL,
-      power_factor DOUBLE PRECISION NOT NULL,
-      quality_flag SMALLINT NOT NULL,
-      PRIMARY KEY (meter_id, reading_time)
-    ) PARTITION BY RANGE (reading_time);
+    EXECUTE 'CREATE TABLE meters.meter_readings ' || columns || ' PARTITION BY RANGE (reading_time)';
   END IF;
 END
 $$;

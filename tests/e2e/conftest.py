@@ -20,7 +20,7 @@ def mesh_db(pg_dsn):
 
 @pytest.fixture(scope="session")
 def mesh(mesh_db, kafka_bootstrap, tmp_path_factory):
-    with Mesh(tmp_path_factory.mktemp("mesh"), mesh_db, kafka_bootstrap, port_base=41000) as m:
+    with Mesh(tmp_path_factory.mktemp("mesh"), mesh_db, kafka_bootstrap) as m:
         m.start("ingest", "ingest-writer")
         yield m
 
