@@ -81,8 +81,14 @@ class _Anomaly:
         self.history_s = history_s
 
     def score(self, readings: ReadingColumns, history: ReadingColumns) -> AnomalyScores:
-        out = self._detector.score(history, readings)
-        return AnomalyScores(out.score, out.anomaly_type.astype(np.int64))
+        if not len(history):
+            out = self._detector.score(None, readings)
+            return AnomalyScores(out.score, out.anomaly_type.astype(np.int64))
+        # Workaround: AnomalyDetector.score(history, new) mis-indexes when history is not empty
+        # (new_pos[is_new[order] - 1] also takes the history rows); score history + new as `new`
+        # and keep the last len(readings) rows until that is fixed.
+        out = self._detector.score(None, ReadingColumns.concat([history, readings]))
+        return AnomalyScores(out.score[len(history):], out.anomaly_type[len(history):].astype(np.int64))
 
 
 def load_failure(registry: ModelRegistry) -> FailurePredictor:
