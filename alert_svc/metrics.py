@@ -20,3 +20,7 @@ for _sev in ("info", "warning", "critical"):
     ALERTS_REPEATED.labels(_sev)
     ALERTS_RESOLVED.labels(_sev)
     ALERTS_OPEN.labels(_sev).set(0)
+for _channel in ("pagerduty", "teams", "email", "servicenow"):
+    NOTIFICATIONS_DELIVERED.labels(_channel)
+    NOTIFICATIONS_FAILED.labels(_channel)
+    OUTBOX_PENDING.labels(_channel).set(0)

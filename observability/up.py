@@ -28,16 +28,20 @@ def up() -> None:
     stack = stack_from_env()
     stack.start()
     mesh = Mesh(RUN / "mesh", stack.pg_dsn, stack.kafka_bootstrap, port_base=DEFAULT_PORT_BASE)
-    pids = {}
+    prom = None
     try:
         mesh.start(*SERVICES)
-        pids = {name: proc.pid for name, proc in mesh.procs.items()}
         prom = prometheus.start(REPO / "observability/prometheus/prometheus.yml", RUN / "prometheus-data",
                                 PROMETHEUS_PORT, RUN / "prometheus.log")
-        pids["prometheus"] = prom.pid
         prometheus.wait_ready(PROMETHEUS_PORT, prom)
-    finally:
-        PIDS.write_text(json.dumps(pids, indent=2))
+    except BaseException:
+        mesh.stop()  # stop what this call started, then the stack
+        if prom is not None:
+            prom.terminate()
+        stack.stop()
+        raise
+    PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid},
+                               indent=2))
     for name in SERVICES:
         print(f"{name:14} grpc {mesh.grpc_addr(name) if SERVICES[name].grpc_offset else '-':18} "
               f"metrics http://127.0.0.1:{mesh.metrics_port(name)}/metrics")
