@@ -4,3 +4,7 @@ from meters.settings import ServiceSettings
 class ForecastSettings(ServiceSettings):
     grpc_addr: str = "127.0.0.1:50053"
     metrics_port: int = 9103
+    # Consumer group that sums meter-readings into actual demand.
+    actuals_group_id: str = "forecast"
+    # Confidence level of the bands models are calibrated to.
+    interval_level: float = 0.9

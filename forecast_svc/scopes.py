@@ -36,3 +36,6 @@ def network() -> Scope:
 
 def region(code: str) -> Scope:
     return Scope(REGION, code, code)
+
+# ForecastScope enum numbers, also stored in the schema's smallint scope columns.
+SCOPE_CODES = {NETWORK: 1, REGION: 2, SUBSTATION: 3, TRANSFORMER: 4}

@@ -1,14 +1,46 @@
-"""The forecast service: `python -m forecast_svc.server`. Its API (proto/meters/forecast/v1) answers
-UNIMPLEMENTED until its domain logic lands; health, reflection and /metrics work."""
+"""Wiring of the forecast service: `python -m forecast_svc.server`. Hosts ForecastService and, in the
+same process, the `forecast` consumer group that turns meter-readings into actual demand."""
 
 import asyncio
+from pathlib import Path
 
+from forecast_svc import actuals
 from forecast_svc.config import ForecastSettings
-from meters import log
+from forecast_svc.forecaster import Forecaster, ModelCache
+from forecast_svc.retrain import Retrainer
+from forecast_svc.servicer import ForecastServicer
+from forecast_svc.store import ForecastStore
+from meters import kafka, log
+from meters.db import migrate, open_pool
 from meters.forecast.v1 import forecast_service_pb2, forecast_service_pb2_grpc
-from meters.unimplemented import serve_unimplemented
+from meters.model_registry import ModelRegistry
+from meters.server import Registration, serve
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main(settings: ForecastSettings) -> None:
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    await kafka.ensure_topics(settings.kafka_bootstrap)
+    pool = await open_pool(settings.pg_dsn, max_size=6)
+    store = ForecastStore(pool)
+    registry = ModelRegistry()
+    servicer = ForecastServicer(Forecaster(store, ModelCache(registry), settings.interval_level), store,
+                                Retrainer(store, registry))
+
+    async def sum_actuals():
+        await actuals.consume(store, settings.kafka_bootstrap, settings.actuals_group_id)
+
+    await serve(
+        settings,
+        [Registration(forecast_service_pb2_grpc.add_ForecastServiceServicer_to_server, servicer,
+                      forecast_service_pb2.DESCRIPTOR.services_by_name["ForecastService"].full_name)],
+        background=[sum_actuals],
+        on_stop=[pool.close],
+    )
+
 
 if __name__ == "__main__":
     settings = ForecastSettings()
     log.configure("forecast_svc", settings.log_level)
-    asyncio.run(serve_unimplemented(settings, forecast_service_pb2, forecast_service_pb2_grpc, "ForecastService"))
+    asyncio.run(main(settings))

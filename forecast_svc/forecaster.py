@@ -1,0 +1,125 @@
+"""GetDemandForecast's logic: pick the model for a scope, read its recent actuals, forecast,
+store the run. No gRPC here.
+
+A scope with its own promoted model ("forecast-network", "forecast-region-NSW", ...) uses it. Any
+other scope (a substation or transformer: tens of thousands of them) borrows its region's model,
+else the network's, scaled by the scope's share of that parent's demand over the last week; its
+band adds the spread of that share, so it widens for small, noisy scopes.
+"""
+
+import asyncio
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from forecast_svc.model import DemandModel
+from forecast_svc.residual import LOOKBACK_STEPS
+from forecast_svc.scopes import NETWORK, REGION, SCOPES, TIMEZONES, Scope
+from forecast_svc.store import ForecastStore, Point, Run
+from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
+from meters.model_registry import ModelNotFound, ModelRegistry
+
+STEP = dt.timedelta(minutes=15)
+HISTORY = dt.timedelta(days=8)
+
+
+class ModelCache:
+    """Promoted models, loaded once per version; the PROMOTED pointer is re-read on every call."""
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+        self.loaded: dict[tuple[str, str], DemandModel] = {}
+
+    def get(self, name: str) -> tuple[DemandModel, str] | None:
+        try:
+            mv = self.registry.promoted(name)
+        except ModelNotFound:
+            return None
+        key = (name, mv.manifest.version)
+        if key not in self.loaded:
+            self.loaded[key] = DemandModel.load(mv.path)
+        return self.loaded[key], mv.manifest.version
+
+
+def validate(scope: str, scope_id: str, horizon_hours: int) -> int:
+    horizon = horizon_hours or 24
+    bad = []
+    if scope not in SCOPES:
+        bad.append(FieldViolation("scope", "unknown scope"))
+    if scope == NETWORK and scope_id:
+        bad.append(FieldViolation("scope_id", "must be empty for the network"))
+    if scope == REGION and scope_id not in TIMEZONES:
+        bad.append(FieldViolation("scope_id", f"a NEM region code: {', '.join(TIMEZONES)}"))
+    if scope not in (NETWORK, REGION) and not scope_id.isdigit():
+        bad.append(FieldViolation("scope_id", "a numeric substation or transformer id"))
+    if not 24 <= horizon <= 72:
+        bad.append(FieldViolation("horizon_hours", "must be 24 to 72 (0 means 24)"))
+    if bad:
+        raise invalid_argument("invalid demand forecast request", *bad)
+    return horizon
+
+
+class Forecaster:
+    def __init__(self, store: ForecastStore, models: ModelCache, interval_level: float = 0.9):
+        self.store = store
+        self.models = models
+        self.interval_level = interval_level
+
+    async def get(self, scope: str, scope_id: str, horizon_hours: int, start: dt.datetime | None,
+                  refresh: bool) -> Run:
+        horizon = validate(scope, scope_id, horizon_hours)
+        start = _floor(start or dt.datetime.now(dt.timezone.utc))
+        if not refresh:
+            found = await self.store.find_run(scope, scope_id, start, horizon)
+            if found is not None:
+                return await self.store.get_run(found, horizon)
+        run = await self.compute(scope, scope_id, horizon, start)
+        await self.store.save_run(run)
+        return await self.store.get_run(run.id)
+
+    async def compute(self, scope: str, scope_id: str, horizon: int, start: dt.datetime) -> Run:
+        region = scope_id if scope == REGION else ""
+        if scope not in (NETWORK, REGION):
+            region = await self.store.region_of(scope, scope_id)
+            if region is None:
+                raise not_found(scope, scope_id)
+        target = Scope(scope, scope_id, region)
+        history = await self.store.history(scope, scope_id, start - HISTORY, start)
+        own = self.models.get(target.model_name)
+        steps = horizon * 4
+        if own is not None:
+            model, version = own
+            f = await asyncio.to_thread(model.forecast, history, pd.Timestamp(start), steps)
+        else:
+            f, version = await self._borrowed(target, history, start, steps)
+        points = [Point(t.to_pydatetime(), float(p), float(lo), float(hi))
+                  for t, p, lo, hi in zip(f.ds, f.forecast, f.lower, f.upper)]
+        return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points)
+
+    async def _borrowed(self, target: Scope, history: pd.DataFrame, start: dt.datetime,
+                        steps: int) -> tuple[pd.DataFrame, str]:
+        parents = [Scope(REGION, target.region, target.region)] if target.region and target.kind != REGION else []
+        parents.append(Scope(NETWORK))
+        for parent in parents:
+            found = self.models.get(parent.model_name)
+            if found is None:
+                continue
+            model, version = found
+            parent_hist = await self.store.history(parent.kind, parent.scope_id, start - HISTORY, start)
+            joined = history.merge(parent_hist, on="ds", suffixes=("", "_p")).tail(7 * 96)
+            if joined.empty or joined["y_p"].sum() <= 0:
+                raise failed_precondition(f"no measured demand yet for {target.kind} {target.scope_id}", "NO_ACTUALS")
+            share = float(joined["y"].sum() / joined["y_p"].sum())
+            spread = float(np.quantile(np.abs(joined["y"] - share * joined["y_p"]), self.interval_level))
+            f = await asyncio.to_thread(model.forecast, parent_hist.tail(LOOKBACK_STEPS), pd.Timestamp(start), steps)
+            half = np.hypot(share * (f["upper"] - f["forecast"]), spread)
+            f["forecast"] *= share
+            f["lower"], f["upper"] = f["forecast"] - half, f["forecast"] + half
+            return f, f"{version} (via {parent.model_name} x {share:.4g})"
+        raise failed_precondition("no promoted forecast model: run `meters train` or RetrainForecastModel", "NO_MODEL")
+
+
+def _floor(t: dt.datetime) -> dt.datetime:
+    t = t.astimezone(dt.timezone.utc)
+    return t - dt.timedelta(minutes=t.minute % 15, seconds=t.second, microseconds=t.microsecond)
