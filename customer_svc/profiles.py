@@ -59,7 +59,7 @@ def build_profiles(customer_index: np.ndarray, hour_start_unix_s: np.ndarray, kw
         ok = (d >= 0) & (d < days)
         cell[rows[ok]] = (customer_index[rows[ok]] * days + d[ok]) * 24 + h[ok]
         dates = day0 + pd.to_timedelta(np.arange(days), unit="D")
-        weekend[region_of == r] = (dates.dayofweek >= 5)[None, :]
+        weekend[region_of == r] = (dates.day_of_week >= 5)[None, :]
     keep = cell >= 0
     flat = np.zeros(n * days * 24, dtype=np.float32)
     # add, not assign: a DST fall-back hour occurs twice on the local clock.

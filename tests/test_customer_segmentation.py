@@ -1,0 +1,50 @@
+"""Segmentation on a small synthetic fleet: features, naming and agreement with planted segments."""
+
+import numpy as np
+import pytest
+
+from customer_svc.archetypes import archetype_features
+from customer_svc.evaluation import score
+from customer_svc.features import FEATURE_NAMES, build_features
+from customer_svc.fleet_data import load_fleet
+from customer_svc.hourly import aggregate
+from customer_svc.model import SegmentationModel
+from meters.fleet import FleetConfig
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    return load_fleet(FleetConfig(meters=1200, days=14, seed=11))
+
+
+def test_hourly_aggregation_idempotent_and_hour_of_interval_end():
+    ids = np.array([1, 1, 1, 1, 1])
+    t = np.array([900, 1800, 2700, 3600, 3600])  # the 3600 reading repeated
+    u = aggregate(ids, t, np.array([1.0, 2, 3, 4, 4]), np.array([4.0, 8, 12, 16, 16]))
+    assert list(u.hour_start_unix_s) == [0] and u.kwh[0] == 10.0 and u.max_kw[0] == 16.0
+
+
+def test_features_are_finite_and_named(fleet):
+    X = build_features(fleet.profiles())
+    assert X.shape == (1200, len(FEATURE_NAMES)) and np.isfinite(X).all()
+
+
+def test_archetypes_are_distinct():
+    A = archetype_features(build_features)
+    d = ((A[:, None] - A[None]) ** 2).sum(-1) + np.eye(12) * 1e9
+    assert d.min() > 0
+
+
+def test_model_names_segments_better_than_chance(fleet):
+    X = build_features(fleet.profiles())
+    model = SegmentationModel.fit(X)
+    seg, conf = model.predict(X)
+    predicted = np.array(model.segment_keys(), dtype=object)[seg]
+    figures = score(fleet.truth, predicted)
+    # Thresholds that catch a broken model (chance ARI ~0, accuracy ~0.1); see docs/customers.md for the
+    # measured figures against the 0.90 target.
+    assert figures["segmentation_ari"] > 0.3
+    assert figures["segmentation_accuracy"] > 0.5
+    for key in ("early_morning_industrial", "business_hours_commercial", "night_owl_households"):
+        assert figures[f"segmentation_recall_{key}"] > 0.6
+    assert ((conf >= 0) & (conf <= 1)).all()
