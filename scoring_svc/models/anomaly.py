@@ -105,8 +105,12 @@ class AnomalyDetector:
 
     def score_sorted(self, cols: ReadingColumns, feats: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Batch path for training/evaluation: (score, type) of `rows` of pre-sorted columns and features."""
-        out = self._score_rows(cols.take(rows), cols.meter_ids, feats, rows)
-        return out.score, out.anomaly_type
+        score, kind = np.zeros(len(rows)), np.zeros(len(rows), dtype=np.uint8)
+        for i in range(0, len(rows), 50_000):  # bounded memory: the forest walk is (trees x rows)
+            part = rows[i:i + 50_000]
+            out = self._score_rows(cols.take(part), cols.meter_ids, feats, part)
+            score[i:i + len(part)], kind[i:i + len(part)] = out.score, out.anomaly_type
+        return score, kind
 
     def _score_rows(self, new: ReadingColumns, meter_ids: np.ndarray, feats: np.ndarray,
                     rows: np.ndarray) -> AnomalyScores:
