@@ -163,8 +163,9 @@ def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int) ->
     frame["y"] = known["y"].to_numpy()
     span_days = (frame["ds"].iloc[-1] - frame["ds"].iloc[0]).days
     m = Prophet(
-        growth="linear",
-        changepoint_prior_scale=0.01,  # weeks of data: keep the trend from chasing weather spells
+        # Weeks of data cannot tell a trend from a weather spell or a weekend: flat until a year is known.
+        growth="linear" if span_days >= 365 else "flat",
+        changepoint_prior_scale=0.01,
         yearly_seasonality=span_days >= 730,
         weekly_seasonality=3,
         daily_seasonality=False,

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import typer
 
+from forecast_svc.cli import forecast as forecast_command
 from meters.fleet.cli import app as fleet_app
 
 app = typer.Typer(help="Smart-meter analytics platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
+app.command("forecast")(forecast_command)
 
 REPO = Path(__file__).resolve().parent.parent
 MIGRATION_DIRS = sorted(REPO.glob("*_svc/migrations"))
