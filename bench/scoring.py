@@ -1,0 +1,69 @@
+"""Scoring latency and throughput over gRPC against a running scoring_svc process.
+
+Figures: scoring_p99_ms (one reading per ScoreReadings call, target < 10 ms),
+scoring_batch_readings_per_s (10,000-reading batches), failure_p99_ms (PredictTransformerFailure,
+when a failure model is promoted). Models: METERS_MODEL_REGISTRY (a registry with promoted models).
+"""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meters.ingest_client import channel
+from meters.localstack.stack import LocalStack
+from meters.mesh import Mesh
+from meters.readings import to_batch
+from meters.scoring.v1 import scoring_service_pb2 as pb, scoring_service_pb2_grpc, transformer_pb2
+from tests.e2e.readings import readings
+
+CALLS = int(os.environ.get("BENCH_SCORING_CALLS", 2000))
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-scoring-") as tmp:
+        Path(tmp).chmod(0o755)
+        with LocalStack(Path(tmp) / "stack") as stack, Mesh(Path(tmp) / "mesh", stack.pg_dsn, stack.kafka_bootstrap,
+                                                           port_base=44000) as mesh:
+            mesh.start("scoring")
+            return measure(mesh)
+
+
+def _p99(seconds: list[float]) -> float:
+    return round(float(np.percentile(np.array(seconds) * 1000, 99)), 3)
+
+
+def measure(mesh: Mesh) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with channel(mesh.grpc_addr("scoring")) as ch:
+        stub = scoring_service_pb2_grpc.ScoringServiceStub(ch)
+        one = [pb.ScoreReadingsRequest(batch=to_batch(readings(1 + i % 500, 1, 1, seed=i))) for i in range(CALLS)]
+        for r in one[:50]:
+            stub.ScoreReadings(r)  # warm-up
+        took = []
+        for r in one:
+            t = time.perf_counter()
+            stub.ScoreReadings(r)
+            took.append(time.perf_counter() - t)
+        figures["scoring_p99_ms"] = _p99(took)
+        figures["scoring_p50_ms"] = round(float(np.median(took)) * 1000, 3)
+        big = readings(1, 2000, 5, seed=3)
+        req = pb.ScoreReadingsRequest(batch=to_batch(big))
+        stub.ScoreReadings(req)
+        t, n = time.perf_counter(), 0
+        while time.perf_counter() - t < 10:
+            stub.ScoreReadings(req)
+            n += len(big)
+        figures["scoring_batch_readings_per_s"] = round(n / (time.perf_counter() - t))
+        if stub.ReloadModels(pb.ReloadModelsRequest()).failure_model_version:
+            stub.BatchCreateTransformers(pb.BatchCreateTransformersRequest(transformers=[
+                transformer_pb2.Transformer(transformer_id=1, capacity_kva=200, age_years=20)]))
+            took = []
+            for _ in range(200):
+                t = time.perf_counter()
+                stub.PredictTransformerFailure(pb.PredictTransformerFailureRequest(name="transformers/1"))
+                took.append(time.perf_counter() - t)
+            figures["failure_p99_ms"] = _p99(took)
+    return figures
