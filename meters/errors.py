@@ -47,7 +47,3 @@ def unavailable(message: str, reason: str = "DEPENDENCY_UNAVAILABLE") -> DomainE
 
 def failed_precondition(message: str, reason: str, **metadata: str) -> DomainError:
     return DomainError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, metadata=metadata)
-
-
-def failed_precondition(message: str, reason: str) -> DomainError:
-    return DomainError(grpc.StatusCode.FAILED_PRECONDITION, reason, message)
