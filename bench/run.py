@@ -12,11 +12,15 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest"]
+BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest", "bench.scoring"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
     "ingest_duplicated": ("==", 0),
+    "scoring_p99_ms": ("<", 10),
+    "failure_p99_ms": ("<", 200),
+    "forecast_p99_ms": ("<", 200),
+    "segmentation_customers_per_s": (">=", 20_000),
 }
 
 
