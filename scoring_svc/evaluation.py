@@ -78,6 +78,7 @@ def evaluate_failure(job: MlJob) -> dict[str, float]:
 
 
 def _plot_anomaly(job: MlJob, score: np.ndarray, truth: np.ndarray, predicted_type: np.ndarray) -> None:
+    job.reports_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     bins = np.linspace(0, 1, 51)
     ax.hist(score[truth == 0], bins=bins, alpha=0.6, label="normal", log=True)
@@ -110,6 +111,7 @@ def _plot_anomaly(job: MlJob, score: np.ndarray, truth: np.ndarray, predicted_ty
 
 
 def _plot_failure(job: MlJob, prob: np.ndarray, label: np.ndarray, leads: list[float]) -> None:
+    job.reports_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     axes[0].hist(leads, bins=np.arange(0, 76, 4), color="tab:orange")
     axes[0].axvline(48, color="k", ls="--", label="48 h target")

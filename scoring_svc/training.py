@@ -32,7 +32,7 @@ def train_anomaly(job: MlJob) -> dict[str, str]:
     fit_rows = rows_in(data.readings, meters, sp.start, sp.calibrate)
     cal_rows = rows_in(data.readings, meters, sp.calibrate, sp.evaluate)
     detector, report = fit_anomaly_detector(data.readings, data.labels, feats, fit_rows, cal_rows, cfg.seed,
-                                            epochs=3 if job.quick else 6, interval_s=cfg.interval_seconds)
+                                            epochs=8 if job.quick else 6, interval_s=cfg.interval_seconds)
     mv = detector.save(job.registry, {"start": _iso(sp.start), "end": _iso(sp.evaluate)}, report,
                        {"fleet": cfg.to_dict(), "training_meters": int(len(meters))})
     job.registry.promote("anomaly", mv.manifest.version)

@@ -17,7 +17,7 @@ EVALUATION_SEED_OFFSET = 1000
 
 def anomaly_fleet(job: MlJob) -> FleetConfig:
     if job.quick:
-        return FleetConfig(meters=min(job.meters, 400), days=min(job.days, 9), seed=job.seed)
+        return FleetConfig(meters=min(job.meters, 1000), days=min(job.days, 8), seed=job.seed)
     return FleetConfig(meters=job.meters, days=job.days, seed=job.seed)
 
 

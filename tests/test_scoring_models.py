@@ -1,0 +1,131 @@
+"""scoring_svc models: quality on a small fleet (thresholds that catch a broken model), the plan's
+9.2 cases (a 195 V reading, failure indicators), and registry round trips. Not marked infra."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from meters.ml_jobs import MlJob
+from meters.model_registry import ModelRegistry
+from meters.readings import ReadingColumns
+from scoring_svc import evaluation, training
+from scoring_svc.models.anomaly import ALERT_THRESHOLD, AnomalyDetector
+from scoring_svc.models.failure import FailurePredictor
+from scoring_svc.models.failure_features import FEATURES as FAILURE_FEATURES, transformer_features
+from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, split_transformers
+from scoring_svc.models.fleets import anomaly_fleet, failure_fleet
+from scoring_svc.models.isolation import StackedIsolationForest
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory) -> MlJob:
+    root = tmp_path_factory.mktemp("scoring")
+    job = MlJob(ModelRegistry(root / "registry"), root / "reports", quick=True)
+    training.train(job)
+    return job
+
+
+@pytest.fixture(scope="module")
+def held_out_meter(job):
+    """History (24 h) and the next normal reading of a held-out meter, from the quick anomaly fleet."""
+    cfg = anomaly_fleet(job)
+    data = load_fleet(cfg)
+    _, held_out = split_transformers(data.topology, cfg.seed)
+    sp = Spans.of(cfg)
+    r, y = data.readings, data.labels
+    for meter in meters_of(data.topology, held_out):
+        rows = np.flatnonzero((r.meter_ids == meter) & (r.reading_times_unix_s > sp.evaluate)
+                              & (r.reading_times_unix_s <= sp.evaluate + 2 * 86_400))
+        if len(rows) > 150 and not y[rows].any() and r.consumption_kwh[rows[-1]] > 0.05:
+            return r.take(rows[:-1]), r.take(rows[-1:])
+    pytest.fail("no clean held-out meter found")
+
+
+def test_anomaly_quality_on_held_out_meters_and_days(job):
+    figures = evaluation.evaluate_anomaly(job)
+    # Flagging everything gives F1 ~0.02 at 1 % anomalies; the full-size run reaches > 0.9.
+    assert figures["anomaly_f1"] >= 0.75, figures
+    assert figures["anomaly_precision"] >= 0.7 and figures["anomaly_recall"] >= 0.6, figures
+    assert (job.reports_dir / "scoring_anomaly_confusion.png").exists()
+
+
+def test_195_volt_reading_on_a_normal_meter_is_a_voltage_sag(job, held_out_meter):
+    history, normal = held_out_meter
+    detector = AnomalyDetector.load(job.registry)
+    assert detector.score(history, normal).score[0] < ALERT_THRESHOLD
+    p_w = normal.demand_kw[0] * 1000.0
+    sagged = dataclasses.replace(normal, voltage_v=np.array([195.0]),
+                                 current_a=np.array([p_w / (195.0 * normal.power_factor[0])]))
+    out = detector.score(history, sagged)
+    assert out.score[0] >= 0.85 and out.is_anomaly[0]  # plan 9.2: confidence >= 85
+    assert out.anomaly_type[0] == 1  # voltage_sag
+
+
+def test_stuck_register_and_reverse_flow_are_named(job, held_out_meter):
+    history, normal = held_out_meter
+    detector = AnomalyDetector.load(job.registry)
+    stuck = dataclasses.replace(normal, consumption_kwh=np.array([0.0]), demand_kw=np.array([0.0]))
+    reverse = dataclasses.replace(normal, consumption_kwh=-normal.consumption_kwh, demand_kw=-normal.demand_kw)
+    out = detector.score(history, ReadingColumns.concat([stuck, reverse]))
+    assert out.is_anomaly.all()
+    assert out.anomaly_type.tolist() == [5, 6]
+
+
+def test_anomaly_registry_round_trip_gives_identical_scores(job, held_out_meter):
+    history, normal = held_out_meter
+    a = AnomalyDetector.load(job.registry)
+    b = AnomalyDetector.load(job.registry, a.version)
+    batch = history.take(np.arange(len(history) - 20, len(history)))
+    sa, sb = a.score(history, batch), b.score(history, batch)
+    np.testing.assert_array_equal(sa.score, sb.score)
+    np.testing.assert_array_equal(sa.anomaly_type, sb.anomaly_type)
+    # One reading alone scores as it does inside a batch.
+    one = a.score(history, batch.take(np.array([19])))
+    assert one.score[0] == pytest.approx(sa.score[19], abs=1e-9)
+
+
+def test_stacked_isolation_forest_equals_sklearn():
+    x = np.random.default_rng(0).normal(size=(3000, 6))
+    forest = IsolationForest(n_estimators=30, random_state=0).fit(x)
+    np.testing.assert_allclose(StackedIsolationForest(forest).score(x), -forest.score_samples(x), rtol=1e-12)
+
+
+def _degrading(telemetry: pd.DataFrame, tx_id: int, at: int, hours: int = 30) -> pd.DataFrame:
+    """A healthy transformer's telemetry with a failure's precursors added over its last `hours`."""
+    tel = telemetry[telemetry["transformer_id"] == tx_id].copy()
+    g = np.clip((tel["hour_end_unix_s"] - (at - hours * 3600)) / (hours * 3600), 0, 1) ** 2
+    tel["oil_temp_c"] += 15 * g
+    tel["winding_temp_c"] += 25 * g
+    tel["load_kva"] *= 1 + 0.25 * g
+    tel["load_utilization"] *= 1 + 0.25 * g
+    tel["efficiency"] = 1 / (1 + (1 / tel["efficiency"] - 1) * (1 + 2.5 * g))
+    return tel
+
+
+def test_failure_indicators_raise_probability_and_name_their_features(job):
+    predictor = FailurePredictor.load(job.registry)
+    data = load_fleet(failure_fleet(job, evaluation=True), keep_readings=False)
+    healthy = sorted(set(data.topology.transformers["transformer_id"]) - set(data.events["transformer_id"]))[:5]
+    at = data.cfg.end_unix_s - 3600
+    tel = pd.concat([_degrading(data.telemetry, t, at) for t in healthy])
+    counts = pd.DataFrame({"transformer_id": np.repeat(healthy, 12), "anomaly_count": 3,
+                           "hour_end_unix_s": np.tile(at - np.arange(12) * 3600, len(healthy))})
+    feats = transformer_features(tel, counts, at, data.topology.transformers, predictor.baseline)
+    sick = predictor.predict(feats)
+    assert (sick.probability >= 0.85).all(), sick.probability  # plan 9.2: confidence >= 85
+    assert all(name in FAILURE_FEATURES for row in sick.top_features for name, _ in row)
+    plain = transformer_features(data.telemetry[data.telemetry["transformer_id"].isin(healthy)],
+                                 counts.iloc[:0], at, data.topology.transformers, predictor.baseline)
+    assert (predictor.predict(plain).probability < 0.5).all()
+
+
+def test_failure_registry_round_trip(job):
+    a = FailurePredictor.load(job.registry)
+    b = FailurePredictor.load(job.registry, a.version)
+    x = pd.DataFrame(np.random.default_rng(1).normal(size=(50, len(FAILURE_FEATURES))), columns=FAILURE_FEATURES)
+    x["transformer_id"], x["hour_end_unix_s"] = 1, 0
+    np.testing.assert_array_equal(a.predict(x).probability, b.predict(x).probability)
+    assert a.threshold == b.threshold
