@@ -3,7 +3,7 @@ writes dashboards/*.json; `--check` fails when the checked-in JSON differs from 
 
 Data comes from two provisioned datasources (provisioning/datasources/meters.yml): Prometheus
 (uid `prometheus`) for service metrics, PostgreSQL (uid `meters-postgres`) for the services' own
-tables. SQL panels read only tables that exist in the schema today (meters.*, alerts.*); the tests
+tables. SQL panels read only tables that exist in the services' schemas (meters, grid, ml, forecast, customers, alerts); the tests
 run every query of every dashboard against the real mesh.
 """
 
@@ -112,6 +112,13 @@ def substation_status():
               'substation ' || asset_id AS metric, count(*) AS alerts FROM alerts.alerts
               WHERE asset_type = 'substation' AND $__timeFilter(detected_at) GROUP BY 1, 2 ORDER BY 1""",
                                                   "time_series"), ds=PG),
+        grid("Substation capacity and load", Sql("""SELECT s.id, s.name, s.region, s.status, s.capacity_mva,
+              count(t.id) AS transformers, sum(t.capacity_kva) / 1000 AS transformer_mva,
+              sum(t.current_load_kva) / 1000 AS load_mva,
+              round((100 * sum(t.current_load_kva) / nullif(s.capacity_mva * 1000, 0))::numeric, 1) AS load_pct,
+              count(*) FILTER (WHERE t.status <> 'operational') AS transformers_not_operational
+              FROM grid.substations s LEFT JOIN grid.transformers t ON t.substation_id = s.id
+              GROUP BY s.id ORDER BY load_pct DESC NULLS LAST""")),
         grid("Open substation alerts", Sql(open_alerts_sql("asset_type = 'substation'"))),
     ], time_from="now-24h", description="Capacity and alerts by substation.")
 
@@ -132,6 +139,23 @@ def transformer_health():
                 ON s.transformer_id = m.transformer_id AND s.reading_time = r.reading_time
               WHERE r.reading_time > now() - interval '1 hour'
               GROUP BY 1 ORDER BY peak_kw DESC LIMIT 50""")),
+        graph("Oil temperature (C), hottest transformers", Sql("""SELECT hour_end AS "time",
+              'T-' || transformer_id AS metric, oil_temp_c FROM grid.transformer_telemetry
+              WHERE $__timeFilter(hour_end) AND transformer_id IN (SELECT transformer_id FROM grid.transformer_telemetry
+                WHERE $__timeFilter(hour_end) GROUP BY 1 ORDER BY max(oil_temp_c) DESC NULLS LAST LIMIT 10)
+              ORDER BY 1""", "time_series"), unit="celsius", ds=PG),
+        graph("Efficiency, fleet mean", Sql("""SELECT $__timeGroupAlias(hour_end, '1h'), avg(efficiency) AS efficiency
+              FROM grid.transformer_telemetry WHERE $__timeFilter(hour_end) GROUP BY 1 ORDER BY 1""",
+                                             "time_series"), unit="percentunit", ds=PG),
+        grid("Transformers by load ratio", Sql("""SELECT id, transformer_number, substation_id, status, capacity_kva,
+              current_load_kva, round((current_load_kva / capacity_kva)::numeric, 3) AS load_ratio, oil_temp_c,
+              efficiency, age_years, last_maintenance_at FROM grid.transformers
+              ORDER BY current_load_kva / capacity_kva DESC NULLS LAST LIMIT 100""")),
+        grid("Failure predictions at risk (48-72 h)", Sql("""SELECT DISTINCT ON (asset_id) asset_id AS transformer_id,
+              probability, confidence, predicted_at, valid_until, model_version, top_features
+              FROM ml.predictions WHERE prediction_type = 'transformer_failure' AND at_risk
+                AND (valid_until IS NULL OR valid_until > now())
+              ORDER BY asset_id, predicted_at DESC""")),
         grid("Open transformer alerts", Sql(open_alerts_sql("asset_type = 'transformer'"))),
     ], description="Thermal, load and efficiency of distribution transformers.")
 
@@ -145,6 +169,15 @@ def power_quality():
         graph("Power factor (mean)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'), avg(power_factor) AS pf
               FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""",
                                          "time_series"), ds=PG),
+        graph("Readings within the voltage band (%)", Sql("""SELECT $__timeGroupAlias(bucket, '15m'),
+              100.0 * sum(within_band) / nullif(sum(readings), 0) AS within_band_pct
+              FROM grid.voltage_stats WHERE $__timeFilter(bucket) GROUP BY 1 ORDER BY 1""", "time_series"),
+              unit="percent", ds=PG),
+        graph("Voltage warnings by transformer (top 10)", Sql("""SELECT $__timeGroupAlias(bucket, '1h'),
+              'T-' || transformer_id AS metric, sum(warnings) AS warnings FROM grid.voltage_stats
+              WHERE $__timeFilter(bucket) AND transformer_id IN (SELECT transformer_id FROM grid.voltage_stats
+                WHERE $__timeFilter(bucket) GROUP BY 1 ORDER BY sum(warnings) DESC LIMIT 10)
+              GROUP BY 1, 2 ORDER BY 1""", "time_series"), ds=PG),
         graph("Quality flags /s", prom(f"sum by (flag) (rate(meters_ingest_quality_warnings_total[{RATE}]))",
                                        "{{flag}}"), unit="ops"),
         graph("Rejections by reason /s", prom(
@@ -169,27 +202,61 @@ def anomaly_tracker():
             f"sum by (channel) (rate(meters_alert_notifications_delivered_total[{RATE}]))", "delivered {{channel}}",
             "A"), prom(f"sum by (channel) (rate(meters_alert_notifications_failed_total[{RATE}]))",
                        "failed {{channel}}", "B"), unit="ops"),
+        graph("Anomalous readings by type", Sql("""SELECT $__timeGroupAlias(predicted_at, '1h'),
+              coalesce(anomaly_type, 'unknown') AS metric, count(*) AS anomalies FROM ml.predictions
+              WHERE prediction_type = 'reading_anomaly' AND at_risk AND $__timeFilter(predicted_at)
+              GROUP BY 1, 2 ORDER BY 1""", "time_series"), w=24, ds=PG),
         grid("Active anomalies and alerts", Sql(open_alerts_sql("true"))),
+        grid("Latest anomalous readings", Sql("""SELECT predicted_at, asset_id AS meter_id, anomaly_type, severity,
+              probability, model_version FROM ml.predictions
+              WHERE prediction_type = 'reading_anomaly' AND at_risk ORDER BY predicted_at DESC LIMIT 100""")),
     ], description="Active anomalies and the alerts they raised, with notification health.")
 
 
 def demand_forecast():
     return dashboard("meters-demand-forecast", "Demand Forecast", "15m", [
-        graph("Network demand, actual (MW)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'),
+        graph("Network demand: latest forecast with interval, and actuals (MW)", Sql("""SELECT f."timestamp" AS "time",
+              f.predicted_demand_mw AS forecast_mw, f.confidence_lower AS lower_mw, f.confidence_upper AS upper_mw
+              FROM forecast.demand_forecasts f
+              WHERE f.run_id = (SELECT max(id) FROM forecast.forecast_runs WHERE scope = 1)
+                AND $__timeFilter(f."timestamp") ORDER BY 1""", "time_series"),
+              Sql("""SELECT step_end AS "time", demand_mw AS actual_mw FROM forecast.demand_actuals
+              WHERE scope = 1 AND $__timeFilter(step_end) ORDER BY 1""", "time_series", "B"),
+              unit="MW", w=24, ds=PG),
+        grid("Forecast accuracy: share of steps within 5 % (day-ahead)", Sql("""SELECT date_trunc('day', "timestamp") AS day,
+              count(*) AS steps, round((100.0 * avg((abs(predicted_demand_mw - actual_demand_mw)
+                <= 0.05 * actual_demand_mw)::int))::numeric, 1) AS within_5pct,
+              round((100 * avg(abs(predicted_demand_mw - actual_demand_mw) / nullif(actual_demand_mw, 0)))::numeric, 2)
+                AS mape_pct
+              FROM forecast.demand_forecasts WHERE actual_demand_mw IS NOT NULL AND horizon_hours <= 24
+                AND $__timeFilter("timestamp") GROUP BY 1 ORDER BY 1 DESC"""), w=12),
+        grid("Model versions", Sql("""SELECT version, status, serving, holdout_mape_percent, training_start,
+              training_end, completed_at FROM forecast.model_versions ORDER BY created_at DESC LIMIT 20"""), w=12),
+        graph("Network demand from readings (MW)", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'),
               sum(demand_kw) / 1000 AS actual_mw FROM meters.meter_readings
               WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""", "time_series"), unit="MW", w=24, ds=PG),
         grid("Daily energy (MWh)", Sql("""SELECT date_trunc('day', reading_time) AS day,
               sum(consumption_kwh) / 1000 AS mwh, max(demand_kw) AS peak_meter_kw
               FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1 DESC""")),
-    ], time_from="now-3d", description="24-72 h demand; forecast series join here when forecast_svc stores them.")
+    ], time_from="now-3d", description="24-72 h demand forecasts with their intervals, against measured demand.")
 
 
 def customer_segments():
     return dashboard("meters-customer-segments", "Customer Segments", "1h", [
+        grid("Customers by segment", Sql("""SELECT coalesce(segment_id, 'unassigned') AS segment, count(*) AS customers,
+              round(avg(segment_confidence)::numeric, 3) AS mean_confidence, round(avg(mean_daily_kwh)::numeric, 2)
+                AS mean_daily_kwh, count(*) FILTER (WHERE solar_installed) AS solar,
+              count(*) FILTER (WHERE ev_charging) AS ev, count(*) FILTER (WHERE demand_response_opted_in) AS dr_opted_in
+              FROM customers.customers GROUP BY 1 ORDER BY 2 DESC"""), w=12),
+        grid("Segmentation runs", Sql("""SELECT id, status, customers_assigned, adjusted_rand_index, model_version,
+              created_at, completed_at FROM customers.segmentation_runs ORDER BY id DESC LIMIT 20"""), w=12),
+        grid("Demand response events", Sql("""SELECT id, event_type, start_time, end_time, target_reduction_mw,
+              actual_reduction_mw, customers_targeted, customers_participated, cancelled
+              FROM customers.demand_response_events ORDER BY start_time DESC LIMIT 50"""), w=12),
         grid("Meters by type and status", Sql("""SELECT coalesce(meter_type, 'unknown') AS meter_type, status,
               count(*) AS meters FROM meters.smart_meters GROUP BY 1, 2 ORDER BY 3 DESC"""), w=12),
         grid("Open customer alerts", Sql(open_alerts_sql("asset_type = 'customer'")), w=12),
-    ], time_from="now-7d", description="Segment distribution; segments join here when customer_svc stores them.")
+    ], time_from="now-7d", description="Segment distribution, segmentation runs and demand response.")
 
 
 DASHBOARDS = [grid_overview, substation_status, transformer_health, power_quality, anomaly_tracker,
