@@ -5,8 +5,10 @@ import random
 import socket
 import time
 import urllib.request
+import uuid
 
 import grpc
+import psycopg
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -42,8 +44,6 @@ def receivers():
 
 @pytest.fixture(scope="module")
 def alert_mesh(local_stack, receivers, tmp_path_factory):
-    import psycopg
-    import uuid
     http, smtp = receivers
     name = f"alerts_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(local_stack.postgres.dsn_for("postgres"), autocommit=True) as conn:

@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import grpc
-import numpy as np
 import pytest
 
 from meters.alert.v1 import alert_pb2 as apb
