@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
 
-.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm clean
+.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm up down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ bench: install ## benchmarks: writes bench/results/latest.json
 evaluate: install ## train every model on the synthetic fleet, then evaluate on held-out data: reports/
 	$(PY) -m meters.cli train
 	$(PY) -m meters.cli evaluate
+
+up: install gateway ## keep running: local stack + every service + the REST gateway + Prometheus on :9090 (state in .run/up)
+	scripts/up.sh
+
+down: ## stop exactly what `make up` started
+	scripts/up.sh down
 
 lint: install ## buf lint + buf format on proto/ (buf comes through the Go module proxy)
 	scripts/lint.sh

@@ -1,5 +1,5 @@
 """`make up` / `make down`: the local stack (PostgreSQL, Kafka), every mesh service, and a real
-Prometheus scraping them with the repo's rules. State and logs in .run/up/; processes keep running
+Prometheus scraping them with the repo's rules, and the REST gateway. State and logs in .run/up/; processes keep running
 after this command returns, and `down` stops exactly the ones `up` started (pids in .run/up/pids.json).
 """
 
@@ -31,6 +31,7 @@ def up() -> None:
     prom = None
     try:
         mesh.start(*SERVICES)
+        mesh.start_gateway()
         prom = prometheus.start(REPO / "observability/prometheus/prometheus.yml", RUN / "prometheus-data",
                                 PROMETHEUS_PORT, RUN / "prometheus.log")
         prometheus.wait_ready(PROMETHEUS_PORT, prom)
@@ -45,6 +46,7 @@ def up() -> None:
     for name in SERVICES:
         print(f"{name:14} grpc {mesh.grpc_addr(name) if SERVICES[name].grpc_offset else '-':18} "
               f"metrics http://127.0.0.1:{mesh.metrics_port(name)}/metrics")
+    print(f"gateway        REST {mesh.gateway_url}/api/v1/...")
     print(f"prometheus     http://127.0.0.1:{PROMETHEUS_PORT}  (logs and state in {RUN})")
     print(f"METERS_PG_DSN={stack.pg_dsn} METERS_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
 
