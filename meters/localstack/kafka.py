@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import fcntl
 import os
 import shutil
 import signal
@@ -62,9 +63,17 @@ def cache_dir() -> Path:
 
 
 def ensure_kafka_jars() -> Path:
-    """The directory of the broker's jars, fetched once with Maven into ~/.cache/meters/kafka-VERSION/libs."""
+    """The directory of the broker's jars, fetched once with Maven into ~/.cache/meters/kafka-VERSION/libs.
+
+    A file lock serialises concurrent first runs (two test sessions, say); the jars land in a
+    temporary directory renamed into place when complete, so a broker never sees a partial set.
+    """
     libs = cache_dir() / "libs"
-    with _jar_lock:
+    if (libs / ".complete").exists():
+        return libs
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with _jar_lock, open(libs.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if (libs / ".complete").exists():
             return libs
         if shutil.which("mvn") is None:
@@ -72,7 +81,6 @@ def ensure_kafka_jars() -> Path:
         print(f"[localstack] fetching Kafka {KAFKA_VERSION} jars from Maven Central into {libs} (once)...",
               file=sys.stderr, flush=True)
         started = time.monotonic()
-        libs.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=libs.parent, prefix=".fetch-") as tmp:
             (Path(tmp) / "pom.xml").write_text(POM)
             out = Path(tmp) / "libs"
@@ -83,7 +91,7 @@ def ensure_kafka_jars() -> Path:
                 raise RuntimeError(f"mvn could not fetch the Kafka jars (exit {r.returncode}):\n"
                                    f"{(r.stdout + r.stderr)[-4000:]}")
             (out / ".complete").write_text(KAFKA_VERSION)
-            shutil.rmtree(libs, ignore_errors=True)
+            shutil.rmtree(libs, ignore_errors=True)  # an incomplete leftover; we hold the lock
             out.rename(libs)
         print(f"[localstack] Kafka jars ready ({len(list(libs.glob('*.jar')))} jars, "
               f"{time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
