@@ -99,7 +99,8 @@ class AnomalyDetector:
         order = sort_by_meter_time(cols)
         cols = cols.take(order)
         new_pos = np.empty(n_new, dtype=np.int64)  # sorted position of each row of `new`
-        new_pos[is_new[order] - 1] = np.flatnonzero(is_new[order])
+        tag = is_new[order]
+        new_pos[tag[tag > 0] - 1] = np.flatnonzero(tag > 0)
         feats = reading_features(cols, self.interval_s)
         return self._score_rows(new, cols.meter_ids, feats, new_pos)
 
