@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from meters.localstack import orphans
 from meters.localstack.__main__ import stack_from_env
 from meters.localstack.stack import LocalStack
 
@@ -28,8 +29,10 @@ def local_stack():
             pytest.exit("MET_TEST_STACK=running but the stack is not up: python -m meters.localstack up", 2)
         yield stack
         return
+    orphans.reap()  # stacks left running by sessions that were killed before their teardown
     base = Path(tempfile.mkdtemp(prefix="meters-stack-", dir="/tmp"))
     base.chmod(0o755)  # the postgres OS user must reach its data dir
+    orphans.claim(base)
     stack = LocalStack(base)
     try:
         stack.start()

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from meters.localstack import orphans
 from meters.localstack.common import free_port
 from meters.localstack.kafka import LocalKafka
 
@@ -97,6 +98,7 @@ async def test_idempotent_producer_and_manual_commit_group(local_stack, topic_pr
 def own_kafka():
     """A broker of its own, so that killing it leaves the session's alone."""
     base = Path(tempfile.mkdtemp(prefix="meters-kafka-", dir="/tmp"))
+    orphans.claim(base)
     kafka = LocalKafka(base, free_port())
     try:
         yield kafka.start()
