@@ -171,7 +171,11 @@ class LocalKafka:
 
     def _java(self, main: str, *args: str, jvm: tuple[str, ...] = ()) -> list[str]:
         libs = ensure_kafka_jars()
-        return ["java", *jvm, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        java = shutil.which("java")
+        if java is None:
+            raise StartError("no java on PATH: Kafka needs a JDK 17+ (apt-get install openjdk-17-jre-headless)",
+                             self.log_file)
+        return [java, *jvm, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
                 f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
                 "-cp", f"{libs}/*", main, *args]
@@ -224,8 +228,12 @@ class LocalKafka:
             self._wait_ready()
         except Exception as e:
             self.stop()
-            error = PortTaken if port_taken_in(self.log_file) else StartError
-            raise error(f"Kafka did not become ready on {self.bootstrap}: {e!r}", self.log_file) from e
+            if port_taken_in(self.log_file):
+                raise PortTaken(f"Kafka could not bind port {self.port} or its controller port {self.controller_port}",
+                                self.log_file) from e
+            if isinstance(e, StartError):
+                raise
+            raise StartError(f"Kafka did not become ready on {self.bootstrap}: {e!r}", self.log_file) from e
         return self
 
     def _wait_ready(self) -> None:
