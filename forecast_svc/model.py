@@ -19,6 +19,7 @@ from prophet import Prophet
 from prophet.serialize import model_from_json, model_to_json
 
 from forecast_svc.features import STEP, diurnal_profile, prophet_frame, public_holidays, temperature_outlook
+from forecast_svc.linear_prophet import LinearProphet
 from forecast_svc.residual import LOOKBACK_STEPS, MAX_HORIZON, ResidualModel
 from forecast_svc.scopes import Scope
 
@@ -50,6 +51,7 @@ def regular(series: pd.DataFrame) -> pd.DataFrame:
 class DemandModel:
     def __init__(self, prophet: Prophet, residual: ResidualModel, params: ModelParams):
         self.prophet = prophet
+        self.linear = LinearProphet(prophet)  # Prophet's predict in numpy: same numbers, ~100x faster
         self.residual = residual
         self.params = params
         self.scope = Scope(**params.scope)
@@ -141,7 +143,7 @@ class DemandModel:
     def _prophet_predict(self, ds_utc: pd.Series, temperature) -> np.ndarray:
         frame = prophet_frame(ds_utc, self.scope.timezone, self.scope.region,
                               temperature if self.params.has_temperature else None)
-        return self.prophet.predict(frame)["yhat"].to_numpy()
+        return self.linear.predict(frame)
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -181,7 +183,8 @@ def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int) ->
         m.add_regressor("cdd", mode="additive")
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)  # it resets itself on import
     m.fit(frame)
-    fitted = m.predict(frame.drop(columns="y"))["yhat"].to_numpy()
+    # In input order (Prophet's predict sorts by local time, which reorders the repeated DST hour).
+    fitted = LinearProphet(m).predict(frame)
     # Residuals on the full grid (0 where y is missing) keep the LSTM windows aligned in time.
     resid = pd.Series(known["y"].to_numpy() - fitted, index=known["ds"]).reindex(series["ds"]).fillna(0.0)
     hours = (pd.DatetimeIndex(series["ds"]) - STEP / 2).hour.to_numpy()
