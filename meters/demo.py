@@ -2,6 +2,7 @@
 streamed through ingest, and a short report of what happened."""
 
 import importlib.util
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +13,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+import grpc
+
+from meters import demo_report
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
-from meters.ingest.v1 import meter_pb2
+from meters.fleet_registration import ServiceChannels, register_fleet
 from meters.ingest.v1.reading_pb2 import RejectionReason
-from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ingest_client import channel, stream_readings
 from meters.mesh import SERVICES, Mesh
+from meters.ml_jobs import MlJob, train_all
+from meters.model_registry import ModelNotFound, ModelRegistry
 from meters.readings import from_arrays
 
 console = Console()
@@ -37,20 +43,9 @@ def available_services() -> list[str]:
     return [name for name, spec in SERVICES.items() if importlib.util.find_spec(spec.module.split(".")[0])]
 
 
-def fleet_meters(topology) -> list[meter_pb2.Meter]:
-    m = topology.meters
-    return [
-        meter_pb2.Meter(meter_id=int(i), meter_number=str(num), customer_id=int(c), transformer_id=int(t),
-                        meter_type=str(mt), installed_at_unix_s=int(inst))
-        for i, num, c, t, mt, inst in zip(m.meter_id, m.meter_number, m.customer_id, m.transformer_id,
-                                          m.meter_type, m.installed_at_unix_s)
-    ]
-
-
-def stream_fleet(mesh: Mesh, cfg: FleetConfig) -> DemoResult:
-    topology = generate_topology(cfg)
+def stream_fleet(mesh: Mesh, cfg: FleetConfig, topology) -> tuple[DemoResult, demo_report.AnomalyTruth]:
+    truth = demo_report.AnomalyTruth(set(), 0)
     with channel(mesh.grpc_addr("ingest")) as ch:
-        register_meters(ch, fleet_meters(topology))
         expected = cfg.meters * cfg.days * (1440 // cfg.interval_minutes)
         sent = 0
         with Progress(TextColumn("streaming readings"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -64,6 +59,7 @@ def stream_fleet(mesh: Mesh, cfg: FleetConfig) -> DemoResult:
                         "meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw", "voltage_v",
                         "current_a", "power_factor")})
                     sent += len(cols)
+                    truth.keys |= demo_report.planted(cols.meter_ids, cols.reading_times_unix_s, chunk.anomaly_type)
                     progress.update(task, completed=sent)
                     yield cols
 
@@ -72,13 +68,17 @@ def stream_fleet(mesh: Mesh, cfg: FleetConfig) -> DemoResult:
             ingest_s = time.perf_counter() - started
             progress.update(task, total=sent)  # the fleet plants missing intervals
     rows, rejected_rows = wait_until_stored(mesh.pg_dsn, reply.summary.accepted, reply.summary.rejected)
+    truth.readings = sent
+    with psycopg.connect(mesh.pg_dsn) as conn:
+        truth.rejected_at_ingest = set(conn.execute(
+            "SELECT meter_id, extract(epoch FROM reading_time)::bigint FROM meters.rejected_readings").fetchall())
     return DemoResult(
         readings_sent=sent, accepted=reply.summary.accepted,
         rejected={RejectionReason.Name(rc.reason).removeprefix("REJECTION_REASON_").lower(): rc.count
                   for rc in reply.summary.rejections},
         ingest_seconds=ingest_s, stored_seconds=time.perf_counter() - started,
         rows_stored=rows, rows_rejected_stored=rejected_rows,
-    )
+    ), truth
 
 
 def wait_until_stored(dsn: str, accepted: int, rejected: int, timeout_s: float = 600) -> tuple[int, int]:
@@ -108,15 +108,57 @@ def report(result: DemoResult) -> None:
     console.print(table)
 
 
+MODELS = ("anomaly", "failure", "forecast-network", "segmentation")
+
+
+def model_registry(run_dir: Path) -> Path:
+    """The repo's registry when `make evaluate` has promoted every model; else small models trained once here."""
+    for root in (ModelRegistry().root, run_dir / "models"):
+        try:
+            for name in MODELS:
+                ModelRegistry(root).promoted(name)
+            return root
+        except ModelNotFound:
+            continue
+    console.print("no promoted models yet: training small ones for the demo (`make evaluate` trains the real ones)")
+    train_all(MlJob(ModelRegistry(run_dir / "models"), run_dir / "reports", quick=True))
+    return run_dir / "models"
+
+
+def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth) -> tuple[dict[str, list[tuple[str, str]]], bool]:
+    """Each service's part of the report; a failing service shows its error instead of hiding it."""
+    sections, ok = {}, True
+    for service, make_rows in (
+        ("scoring", lambda ch: demo_report.anomaly_rows(ch, truth)),
+        ("alert", demo_report.alert_rows),
+        ("forecast", demo_report.forecast_rows),
+        ("customer", demo_report.segment_rows),
+    ):
+        with channel(mesh.grpc_addr(service)) as ch:
+            try:
+                sections[service] = make_rows(ch)
+            except grpc.RpcError as err:
+                sections[service], ok = [("error", f"{err.code().name}: {err.details()}")], False
+    return sections, ok
+
+
 def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
     from meters.localstack.stack import LocalStack
 
+    os.environ["METERS_MODEL_REGISTRY"] = str(model_registry(run_dir))  # inherited by the services
     with LocalStack(run_dir / "stack") as stack, Mesh(run_dir / "mesh", stack.pg_dsn, stack.kafka_bootstrap) as mesh:
         services = available_services()
         console.print(f"starting services: {', '.join(services)}")
         mesh.start(*services)
-        result = stream_fleet(mesh, FleetConfig(meters=meters, days=days, seed=seed))
+        cfg = FleetConfig(meters=meters, days=days, seed=seed)
+        topology = generate_topology(cfg)
+        with channel(mesh.grpc_addr("ingest")) as ingest, channel(mesh.grpc_addr("scoring")) as scoring, \
+                channel(mesh.grpc_addr("forecast")) as forecast, channel(mesh.grpc_addr("customer")) as customer:
+            register_fleet(topology, ServiceChannels(ingest, scoring, forecast, customer))
+        result, truth = stream_fleet(mesh, cfg, topology)
         report(result)
-        if result.rows_stored != result.accepted:
-            raise SystemExit(f"stored {result.rows_stored} rows but {result.accepted} were accepted")
+        sections, ok = mesh_sections(mesh, truth)
+        console.print(demo_report.mesh_table(sections))
+        if result.rows_stored != result.accepted or not ok:
+            raise SystemExit("the demo found a problem: see the tables above and the logs in " + str(run_dir / "mesh"))
         return result
