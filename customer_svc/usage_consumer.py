@@ -9,9 +9,11 @@ replayed after a crash is below the stored offset and skipped.
 import asyncio
 import logging
 
+import numpy as np
+
 from psycopg_pool import AsyncConnectionPool
 
-from customer_svc.hourly import aggregate, concat
+from customer_svc.hourly import aggregate
 from customer_svc.usage_store import upsert_usage
 from meters import kafka
 from meters.readings import from_accepted
@@ -36,11 +38,15 @@ async def fold(conn, polled: dict) -> int:
                     continue  # already folded before a crash
                 cols, _quality = from_accepted(rec.value)
                 if len(cols):
-                    parts.append(aggregate(cols.meter_ids, cols.reading_times_unix_s,
-                                           cols.consumption_kwh, cols.demand_kw))
+                    parts.append(cols)
                     n += len(cols)
         if parts:
-            await upsert_usage(conn, concat(parts))
+            # One aggregation over the whole poll: several messages may touch the same (meter, hour)
+            # cell, and the upsert must see each cell once (a reading repeated across them counts once).
+            col = {f: np.concatenate([getattr(c, f) for c in parts]) for f in
+                   ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw")}
+            await upsert_usage(conn, aggregate(col["meter_ids"], col["reading_times_unix_s"],
+                                               col["consumption_kwh"], col["demand_kw"]))
         for tp, recs in polled.items():
             await conn.execute(
                 """INSERT INTO customers.consumer_offsets (topic, kafka_partition, next_offset)

@@ -1,0 +1,245 @@
+"""Customer intelligence end to end: a small synthetic fleet's readings go through ingest and
+Kafka into customer_svc's hourly usage (consumer group `customer`); segmentation, recommendations,
+the segment distribution and demand response answer over gRPC.
+
+The customer process starts on an empty model registry; a small segmentation model is trained
+into it (another fleet seed than the one streamed) before RunSegmentation.
+"""
+
+import os
+import time
+
+import grpc
+import numpy as np
+import psycopg
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from customer_svc import training
+from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
+from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
+from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
+from meters.fleet.calendar import REGIONS
+from meters.ingest.v1 import meter_pb2
+from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ml_jobs import MlJob
+from meters.model_registry import ModelRegistry
+from meters.readings import from_arrays
+
+pytestmark = pytest.mark.infra
+METER_OFFSET = 8_000_000  # this module's meters: 8,000,001 ... (fleet ids 1..N shifted)
+CFG = FleetConfig(meters=120, days=14, seed=3)
+
+
+def _with_env(name: str, value: str, fn):
+    before = os.environ.get(name)
+    os.environ[name] = value  # inherited by the service process
+    try:
+        return fn()
+    finally:
+        if before is None:
+            os.environ.pop(name)
+        else:
+            os.environ[name] = before
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    return ModelRegistry(tmp_path_factory.mktemp("customer-registry"))
+
+
+@pytest.fixture(scope="module")
+def stub(mesh, registry):
+    if "customer" in mesh.procs:
+        mesh.stop("customer")
+    _with_env("METERS_MODEL_REGISTRY", str(registry.root), lambda: mesh.start("customer"))
+    with channel(mesh.grpc_addr("customer")) as ch:
+        yield customer_service_pb2_grpc.CustomerServiceStub(ch)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    topo = generate_topology(CFG)
+    chunks = list(iter_reading_chunks(CFG, topo))
+    cols = from_arrays(
+        meter_ids=np.concatenate([c.meter_ids for c in chunks]) + METER_OFFSET,
+        **{f: np.concatenate([getattr(c, f) for c in chunks]) for f in
+           ("reading_times_unix_s", "consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")})
+    customers = topo.customers.assign(
+        meter_id=topo.meters["meter_id"].to_numpy() + METER_OFFSET,
+        region=np.array(REGIONS)[topo.meter_parameters["region"].to_numpy()])
+    return customers, cols
+
+
+def wait_for(fn, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = fn()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
+def details(err: grpc.RpcError) -> dict:
+    out = {}
+    for detail in rpc_status.from_call(err).details:
+        for kind in (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo):
+            if detail.Is(kind.DESCRIPTOR):
+                msg = kind()
+                detail.Unpack(msg)
+                out[kind.__name__] = msg
+    return out
+
+
+def fields(err: grpc.RpcError) -> list[str]:
+    return [v.field for v in details(err)["BadRequest"].field_violations]
+
+
+@pytest.fixture(scope="module")
+def loaded(stub, fleet, ingest_channel, mesh):
+    """Customers registered, readings streamed through ingest and folded into hourly usage."""
+    with psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
+        return _load(stub, fleet, ingest_channel, db)
+
+
+def _load(stub, fleet, ingest_channel, db):
+    customers, cols = fleet
+    register_meters(ingest_channel, [meter_pb2.Meter(meter_id=int(m), meter_number=f"CUST-{m}", transformer_id=1)
+                                     for m in customers["meter_id"]])
+    reply = stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
+        customer_pb2.Customer(customer_hash=r.customer_hash, tariff_type=r.tariff_type,
+                              solar_installed=bool(r.solar_installed), ev_charging=bool(r.ev_charging),
+                              demand_response_opted_in=bool(r.demand_response_opted_in), region=r.region,
+                              meter_ids=[int(r.meter_id)])
+        for r in customers.itertuples()]))
+    assert reply.created == len(customers) and reply.updated == 0
+    summary = stream_readings(ingest_channel, [cols], batch_size=2_000).summary
+    assert summary.accepted > 0.98 * len(cols)
+    lo, hi = METER_OFFSET, METER_OFFSET + CFG.meters + 1
+    stored_sql = "SELECT count(*), sum(consumption_kwh) FROM meters.meter_readings WHERE meter_id BETWEEN %s AND %s"
+    usage_sql = ("SELECT sum(bit_count(slots::bit(32))), sum(kwh) FROM customers.hourly_usage"
+                 " WHERE meter_id BETWEEN %s AND %s")
+    assert wait_for(lambda: db.execute(stored_sql, [lo, hi]).fetchone()[0] == summary.accepted)
+    assert wait_for(lambda: db.execute(usage_sql, [lo, hi]).fetchone()[0] == summary.accepted), \
+        "the customer consumer did not fold every accepted reading"
+    stored_kwh = db.execute(stored_sql, [lo, hi]).fetchone()[1]
+    usage_kwh = db.execute(usage_sql, [lo, hi]).fetchone()[1]
+    assert usage_kwh == pytest.approx(stored_kwh, rel=1e-9)
+    return customers
+
+
+@pytest.fixture(scope="module")
+def segmented(stub, loaded, registry, tmp_path_factory):
+    training.train(MlJob(registry, tmp_path_factory.mktemp("reports"), quick=True))
+    run = stub.RunSegmentation(pb.RunSegmentationRequest(usage_days=CFG.days, wait=True)).segmentation_run
+    return run
+
+
+def test_bad_input_and_unknown_names(stub):
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetCustomer(pb.GetCustomerRequest(name="nope"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(err.value) == ["name"]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetCustomer(pb.GetCustomerRequest(name="customers/" + "0" * 64))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert details(err.value)["ErrorInfo"].reason == "CUSTOMER_NOT_FOUND"
+    with pytest.raises(grpc.RpcError) as err:
+        stub.ListRecommendations(pb.ListRecommendationsRequest(parent="customers/" + "f" * 64))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as err:
+        stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
+            customer_pb2.Customer(customer_hash="ok"), customer_pb2.Customer(customer_hash="")]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(err.value) == ["customers[1].customer_hash"]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(demand_response_event=dpb.DemandResponseEvent(
+            start_time=Timestamp(seconds=2000), end_time=Timestamp(seconds=1000), target_reduction_mw=-1)))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(fields(err.value)) == {"demand_response_event.event_type", "demand_response_event.end_time",
+                                      "demand_response_event.target_reduction_mw"}
+    with pytest.raises(grpc.RpcError) as err:
+        stub.RunSegmentation(pb.RunSegmentationRequest(usage_days=-1))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(err.value) == ["usage_days"]
+    for call, request in ((stub.GetSegmentationRun, pb.GetSegmentationRunRequest(name="segmentationRuns/987654")),
+                          (stub.GetDemandResponseEvent, pb.GetDemandResponseEventRequest(name="demandResponseEvents/987654"))):
+        with pytest.raises(grpc.RpcError) as err:
+            call(request)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_segmentation_assigns_every_customer(stub, loaded, segmented):
+    assert segmented.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED, segmented.error_message
+    assert segmented.customers_assigned >= len(loaded) and segmented.model_version
+    got = [stub.GetCustomer(pb.GetCustomerRequest(name=f"customers/{h}")).customer for h in loaded["customer_hash"]]
+    assert all(c.segment != spb.SEGMENT_UNSPECIFIED for c in got)
+    first = got[0]
+    assert first.meter_ids == [int(loaded["meter_id"].iloc[0])] and first.mean_daily_kwh > 0
+    predicted = np.array([spb.Segment.Name(c.segment).removeprefix("SEGMENT_").lower() for c in got])
+    # A loose floor that catches broken wiring (chance is ~0.1); quality is measured by `meters evaluate`.
+    assert np.mean(predicted == loaded["segment"].to_numpy()) > 0.5
+
+
+def test_recommendations_over_grpc(stub, loaded, segmented):
+    recs = {h: stub.ListRecommendations(pb.ListRecommendationsRequest(parent=f"customers/{h}")).recommendations
+            for h in loaded["customer_hash"]}
+    assert sum(len(r) for r in recs.values()) > 0
+    every = [r for rs in recs.values() for r in rs]
+    assert all(r.title and r.estimated_monthly_savings_aud >= 0 and r.name.startswith("customers/") for r in every)
+    h, rs = next((h, rs) for h, rs in recs.items() if rs)
+    one_type = stub.ListRecommendations(pb.ListRecommendationsRequest(
+        parent=f"customers/{h}", recommendation_type=rs[0].recommendation_type)).recommendations
+    assert one_type and all(r.recommendation_type == rs[0].recommendation_type for r in one_type)
+
+
+def test_segment_distribution(stub, loaded, segmented):
+    dist = stub.GetSegmentDistribution(pb.GetSegmentDistributionRequest()).segment_distribution
+    assert dist.total_customers >= len(loaded) and len(dist.segments) == 12
+    assert sum(s.customer_count for s in dist.segments) == dist.total_customers
+    assert dist.segmentation_run == segmented.name
+    busy = [s for s in dist.segments if s.customer_count]
+    assert busy and all(0 <= s.peak_hour < 24 and s.mean_daily_kwh > 0 for s in busy)
+    assert len({s.peak_hour for s in busy}) > 1  # peak hours come from the members' profiles
+    nsw = stub.GetSegmentDistribution(pb.GetSegmentDistributionRequest(region="NSW")).segment_distribution
+    assert 0 < nsw.total_customers < dist.total_customers
+
+
+def test_demand_response_event_measured(stub, loaded, segmented, db):
+    # 17:00-19:00 NEM time on the fleet's last day: history before it, readings through it.
+    start = CFG.start_unix_s + (CFG.days - 1) * 86400 + 17 * 3600
+    event = dpb.DemandResponseEvent(
+        event_type=dpb.DEMAND_RESPONSE_EVENT_TYPE_PEAK_REDUCTION, start_time=Timestamp(seconds=start),
+        end_time=Timestamp(seconds=start + 2 * 3600), target_reduction_mw=0.001)
+    created = stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(
+        demand_response_event=event, request_id="e2e-dr-1")).demand_response_event
+    again = stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(
+        demand_response_event=event, request_id="e2e-dr-1")).demand_response_event
+    assert again.name == created.name
+    assert created.customers_targeted >= int(loaded["demand_response_opted_in"].sum()) > 0
+    assert created.status == dpb.DEMAND_RESPONSE_EVENT_STATUS_COMPLETED
+
+    measured = stub.MeasureDemandResponseEvent(pb.MeasureDemandResponseEventRequest(
+        name=created.name, baseline_days=5)).demand_response_event
+    m = measured.measurement
+    assert measured.status == dpb.DEMAND_RESPONSE_EVENT_STATUS_MEASURED
+    assert m.baseline_demand_mw > 0 and m.actual_demand_mw > 0 and m.reading_coverage > 0.9
+    assert m.reduction_mw == pytest.approx(m.baseline_demand_mw - m.actual_demand_mw)
+    eid = int(created.name.split("/")[1])
+    totals = db.execute("SELECT baseline_mw, actual_mw, measured_at IS NOT NULL FROM customers.demand_response_events"
+                        " WHERE id = %s", [eid]).fetchone()
+    assert totals[0] == pytest.approx(m.baseline_demand_mw) and totals[2]
+    per = db.execute("SELECT count(*), count(baseline_kw), sum(baseline_kw) FROM customers.demand_response_participants"
+                     " WHERE event_id = %s", [eid]).fetchone()
+    assert per[0] == created.customers_targeted and per[1] > 0
+    assert per[2] / 1000 == pytest.approx(m.baseline_demand_mw, rel=1e-6)
+
+    listed = stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(
+        status=dpb.DEMAND_RESPONSE_EVENT_STATUS_MEASURED)).demand_response_events
+    assert created.name in [e.name for e in listed]
+    none = stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(
+        status=dpb.DEMAND_RESPONSE_EVENT_STATUS_SCHEDULED)).demand_response_events
+    assert created.name not in [e.name for e in none]
+    window = stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(
+        start_time=Timestamp(seconds=start + 1))).demand_response_events
+    assert created.name not in [e.name for e in window]
