@@ -53,12 +53,15 @@ class EventResult:
     actual_kw: float
     participants_reduced: int
     coverage: float
+    # Per participant (in input order): (baseline kW, actual kW) over the hours with both, or None.
+    per_participant: list[tuple[float, float] | None]
 
 
 def measure(histories: list[np.ndarray], day_oks: list[np.ndarray], event_day: int, hours: np.ndarray,
             baseline_days: int = 10) -> EventResult:
     """Sum the participants' baselines and actual use over the event (kW = kWh per hour)."""
     base_total, actual_total, reduced, seen, slots = 0.0, 0.0, 0, 0, 0
+    per: list[tuple[float, float] | None] = []
     for history, ok in zip(histories, day_oks):
         today = history[event_day]
         b = high_x_of_y(history, ok, event_day, hours, baseline_days, baseline_days, event_today=today)
@@ -67,8 +70,11 @@ def measure(histories: list[np.ndarray], day_oks: list[np.ndarray], event_day: i
         present = ~np.isnan(actual) & ~np.isnan(b.hourly_kwh)
         seen += int(present.sum())
         if not present.any():
+            per.append(None)
             continue
-        base_total += float(b.hourly_kwh[present].mean())
-        actual_total += float(actual[present].mean())
-        reduced += int(b.hourly_kwh[present].mean() > actual[present].mean())
-    return EventResult(base_total, actual_total, reduced, seen / slots if slots else 0.0)
+        base_kw, actual_kw = float(b.hourly_kwh[present].mean()), float(actual[present].mean())
+        per.append((base_kw, actual_kw))
+        base_total += base_kw
+        actual_total += actual_kw
+        reduced += int(base_kw > actual_kw)
+    return EventResult(base_total, actual_total, reduced, seen / slots if slots else 0.0, per)

@@ -93,11 +93,39 @@ async def get(pool, eid: int) -> dpb.DemandResponseEvent:
     return _message(row)
 
 
-async def list_events(pool, before_id: int | None, limit: int) -> list[dpb.DemandResponseEvent]:
+# Status is derived (see _message); as SQL, against the database clock.
+STATUS_SQL = {
+    "CANCELLED": "cancelled",
+    "MEASURED": "NOT cancelled AND measured_at IS NOT NULL",
+    "SCHEDULED": "NOT cancelled AND measured_at IS NULL AND now() < start_time",
+    "ACTIVE": "NOT cancelled AND measured_at IS NULL AND start_time <= now() AND now() < end_time",
+    "COMPLETED": "NOT cancelled AND measured_at IS NULL AND end_time <= now()",
+}
+
+
+async def list_events(pool, after: tuple | None, limit: int, status: int = 0, event_type: int = 0,
+                      start_from: dt.datetime | None = None, start_before: dt.datetime | None = None
+                      ) -> list[dpb.DemandResponseEvent]:
+    """Latest start first; `after` is the (start_time, id) of the previous page's last event."""
+    where, params = ["TRUE"], []
+    if after is not None:
+        where.append("(start_time, id) < (to_timestamp(%s), %s)")
+        params += list(after)
+    if status:
+        where.append(STATUS_SQL[dpb.DemandResponseEventStatus.Name(status).removeprefix("DEMAND_RESPONSE_EVENT_STATUS_")])
+    if event_type:
+        where.append("event_type = %s")
+        params.append(dpb.DemandResponseEventType.Name(event_type).removeprefix("DEMAND_RESPONSE_EVENT_TYPE_").lower())
+    if start_from is not None:
+        where.append("start_time >= %s")
+        params.append(start_from)
+    if start_before is not None:
+        where.append("start_time < %s")
+        params.append(start_before)
     async with pool.connection() as conn:
         cur = await conn.execute(
-            f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE (%s::bigint IS NULL OR id < %s)"
-            " ORDER BY id DESC LIMIT %s", [before_id, before_id, limit])
+            f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE {' AND '.join(where)}"
+            " ORDER BY start_time DESC, id DESC LIMIT %s", [*params, limit])
         return [_message(r) for r in await cur.fetchall()]
 
 
@@ -132,7 +160,13 @@ async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandRespons
         oks.append(same_type & seen.any(axis=1))
     result = measure(histories, oks, event_day, hours, baseline_days)
     base_mw, actual_mw = result.baseline_kw / 1000, result.actual_kw / 1000
-    async with pool.connection() as conn:
+    per_participant = [(cid, *(r or (None, None))) for (cid, _meters), r in zip(parts, result.per_participant)]
+    async with pool.connection() as conn, conn.transaction():
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """UPDATE customers.demand_response_participants SET baseline_kw = %s, actual_kw = %s,
+                     reduction_kw = %s - %s WHERE event_id = %s AND customer_id = %s""",
+                [(b, a, b, a, eid, cid) for cid, b, a in per_participant])
         await conn.execute(
             """UPDATE customers.demand_response_events SET baseline_mw = %s, actual_mw = %s, actual_reduction_mw = %s,
                  customers_participated = %s, reading_coverage = %s, baseline_method = %s, measured_at = now()

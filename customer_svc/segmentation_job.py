@@ -45,5 +45,21 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
         rows.append((cid, keys[seg[i]], float(conf[i]), daily))
         for r in recommend(Usage(kwh[i], weekend[i]), tariff, keys[seg[i]]):
             recs.append((cid, r))
-    await store.store_assignments(run_id, rows, recs)
+    await store.store_assignments(run_id, rows, recs, segment_profiles(kwh, weekend, has, seg, keys,
+                                                                      [c[2] for c in customers]))
     return len(rows), version
+
+
+def segment_profiles(kwh: np.ndarray, weekend: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,
+                     regions: list[str]) -> list[tuple]:
+    """(region, segment key, customers, summed mean weekday kWh per local hour) per group."""
+    weekday = np.where(weekend[..., None], np.nan, kwh)
+    n = np.maximum(np.sum(~np.isnan(weekday), axis=1), 1)
+    hourly = np.nansum(weekday, axis=1) / n  # (customers, 24)
+    region = np.array(regions, dtype=object)
+    out = []
+    for r in np.unique(region[has]):
+        for s in np.unique(seg[has & (region == r)]):
+            members = has & (region == r) & (seg == s)
+            out.append((str(r), keys[s], int(members.sum()), hourly[members].sum(axis=0).astype(float).tolist()))
+    return out

@@ -1,6 +1,7 @@
 """CustomerService: translates messages and delegates; no business logic here."""
 
 import asyncio
+import datetime as dt
 import logging
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -90,6 +91,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
     async def GetSegmentDistribution(self, request, context):
         rows, unsegmented, run = await self._store.segment_counts(request.region)
+        peaks = await self._store.peak_hours(run[0], request.region) if run else {}
         by_key = {k: (n, kwh) for k, n, kwh in rows}
         total = sum(n for _, n, _ in rows)
         shares = []
@@ -97,7 +99,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             n, kwh = by_key.get(seg.key, (0, 0.0))
             shares.append(spb.SegmentShare(segment=segment_enum(seg.key), customer_count=n,
                                            fraction=n / total if total else 0.0, expected_fraction=seg.share,
-                                           mean_daily_kwh=kwh or 0.0))
+                                           mean_daily_kwh=kwh or 0.0, peak_hour=peaks.get(seg.key, 0)))
         dist = spb.SegmentDistribution(segments=shares, total_customers=total, unsegmented_customers=unsegmented,
                                        segmentation_run=f"segmentationRuns/{run[0]}" if run else "",
                                        computed_at=_ts(run[1]) if run else None)
@@ -146,9 +148,13 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
     async def ListDemandResponseEvents(self, request, context):
         limit = page_size(request.page_size, 100, 1000)
-        after = decode_token(request.page_token, 1)
-        events = await demand_response.list_events(self._store.pool, after[0] if after else None, limit + 1)
-        token = encode_token([int(events[limit - 1].name.split("/")[1])]) if len(events) > limit else ""
+        after = decode_token(request.page_token, 2)
+        events = await demand_response.list_events(
+            self._store.pool, tuple(after) if after else None, limit + 1, request.status, request.event_type,
+            request.start_time.ToDatetime(dt.timezone.utc) if request.HasField("start_time") else None,
+            request.end_time.ToDatetime(dt.timezone.utc) if request.HasField("end_time") else None)
+        last = events[limit - 1] if len(events) > limit else None
+        token = encode_token([last.start_time.seconds, int(last.name.split("/")[1])]) if last else ""
         return pb.ListDemandResponseEventsResponse(demand_response_events=events[:limit], next_page_token=token)
 
     async def MeasureDemandResponseEvent(self, request, context):

@@ -89,6 +89,19 @@ class CustomerStore:
         unsegmented = sum(r[1] for r in rows if not r[0])
         return segmented, unsegmented, run
 
+    async def peak_hours(self, run_id: int, region: str) -> dict[str, int]:
+        """Segment key -> local hour of the members' highest mean weekday use in that run."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT segment_id, hourly_kwh_sum FROM customers.segment_profiles
+                   WHERE segmentation_run_id = %s AND (%s = '' OR region = %s)""", [run_id, region, region])
+            rows = await cur.fetchall()
+        total: dict[str, list[float]] = {}
+        for seg, hourly in rows:
+            acc = total.setdefault(seg, [0.0] * 24)
+            total[seg] = [a + b for a, b in zip(acc, hourly)]
+        return {seg: max(range(24), key=hourly.__getitem__) for seg, hourly in total.items()}
+
     async def create_run(self, usage_days: int) -> int:
         async with self.pool.connection() as conn:
             cur = await conn.execute("INSERT INTO customers.segmentation_runs (usage_days) VALUES (%s) RETURNING id",
@@ -114,10 +127,16 @@ class CustomerStore:
             raise not_found("segmentation_run", f"segmentationRuns/{run_id}")
         return row
 
-    async def store_assignments(self, run_id: int, rows: list[tuple], recs: list[tuple]) -> None:
-        """rows: (customer id, segment key, confidence, mean daily kWh); recs: (customer id, rec)."""
+    async def store_assignments(self, run_id: int, rows: list[tuple], recs: list[tuple],
+                                profiles: list[tuple] = ()) -> None:
+        """rows: (customer id, segment key, confidence, mean daily kWh); recs: (customer id, rec);
+        profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
         async with self.pool.connection() as conn, conn.transaction():
             async with conn.cursor() as cur:
+                await cur.executemany(
+                    """INSERT INTO customers.segment_profiles (segmentation_run_id, region, segment_id, customers,
+                         hourly_kwh_sum) VALUES (%s, %s, %s, %s, %s)""",
+                    [(run_id, region, seg, n, hourly) for region, seg, n, hourly in profiles])
                 await cur.executemany(
                     """UPDATE customers.customers SET segment_id = %s, segment_confidence = %s, mean_daily_kwh = %s,
                          segmentation_run_id = %s, updated_at = now() WHERE id = %s""",

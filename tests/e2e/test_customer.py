@@ -243,3 +243,8 @@ def test_demand_response_event_measured(stub, loaded, segmented, db):
     window = stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(
         start_time=Timestamp(seconds=start + 1))).demand_response_events
     assert created.name not in [e.name for e in window]
+    first_page = stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(page_size=1))
+    assert len(first_page.demand_response_events) == 1
+    if first_page.next_page_token:
+        stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(page_size=1,
+                                                                         page_token=first_page.next_page_token))
