@@ -13,13 +13,18 @@ import numpy as np
 from meters.fleet.anomalies import ANOMALY_CODES, apply_value_anomalies, plant_episodes
 from meters.fleet.calendar import REGIONS, RegionClock, interval_end_times
 from meters.fleet.config import FleetConfig
-from meters.fleet.events import progress
+from meters.fleet.events import EventEffects, event_effects
 from meters.fleet.segments import SEGMENTS, shape_factors, temperature_factors
 
 NOMINAL_V = 230.0
 BUS_V = 242.0  # LV bus voltage at no load: Australian networks sit high in the 216-253 V band
 TX_DROP_V = 9.0  # volts lost across a transformer at full load
-DEGRADATION_DROP_V = 6.0
+DEGRADATION_DROP_V = 6.0  # volts lost at its meters at fault intensity 1 (a winding fault changes the ratio)
+FAULT_SAG_RATE = 0.010  # extra sag starts per meter-interval at fault intensity 1 (x the cause's sag weight)
+STRESS_SAG_RATE = 0.003  # ... per unit of extra (stress) load: motor starts of new connections, overload
+SITE_TEMP_SIGMA_K, SITE_TEMP_AR = 1.5, 0.8  # unmeasured site temperature around the tank
+LOSS_NOISE_SIGMA = 0.12  # losses come from an energy balance (in - out metering): noisy hour to hour
+OIL_TIME_CONSTANT_H = 3.0  # ONAN top-oil time constant (IEEE C57.91 gives 2-4 h for distribution units)
 STUCK, REVERSE = ANOMALY_CODES["stuck_at_zero"], ANOMALY_CODES["reverse_flow"]
 ABSENT = (ANOMALY_CODES["missing_interval"], ANOMALY_CODES["transformer_outage"])
 
@@ -110,18 +115,20 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
     tx_p = np.add.reduceat(p_kw, tx_starts, axis=0)
     tx_q = np.add.reduceat(np.abs(p_kw) * np.sqrt(1.0 / pf**2 - 1.0), tx_starts, axis=0)
     mid_times = ctx.times - cfg.interval_seconds // 2
-    prog, outage = progress(events, tx_rows, mid_times)
-    tx_s = np.hypot(tx_p, tx_q) * (1.0 + 0.25 * prog)  # degrading units draw more (losses, partial faults)
+    fx = event_effects(events, tx_rows, mid_times)
+    tx_s = np.hypot(tx_p, tx_q)
     sub = topo.transformers["substation_id"].to_numpy()[tx_rows] - 1
     tx_region = region[tx_starts]
     bus = BUS_V + bus_offsets[sub][:, None] + 2.0 * np.cos(2 * np.pi * (ctx.clock.local_hours[tx_region] - 3.0) / 24.0)
-    tx_v = bus - TX_DROP_V * tx_p / cap - DEGRADATION_DROP_V * prog
+    # Stress load (customers it does not meter) loads the unit like its own; a fault drops the voltage.
+    tx_v = bus - TX_DROP_V * (tx_p * (1.0 + fx.extra_load)) / cap - DEGRADATION_DROP_V * fx.voltage_drop
     line_drop = par["service_line_ohm"].to_numpy()[:, None] * p_kw * 1000.0 / (phases * NOMINAL_V)
     voltage = tx_v[tx_local] - line_drop + rng.normal(0.0, cfg.voltage_noise_v, (M, T))
 
-    # Planted anomalies: more sags under degrading transformers ("rising anomaly counts").
-    extra = 0.04 * prog[tx_local] ** 2 if prog.any() else None
+    # Planted anomalies: more sags under faulting transformers (and a few under stressed ones).
+    extra = (FAULT_SAG_RATE * fx.sag + STRESS_SAG_RATE * fx.extra_load)[tx_local] if fx.any else None
     code = plant_episodes(cfg, rng, (M, T), extra)
+    outage = fx.outage
     code[outage[tx_local]] = ANOMALY_CODES["transformer_outage"]
     # The meter's register: import only unless signed net flow was asked for. Voltage above
     # used the true net flow (export raises the local voltage either way).
@@ -140,7 +147,7 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
         region_demand[r] = served[region == r].sum(axis=0)
 
     readings, missing = _to_rows(cfg, ctx, chunk, par["meter_id"].to_numpy(), code, energy, voltage, current, pf, h)
-    hourly = _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, prog, outage)
+    hourly = _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx)
     return FleetChunk(readings, missing, hourly, region_demand)
 
 
@@ -211,8 +218,29 @@ def _to_rows(cfg, ctx, chunk, meter_ids, code, energy, voltage, current, pf, h):
     return readings, missing
 
 
-def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, prog, outage):
-    """Hourly transformer telemetry: load, utilisation, oil and winding temperature, efficiency."""
+def unit_parameters(cfg: FleetConfig, topo, tx_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-transformer nameplate physics (fixed for the run): no-load and load loss (share of kVA),
+    rated top-oil rise and hot-spot-over-oil rise (K). Units differ; older ones lose more."""
+    rng = np.random.default_rng([cfg.seed, 7])
+    n = len(topo.transformers)
+    age = topo.transformers["age_years"].to_numpy()
+    p = {
+        "no_load": rng.uniform(0.0018, 0.0032, n) * (1.0 + 0.01 * age),
+        "load": rng.uniform(0.009, 0.015, n),
+        "oil_rise": rng.uniform(38.0, 55.0, n),
+        "hotspot_rise": rng.uniform(14.0, 24.0, n),
+    }
+    return {k: v[tx_rows][:, None] for k, v in p.items()}
+
+
+def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx: EventEffects):
+    """Hourly transformer telemetry from an IEEE C57.91-style thermal model (docs/fleet.md).
+
+    Losses = no-load x (1 + fault loss) + load loss x K^2 x fault factor; top-oil rise = rated
+    rise x (losses / rated losses)^0.8 x cooling impairment, lagging with a 3 h time constant;
+    hot spot = oil + rated gradient x K^1.6 + fault hot spot. Stress load and site heat enter
+    only through K and ambient, so the model explains them; a fault's losses and heat it does not.
+    """
     per_hour = 60 // cfg.interval_minutes
     n_tx, T = tx_s.shape
     hours = T // per_hour
@@ -220,18 +248,36 @@ def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, pro
     def hourly(x):
         return x.reshape(n_tx, hours, per_hour).mean(axis=2)
 
-    out_h = hourly(outage.astype(np.float64)) > 0
-    load_kva = np.where(out_h, 0.0, hourly(tx_s))
-    peak_kva = np.where(out_h, 0.0, tx_s.reshape(n_tx, hours, per_hour).max(axis=2))
+    out_h = hourly(fx.outage.astype(np.float64)) > 0
+    s_total = tx_s * (1.0 + fx.extra_load)
+    load_kva = np.where(out_h, 0.0, hourly(s_total))
+    peak_kva = np.where(out_h, 0.0, s_total.reshape(n_tx, hours, per_hour).max(axis=2))
     util = load_kva / cap
-    p_h = hourly(np.abs(tx_p))
-    g = hourly(prog)
-    ambient = hourly(ctx.clock.temp_c[tx_region])
+    k2 = hourly((s_total / cap) ** 2)
+    p_h = hourly(np.abs(tx_p) * (1.0 + fx.extra_load))
+    ambient = hourly(ctx.clock.temp_c[tx_region] + fx.ambient_excess)
+    unit = unit_parameters(cfg, topo, tx_rows)
     rng = np.random.default_rng([cfg.seed, 6, ctx.day, int(tx_rows[0])])
-    rise = util ** 1.6
-    oil = ambient + 40.0 * rise + 15.0 * g + rng.normal(0.0, 0.7, util.shape)
-    winding = oil + 18.0 * rise + 10.0 * g + rng.normal(0.0, 0.5, util.shape)
-    losses = cap * (0.0025 + 0.012 * util**2) * (1.0 + 2.5 * g)
+    rated = unit["no_load"] + unit["load"]
+    loss_share = unit["no_load"] * (1.0 + hourly(fx.extra_loss)) + unit["load"] * k2 * hourly(fx.load_loss_factor)
+    # The tank's own temperature swings the weather station does not see (sun on the tank, wind):
+    # AR(1), 1.5 K, hour to hour. Heating a model cannot explain from load and ambient, in healthy units too.
+    site = np.empty_like(util)
+    site[:, 0] = rng.normal(0.0, SITE_TEMP_SIGMA_K, n_tx)
+    shocks = rng.normal(0.0, SITE_TEMP_SIGMA_K * np.sqrt(1.0 - SITE_TEMP_AR**2), util.shape)
+    for j in range(1, hours):
+        site[:, j] = SITE_TEMP_AR * site[:, j - 1] + shocks[:, j]
+    oil_ss = ambient + site + unit["oil_rise"] * (loss_share / rated) ** 0.8 * hourly(fx.cooling)
+    oil = np.empty_like(oil_ss)
+    oil[:, 0] = oil_ss[:, 0]
+    a = 1.0 - np.exp(-1.0 / OIL_TIME_CONSTANT_H)
+    for j in range(1, hours):  # 24 steps, vectorised over transformers
+        oil[:, j] = oil[:, j - 1] + a * (oil_ss[:, j] - oil[:, j - 1])
+    sensor = rng.normal(0.0, 0.6, (n_tx, 1))  # the day's sensor offset
+    oil = oil + sensor + rng.normal(0.0, 0.7, util.shape)
+    winding = (oil + unit["hotspot_rise"] * k2**0.8 * hourly(fx.load_loss_factor) ** 0.8
+               + hourly(fx.hotspot_k) + rng.normal(0.0, 0.5, util.shape))
+    losses = cap * loss_share * rng.lognormal(0.0, LOSS_NOISE_SIGMA, util.shape)  # energy-balance measurement noise
     efficiency = np.where(out_h | (p_h <= 0), np.nan, p_h / (p_h + losses))
     hour_ends = ctx.times[per_hour - 1 :: per_hour]
     tx_ids = topo.transformers["transformer_id"].to_numpy()[tx_rows]

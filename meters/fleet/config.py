@@ -59,6 +59,7 @@ class FleetConfig:
     degradation_only_rate_per_week: float = 0.004
     degradation_lead_hours: tuple[float, float] = (48.0, 72.0)
     outage_hours: tuple[float, float] = (2.0, 12.0)
+    fault_severity_sigma: float = 0.6  # lognormal spread of incipient-fault intensity (faint ones stay hard)
 
     # Noise.
     consumption_noise_sigma: float = 0.85  # lognormal, per interval (SGSC half-hours are spiky)
