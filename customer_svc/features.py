@@ -20,24 +20,45 @@ DAYLIGHT = np.arange(8, 17)
 DARK_HOURS = np.r_[0:8, 17:24]
 
 
-def _nanmean(x: np.ndarray, axis) -> np.ndarray:
-    n = np.sum(~np.isnan(x), axis=axis)
-    return np.nansum(x, axis=axis) / np.maximum(n, 1)
+def _quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Row quantiles (linear interpolation, as np.quantile) of a NaN-free (rows, n) array."""
+    s = np.sort(x, axis=1)
+    out = []
+    for q in qs:
+        pos = q * (s.shape[1] - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, s.shape[1] - 1)
+        out.append(s[:, lo] + (s[:, hi] - s[:, lo]) * (pos - lo))
+    return out
+
+
+def _day_sums(values: np.ndarray, day_weight: np.ndarray) -> np.ndarray:
+    """(c, d, 24) x (c, d) -> (c, 24): per-hour sums over the days selected by day_weight (0/1)."""
+    return np.matmul(day_weight[:, None, :], values)[:, 0, :]
 
 
 def build_features(p: DailyProfiles) -> np.ndarray:
-    """(customers, len(FEATURE_NAMES)) float32."""
-    kwh = p.kwh
-    weekend = np.broadcast_to(p.weekend, kwh.shape[:2])
-    wk = np.where(weekend[..., None], np.nan, kwh)
-    we = np.where(weekend[..., None], kwh, np.nan)
-    weekday_hourly = _nanmean(wk, axis=1)  # (c, 24)
-    weekend_hourly = _nanmean(we, axis=1)
-    hourly = _nanmean(kwh, axis=1)
+    """(customers, len(FEATURE_NAMES)) float32.
+
+    Missing hours (NaN) are left out of every mean. Everything is computed from one
+    zero-filled copy and a validity mask (plain sums and batched matmuls), which is
+    several times faster than NaN-aware reductions over (customers, days, 24).
+    """
+    kwh = p.kwh.astype(np.float32, copy=False)
+    missing = np.isnan(kwh)
+    k0 = np.where(missing, np.float32(0), kwh)
+    valid = (~missing).astype(np.float32)
+    we_w = np.broadcast_to(p.weekend, kwh.shape[:2]).astype(np.float32)
+    wk_w = 1.0 - we_w
+    s_wk, n_wk = _day_sums(k0, wk_w), _day_sums(valid, wk_w)
+    s_we, n_we = _day_sums(k0, we_w), _day_sums(valid, we_w)
+    weekday_hourly = s_wk / np.maximum(n_wk, 1)  # (c, 24)
+    weekend_hourly = s_we / np.maximum(n_we, 1)
+    hourly = (s_wk + s_we) / np.maximum(n_wk + n_we, 1)
     mean_h = np.maximum(hourly.mean(axis=1), EPS)
-    midday = kwh[:, :, 10:15]
     # Rooftop PV: the import register reads ~0 through the middle of the day.
-    zero_share = _nanmean(np.where(np.isnan(midday), np.nan, midday < 0.02 * mean_h[:, None, None]), axis=(1, 2))
+    low = (k0[:, :, 10:15] < (0.02 * mean_h)[:, None, None]) & ~missing[:, :, 10:15]
+    zero_share = low.sum(axis=(1, 2)) / np.maximum(valid[:, :, 10:15].sum(axis=(1, 2)), 1)
     # Shape and level from the hours PV cannot touch, so a household with panels looks like
     # its neighbours without; its daylight hours take the typical (median) daylight shape.
     dark = weekday_hourly[:, DARK_HOURS].mean(axis=1)
@@ -50,18 +71,21 @@ def build_features(p: DailyProfiles) -> np.ndarray:
     # A home battery soaks up the evening: PV zeros at noon *and* a quiet evening.
     battery = zero_share * np.clip(1.0 - evening / 0.35, 0.0, 1.0)
 
-    std_h = np.sqrt(np.maximum(_nanmean((kwh - mean_h[:, None, None]) ** 2, axis=(1, 2)), 0))
-    max_h = np.nanmax(np.where(np.isnan(kwh), -np.inf, kwh), axis=(1, 2))
+    n = np.maximum(valid.sum(axis=(1, 2)), 1)
+    s1 = k0.sum(axis=(1, 2)) / n
+    s2 = np.einsum("cdh,cdh->c", k0, k0) / n
+    std_h = np.sqrt(np.maximum(s2 - 2 * mean_h * s1 + mean_h**2, 0))
+    max_h = k0.max(axis=(1, 2))  # consumption is never negative: a missing hour (0) never wins
 
     weekend_ratio = weekend_hourly.mean(axis=1) / np.maximum(weekday_hourly.mean(axis=1), EPS)
     weekend_midday = weekend_hourly[:, 10:16].sum(axis=1) / np.maximum(weekend_hourly.sum(axis=1), EPS)
     night = (hourly[:, 22:].sum(axis=1) + hourly[:, :2].sum(axis=1)) / np.maximum(hourly.sum(axis=1), EPS)
     # EV charging: a few evenings with a big block of energy after 20:00 -> high upper quantile.
-    late = np.nansum(kwh[:, :, 20:24], axis=2) / (4 * mean_h[:, None])
-    burst = np.nanquantile(late, 0.8, axis=1) - np.nanquantile(late, 0.2, axis=1)
+    late = k0[:, :, 20:24].sum(axis=2) / (4 * mean_h[:, None])
+    q20, q80 = _quantiles(late, (0.2, 0.8))
+    burst = q80 - q20
     return np.column_stack([
         shape, level, np.log1p(std_h / mean_h), np.log1p(max_h / mean_h),
         np.log(np.maximum(p.max_kw, EPS)), np.log(np.clip(weekend_ratio, 0.1, 10)), weekend_midday,
         zero_share, battery, evening, night, burst,
     ]).astype(np.float32)
-
