@@ -17,5 +17,3 @@ class ScoringSettings(ServiceSettings):
     max_messages_per_write: int = 50
     # Seconds between passes over the alert outbox when nothing woke it.
     outbox_poll_s: float = 1.0
-    # Telemetry hours the failure features look back over.
-    failure_lookback_h: int = 24

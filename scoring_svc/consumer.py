@@ -5,8 +5,14 @@ then in ONE transaction store the anomaly predictions (unique on asset, type and
 queue their alerts in the outbox and add the poll's voltage-quality aggregates (keyed by
 message position); only after that commit are the Kafka offsets committed. Killed at any
 instant, the group resumes from the last committed offsets and the replay writes nothing
-twice. Runs inside the scoring server process (one consumer per replica; Kafka spreads the
-six partitions over replicas).
+twice. Before the first poll of a newly assigned partition, its last 24 h are read again
+into the meters' history (scoring_svc/refill.py), so a restart scores as well as before.
+
+A failure anywhere (a bad message, the database or Kafka away) never stops the process:
+it is logged, the consumer is closed without committing, and after a backoff (0.5 s
+doubling to 30 s, reset by the next stored poll) a new consumer resumes from the committed
+offsets, so nothing unprocessed is ever marked done. Runs inside the scoring server process
+(one consumer per replica; Kafka spreads the six partitions over replicas).
 """
 
 import asyncio
@@ -22,8 +28,9 @@ from meters.ingest.v1.reading_pb2 import QualityFlag
 from meters.readings import ReadingColumns, from_accepted
 from scoring_svc.alerts import AlertSender
 from scoring_svc.anomalies import AnomalyScorer, anomaly_alert, anomaly_predictions
-from scoring_svc.metrics import ANOMALIES, CONSUMER_LAG, PREDICTIONS_STORED, READINGS_SCORED
+from scoring_svc.metrics import ANOMALIES, CONSUMER_LAG, CONSUMER_RESTARTS, PREDICTIONS_STORED, READINGS_SCORED
 from scoring_svc.predictors import Models
+from scoring_svc.refill import refill
 from scoring_svc.store import ScoringStore, enqueue_alerts, insert_predictions
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,8 @@ def voltage_stats(polled: Polled, transformer_ids: np.ndarray) -> list[tuple]:
 
 class StreamScorer:
     def __init__(self, bootstrap: str, group_id: str, scorer: AnomalyScorer, models: Models, store: ScoringStore,
-                 sender: AlertSender, max_messages: int = 50):
+                 sender: AlertSender, max_messages: int = 50, history_s: int = 86_400,
+                 backoff_s: tuple[float, float] = (0.5, 30.0)):
         self._bootstrap = bootstrap
         self._group = group_id
         self._scorer = scorer
@@ -82,19 +90,42 @@ class StreamScorer:
         self._store = store
         self._sender = sender
         self._max = max_messages
+        self._history_s = history_s
+        self._backoff = backoff_s
+        self._delay = 0.0
 
     async def run_forever(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - whatever failed, the next consumer replays it
+                self._delay = min(max(self._delay * 2, self._backoff[0]), self._backoff[1])
+                CONSUMER_RESTARTS.inc()
+                log.error("scoring consumer failed; resuming from the committed offsets",
+                          exc_info=err, extra={"fields": {"retry_in_s": self._delay}})
+                await asyncio.sleep(self._delay)
+
+    async def _consume(self) -> None:
         consumer = kafka.consumer(self._bootstrap, self._group, kafka.READINGS_TOPIC)
         await consumer.start()
+        refilled: set = set()
         try:
             while True:
                 polled = await consumer.getmany(timeout_ms=500, max_records=self._max)
+                assigned = consumer.assignment()
+                if assigned - refilled:
+                    await refill(self._bootstrap, consumer, assigned - refilled, self._scorer.history,
+                                 self._history_s)
+                refilled = set(assigned)
                 records = [rec for recs in polled.values() for rec in recs]
                 if not records:
                     continue
                 while self._models.anomaly is None:  # hold the records (uncommitted) until a model is served
                     await asyncio.sleep(2)
                 await self.handle(records)
+                self._delay = 0.0
                 try:
                     # Only now that predictions, alerts and stats are committed may Kafka forget the messages.
                     await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
@@ -105,7 +136,10 @@ class StreamScorer:
                     if end is not None:
                         CONSUMER_LAG.labels(tp.partition).set(max(0, end - recs[-1].offset - 1))
         finally:
-            await consumer.stop()
+            try:
+                await consumer.stop()
+            except Exception:  # noqa: BLE001 - closing a consumer of a broken connection may fail too
+                log.warning("consumer did not stop cleanly", exc_info=True)
 
     async def handle(self, records) -> int:
         """Score and store one poll's messages in one transaction; return the new anomaly predictions."""

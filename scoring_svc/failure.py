@@ -1,9 +1,11 @@
-"""Transformer failure prediction (plan 7.2, 9.2): features from this service's telemetry,
+"""Transformer failure prediction (plan 7.2, 9.2): the model's inputs from this service's tables,
 the promoted failure model, the stored prediction, and the automated response.
 
-At or above the model's threshold (0.85 in the plan) the transformer goes to
-`maintenance_pending` and an alert (dedup key `failure:<transformer>`) is queued, both in
-the prediction's transaction.
+The features are the ones training uses (scoring_svc.models.failure_features.transformer_features),
+built from the transformer's last 8 days of hourly telemetry and the hourly counts of anomalous
+readings on its meters. At or above the model's threshold the transformer goes to
+`maintenance_pending` and an alert (dedup key `failure:<transformer>`) is queued, both in the
+prediction's transaction.
 """
 
 import datetime as dt
@@ -12,62 +14,50 @@ import numpy as np
 import pandas as pd
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2
-from scoring_svc.predictors import Models
+from scoring_svc.predictors import Models, TransformerInputs
 from scoring_svc.store import PredictionRow, ScoringStore, enqueue_alerts, upsert_prediction
 
 ANOMALY_LOOKBACK = dt.timedelta(days=7)
+COVERAGE_H = 24  # confidence is scaled by the share of the last day's telemetry hours present
 
 
-async def failure_features(store: ScoringStore, transformer_id: int, as_of: dt.datetime,
-                           lookback_h: int) -> dict[str, float]:
-    """The plan's engineer_transformer_features, from the last `lookback_h` hours of telemetry."""
-    capacity, age, last_maintenance, _ = await store.transformer_facts(transformer_id)
+async def transformer_inputs(store: ScoringStore, transformer_id: int, as_of: dt.datetime,
+                             lookback_h: int) -> TransformerInputs:
+    capacity, age, last_maintenance, status = await store.transformer_facts(transformer_id)
     tele = await store.telemetry(transformer_id, as_of - dt.timedelta(hours=lookback_h), as_of)
-    anomalies = await store.meter_anomaly_count(transformer_id, as_of - ANOMALY_LOOKBACK, as_of)
-    util = tele["load_kva"] / capacity
-    peak = tele["peak_load_kva"].fillna(tele["load_kva"]) / capacity
-    eff = tele["efficiency"].dropna()
-    trend = float(np.polyfit(np.arange(len(eff)), eff.to_numpy(), 1)[0]) if len(eff) >= 2 else 0.0
-    nan = float("nan")
-    return {
-        "age_years": float(age),
-        "load_utilization_avg": float(util.mean()) if len(tele) else nan,
-        "load_utilization_max": float(peak.max()) if len(tele) else nan,
-        "temperature_avg": float(tele["oil_temp_c"].mean()) if len(tele) else nan,
-        "temperature_max": float(tele["winding_temp_c"].max()) if len(tele) else nan,
-        "oil_temp_max": float(tele["oil_temp_c"].max()) if len(tele) else nan,
-        "ambient_temp_avg": float(tele["ambient_temp_c"].mean()) if len(tele) else nan,
-        "efficiency_avg": float(eff.mean()) if len(eff) else nan,
-        "efficiency_min": float(eff.min()) if len(eff) else nan,
-        "efficiency_trend": trend,  # change per hour
-        "anomaly_count_7d": float(anomalies),
-        "maintenance_days_since": (as_of - last_maintenance).total_seconds() / 86_400 if last_maintenance else nan,
-        "telemetry_hours": float(len(tele)),
-    }
+    tele.insert(0, "transformer_id", transformer_id)
+    tele["hour_end_unix_s"] = tele["hour_end_unix_s"].astype(np.int64)
+    tele["load_utilization"] = tele["load_kva"] / capacity
+    tele["in_service"] = status not in ("failed", "maintenance")
+    counts = await store.hourly_anomaly_counts(transformer_id, as_of - ANOMALY_LOOKBACK, as_of)
+    facts = pd.DataFrame({"transformer_id": [transformer_id], "capacity_kva": [float(capacity)],
+                          "age_years": [float(age)],
+                          "last_maintenance_unix_s": [last_maintenance.timestamp() if last_maintenance else np.nan]})
+    return TransformerInputs(tele, counts, facts, int(as_of.timestamp()))
 
 
 class FailurePredictions:
-    def __init__(self, store: ScoringStore, models: Models, lookback_h: int = 24, on_alert=lambda: None):
+    def __init__(self, store: ScoringStore, models: Models, on_alert=lambda: None):
         self._store = store
         self._models = models
-        self._lookback_h = lookback_h
         self._on_alert = on_alert
 
-    async def predict(self, transformer_id: int, as_of: dt.datetime, top: int = 5,
+    async def predict(self, transformer_id: int, as_of: dt.datetime, top: int = 3,
                       raise_alert: bool = True) -> PredictionRow:
         model = self._models.require_failure()
-        features = await failure_features(self._store, transformer_id, as_of, self._lookback_h)
-        frame = pd.DataFrame([{name: features.get(name, np.nan) for name in model.feature_names}])
-        risk = model.predict(frame, top)[0]
-        p = float(risk.probability)
-        at_risk = p >= model.threshold
-        coverage = min(features["telemetry_hours"] / self._lookback_h, 1.0)
+        inputs = await transformer_inputs(self._store, transformer_id, as_of, model.lookback_h)
+        risk = model.predict(inputs, top)
+        p, at_risk = risk.probability, risk.alarm
+        recent = inputs.telemetry["hour_end_unix_s"] > inputs.at_unix_s - COVERAGE_H * 3600
+        coverage = min(int(recent.sum()) / COVERAGE_H, 1.0)
         row = PredictionRow(
             asset_type="transformer", asset_id=transformer_id, prediction_type="transformer_failure",
             probability=p, confidence=max(p, 1.0 - p) * coverage, at_risk=at_risk, predicted_at=as_of,
             valid_until=as_of + dt.timedelta(hours=model.horizon_h),
             severity=("critical" if p >= 0.95 else "warning") if at_risk else None,
-            details={k: (v if np.isfinite(v) else None) for k, v in features.items()},
+            details={"telemetry_hours": int(len(inputs.telemetry)),
+                     "anomalies_7d": float(inputs.anomaly_counts["anomaly_count"].sum()),
+                     "threshold": model.threshold},
             top_features=[{"name": n, "value": _num(v), "contribution": _num(c)} for n, v, c in risk.top_features],
             model_version=model.version,
         )

@@ -1,48 +1,61 @@
 """Each meter's recent readings, kept in memory for the sequence model.
 
-A fixed ring of `depth` slots per meter in dense arrays (no per-meter Python objects):
-~28 bytes a reading at float32 values, so 96 slots (24 h at 15 minutes) cost ~2.7 kB a
-meter. Lost on restart; a replay from the committed offsets refills it.
+A ring of `depth` slots per meter in dense arrays (no per-meter Python objects, no loop
+per reading): ~28 bytes a reading at float32 values, so 96 slots (24 h at 15 minutes) cost
+~2.7 kB a meter. Lost on restart; the consumer refills it from the log when it is given
+partitions (scoring_svc/refill.py).
 """
 
 import numpy as np
 
 from meters.readings import FLOAT_COLUMNS, ReadingColumns
 
+CHUNK = 50_000  # readings compared with their meters' slots at once: bounds the (chunk x depth) temporaries
+
 
 class MeterHistory:
     def __init__(self, depth: int = 96, capacity: int = 1024):
         self.depth = depth
-        self._slot: dict[int, int] = {}
+        self._ids = np.empty(0, dtype=np.int64)  # known meters, sorted
+        self._slot_of = np.empty(0, dtype=np.int64)  # slot of each of _ids
+        self._next = np.zeros(capacity, dtype=np.int64)  # per slot: ring position written next
         self._times = np.full((capacity, depth), -1, dtype=np.int64)
         self._values = np.zeros((capacity, depth, len(FLOAT_COLUMNS)), dtype=np.float32)
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return len(self._ids)
 
-    def _slots(self, meter_ids: np.ndarray, create: bool) -> np.ndarray:
-        out = np.empty(len(meter_ids), dtype=np.int64)
-        for i, m in enumerate(meter_ids.tolist()):
-            s = self._slot.get(m)
-            if s is None:
-                if not create:
-                    out[i] = -1
-                    continue
-                s = self._slot[m] = len(self._slot)
-                if s >= len(self._times):
-                    self._grow()
-            out[i] = s
-        return out
+    def _lookup(self, meter_ids: np.ndarray) -> np.ndarray:
+        """Slot of each meter, -1 for meters never seen."""
+        if not len(self._ids):
+            return np.full(len(meter_ids), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._ids, meter_ids), len(self._ids) - 1)
+        return np.where(self._ids[pos] == meter_ids, self._slot_of[pos], -1)
+
+    def _create(self, unique_ids: np.ndarray) -> np.ndarray:
+        """Slots of sorted, distinct meters, new ones given the next free slots."""
+        slots = self._lookup(unique_ids)
+        new = slots < 0
+        if new.any():
+            n = len(self._ids)
+            slots[new] = np.arange(n, n + int(new.sum()))
+            while n + new.sum() > len(self._times):
+                self._grow()
+            ids = np.concatenate([self._ids, unique_ids[new]])
+            order = np.argsort(ids, kind="stable")
+            self._ids, self._slot_of = ids[order], np.concatenate([self._slot_of, slots[new]])[order]
+        return slots
 
     def _grow(self) -> None:
         n = len(self._times)
+        self._next = np.concatenate([self._next, np.zeros(n, dtype=np.int64)])
         self._times = np.concatenate([self._times, np.full((n, self.depth), -1, dtype=np.int64)])
         self._values = np.concatenate([self._values, np.zeros_like(self._values)])
 
     def before(self, cols: ReadingColumns, history_s: int) -> ReadingColumns:
         """Stored readings of the meters in `cols` within `history_s` before their earliest reading there."""
         meters, first = _first_times(cols)
-        slots = self._slots(meters, create=False)
+        slots = self._lookup(meters)
         known = slots >= 0
         slots, first, meters = slots[known], first[known], meters[known]
         times = self._times[slots]
@@ -52,23 +65,35 @@ class MeterHistory:
         return ReadingColumns(meters[r], times[r, c], *(vals[:, k] for k in range(vals.shape[1])))
 
     def add(self, cols: ReadingColumns) -> None:
-        """Remember readings: each replaces its meter's oldest slot (readings in time order per meter)."""
-        if not len(cols):
-            return
+        """Remember readings; each meter keeps its `depth` most recent (a replayed reading is kept once)."""
         order = np.lexsort((cols.reading_times_unix_s, cols.meter_ids))
-        ids, times = cols.meter_ids[order], cols.reading_times_unix_s[order]
-        values = np.column_stack([getattr(cols, n)[order] for n in FLOAT_COLUMNS]).astype(np.float32)
-        slots = self._slots(ids, create=True)
-        for i, s in enumerate(slots.tolist()):
-            row = self._times[s]
-            t = times[i]
-            if (row == t).any():  # a replayed reading: already remembered
-                continue
-            k = int(np.argmin(row))  # the oldest (or an empty, -1) slot
-            if row[k] > t:
-                continue  # older than everything kept: not worth a slot
-            row[k] = t
-            self._values[s, k] = values[i]
+        for start in range(0, len(order), CHUNK):
+            part = order[start:start + CHUNK]
+            values = np.column_stack([getattr(cols, n)[part] for n in FLOAT_COLUMNS]).astype(np.float32)
+            self._add_sorted(cols.meter_ids[part], cols.reading_times_unix_s[part], values)
+
+    def _add_sorted(self, ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        slots = self._create(uniq)[inverse]
+        stored = self._times[slots]
+        full = (stored >= 0).all(axis=1)
+        oldest = np.where(full, stored.min(axis=1), -1)
+        again = np.r_[False, (ids[1:] == ids[:-1]) & (times[1:] == times[:-1])]
+        # Not worth a slot: already remembered, twice in this batch, or older than all of a full ring.
+        keep = ~((stored == times[:, None]).any(axis=1) | again | (times < oldest))
+        ids, times, values, slots = ids[keep], times[keep], values[keep], slots[keep]
+        if not len(ids):
+            return
+        head = np.r_[True, ids[1:] != ids[:-1]]
+        group_start = np.maximum.accumulate(np.where(head, np.arange(len(ids)), 0))
+        rank = np.arange(len(ids)) - group_start
+        size = np.diff(np.r_[np.flatnonzero(head), len(ids)])[np.cumsum(head) - 1]
+        last = rank >= size - self.depth  # more than `depth` of one meter: only the latest fit
+        pos = (self._next[slots] + rank) % self.depth
+        self._times[slots[last], pos[last]] = times[last]
+        self._values[slots[last], pos[last]] = values[last]
+        firsts = slots[head]
+        self._next[firsts] = (self._next[firsts] + size[head]) % self.depth
 
 
 def _first_times(cols: ReadingColumns) -> tuple[np.ndarray, np.ndarray]:

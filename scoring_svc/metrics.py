@@ -12,3 +12,5 @@ ALERT_SEND_FAILURES = Counter("meters_scoring_alert_send_failures_total", "Faile
 ALERT_OUTBOX = Gauge("meters_scoring_alert_outbox", "Alerts waiting in the outbox (0 after a full drain).")
 CONSUMER_LAG = Gauge("meters_scoring_consumer_lag_messages", "Messages behind the log end, by partition.",
                      ["partition"])
+CONSUMER_RESTARTS = Counter("meters_scoring_consumer_restarts_total",
+                            "Times the stream consumer failed and was restarted from the committed offsets.")

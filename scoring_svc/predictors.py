@@ -10,7 +10,7 @@ SIGHUP picks it up.
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -43,17 +43,29 @@ class AnomalyDetector(Protocol):
 @dataclass(frozen=True)
 class FailureRisk:
     probability: float
-    top_features: list[tuple[str, float, float]]  # (name, value, contribution), largest |contribution| first
+    alarm: bool  # at or above the model's own threshold
+    top_features: list[tuple[str, float, float]]  # (name, value, contribution), largest contribution first
+
+
+@dataclass(frozen=True)
+class TransformerInputs:
+    """What the failure model needs of one transformer, as transformer_features takes it."""
+
+    telemetry: pd.DataFrame  # hourly: transformer_id, hour_end_unix_s, load_kva, peak_load_kva, load_utilization,
+    #                          ambient_temp_c, oil_temp_c, winding_temp_c, efficiency, in_service
+    anomaly_counts: pd.DataFrame  # transformer_id, hour_end_unix_s, anomaly_count
+    transformer: pd.DataFrame  # one row: transformer_id, capacity_kva, age_years, last_maintenance_unix_s
+    at_unix_s: int
 
 
 class FailurePredictor(Protocol):
     version: str
-    threshold: float  # probabilities at or above are at risk (0.85 in the plan)
+    threshold: float  # probabilities at or above are at risk
     horizon_h: float  # how far ahead the prediction reaches
-    feature_names: Sequence[str]
+    lookback_h: int  # telemetry hours the features need before the prediction time
 
-    def predict(self, features: pd.DataFrame, top: int) -> list[FailureRisk]:
-        """One risk per row of `features` (columns: feature_names)."""
+    def predict(self, inputs: TransformerInputs, top: int) -> FailureRisk:
+        """The risk of one transformer at inputs.at_unix_s."""
 
 
 def no_model(name: str) -> DomainError:
@@ -81,19 +93,35 @@ class _Anomaly:
         self.history_s = history_s
 
     def score(self, readings: ReadingColumns, history: ReadingColumns) -> AnomalyScores:
-        if not len(history):
-            out = self._detector.score(None, readings)
-            return AnomalyScores(out.score, out.anomaly_type.astype(np.int64))
-        # Workaround: AnomalyDetector.score(history, new) mis-indexes when history is not empty
-        # (new_pos[is_new[order] - 1] also takes the history rows); score history + new as `new`
-        # and keep the last len(readings) rows until that is fixed.
-        out = self._detector.score(None, ReadingColumns.concat([history, readings]))
-        return AnomalyScores(out.score[len(history):], out.anomaly_type[len(history):].astype(np.int64))
+        out = self._detector.score(history if len(history) else None, readings)
+        return AnomalyScores(out.score, out.anomaly_type.astype(np.int64))
 
 
 def load_failure(registry: ModelRegistry) -> FailurePredictor:
-    from scoring_svc.models import failure
-    return failure.FailurePredictor.load(registry)
+    from scoring_svc.models.failure import FailurePredictor as Predictor
+    return _Failure(Predictor.load(registry))
+
+
+class _Failure:
+    """scoring_svc.models.failure.FailurePredictor over the features training uses (transformer_features)."""
+
+    def __init__(self, predictor):
+        from scoring_svc.models.failure import HORIZON_H
+        from scoring_svc.models.failure_features import WEEK_H, transformer_features
+        self._predictor = predictor
+        self._features = transformer_features
+        self.version = predictor.version
+        self.threshold = float(predictor.threshold)
+        self.horizon_h = float(HORIZON_H)
+        self.lookback_h = WEEK_H + 24
+
+    def predict(self, inputs: TransformerInputs, top: int) -> FailureRisk:
+        feats = self._features(inputs.telemetry, inputs.anomaly_counts, [inputs.at_unix_s], inputs.transformer,
+                               self._predictor.baseline)
+        out = self._predictor.predict(feats, top_k=top)
+        row = feats.iloc[0]
+        return FailureRisk(float(out.probability[0]), bool(out.alarm[0]),
+                           [(name, float(row[name]), c) for name, c in out.top_features[0]])
 
 
 class Models:
@@ -105,15 +133,20 @@ class Models:
         self.failure: FailurePredictor | None = None
 
     def reload(self) -> None:
-        self.anomaly = self._load(load_anomaly, ANOMALY_MODEL)
-        self.failure = self._load(load_failure, FAILURE_MODEL)
+        self.anomaly = self._load(load_anomaly, ANOMALY_MODEL, self.anomaly)
+        self.failure = self._load(load_failure, FAILURE_MODEL, self.failure)
 
-    def _load(self, loader, name: str):
+    def _load(self, loader, name: str, serving):
+        """The promoted version; None if none is promoted; the one `serving` if the promoted one is unusable."""
         try:
             model = loader(self._registry)
         except (ModelNotFound, ImportError) as err:
             log.warning("no %s model served: %s", name, err)
             return None
+        except Exception as err:  # noqa: BLE001 - a broken artifact must not take the service down
+            log.error("promoted %s model not loaded; still serving %s", name,
+                      serving.version if serving else "none", exc_info=err)
+            return serving
         log.info("loaded model", extra={"fields": {"model": name, "version": model.version}})
         return model
 

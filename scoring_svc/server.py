@@ -42,7 +42,7 @@ async def main(settings: ScoringSettings) -> None:
     store = ScoringStore(pool)
     sender = AlertSender(pool, settings.alert_addr, settings.outbox_poll_s)
     scorer = AnomalyScorer(models, MeterHistory())
-    failures = FailurePredictions(store, models, settings.failure_lookback_h, on_alert=sender.wake)
+    failures = FailurePredictions(store, models, on_alert=sender.wake)
     alert_channel = grpc.aio.insecure_channel(settings.alert_addr)
     servicer = ScoringServicer(models, scorer, failures, store, sender,
                                alert_service_pb2_grpc.AlertServiceStub(alert_channel))

@@ -122,7 +122,7 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
             raise invalid_argument("top_features must not be negative", FieldViolation("top_features", "must be >= 0"))
         as_of = (request.as_of.ToDatetime(dt.timezone.utc) if request.HasField("as_of")
                  else dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-        p = await self._failures.predict(tid, as_of, request.top_features or 5, request.raise_alert)
+        p = await self._failures.predict(tid, as_of, request.top_features or 3, request.raise_alert)
         return pb.PredictTransformerFailureResponse(prediction=prediction_message(p))
 
     async def ListPredictions(self, request, context):

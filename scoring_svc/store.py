@@ -185,14 +185,19 @@ class ScoringStore:
         return pd.DataFrame(rows, columns=["hour_end_unix_s", "load_kva", "peak_load_kva", "ambient_temp_c",
                                            "oil_temp_c", "winding_temp_c", "efficiency"], dtype=float)
 
-    async def meter_anomaly_count(self, transformer_id: int, start: dt.datetime, end: dt.datetime) -> int:
+    async def hourly_anomaly_counts(self, transformer_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+        """Anomalous readings of the transformer's meters per hour (hour_end_unix_s: the hour's end)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT count(*) FROM ml.predictions p JOIN grid.meter_connections c ON c.meter_id = p.asset_id"
+                "SELECT ceil(extract(epoch FROM p.predicted_at) / 3600)::bigint * 3600 AS h, count(*)"
+                " FROM ml.predictions p JOIN grid.meter_connections c ON c.meter_id = p.asset_id"
                 " WHERE p.asset_type = 'smart_meter' AND p.prediction_type = 'reading_anomaly' AND p.at_risk"
-                " AND c.transformer_id = %s AND p.predicted_at > %s AND p.predicted_at <= %s",
+                " AND c.transformer_id = %s AND p.predicted_at > %s AND p.predicted_at <= %s GROUP BY h",
                 [transformer_id, start, end])
-            return (await cur.fetchone())[0]
+            rows = await cur.fetchall()
+        return pd.DataFrame({"transformer_id": np.full(len(rows), transformer_id, dtype=np.int64),
+                             "hour_end_unix_s": np.array([r[0] for r in rows], dtype=np.int64),
+                             "anomaly_count": np.array([r[1] for r in rows], dtype=np.float64)})
 
     # --- transformers ---------------------------------------------------------------------------
     _TX = """x.id, x.transformer_number, coalesce(x.substation_id, 0), coalesce(x.region, ''), x.capacity_kva,
