@@ -4,8 +4,11 @@ Anomalies: the later third of the anomaly fleet's days, on the meters of the tra
 held out of training (same seed, so the same fleet is regenerated). Failures: a fleet of
 another seed (scoring_svc/models/fleets.py), every in-service transformer-hour after its first day.
 Figures: anomaly precision/recall/F1 at the 0.85 threshold over present readings (absent rows
-cannot be scored); failure precision per alarm hour (label: fails within 72 h), recall per
-failure event (an alarm within its last 72 h), lead = failure time - first alarm in that window.
+cannot be scored). Failures, event-level: an alarm hour is true if its transformer fails within
+the next 72 h. failure_precision is per alarm *episode* (alarm hours of one transformer at most
+6 h apart = one page to on-call; true if any of its hours is), failure_precision_hourly per alarm
+hour; failure_recall = failures with any alarm in their last 72 h, failure_recall_48h = with one
+at least 48 h before; lead = failure time - first alarm in that 72 h window (median).
 """
 
 import matplotlib
@@ -68,8 +71,12 @@ def evaluate_failure(job: MlJob) -> dict[str, float]:
     _plot_failure(job, prob, feats["label"].to_numpy(), m["leads"])
     return {
         "failure_precision": m["precision"],
+        "failure_precision_hourly": m["precision_hourly"],
         "failure_recall": m["recall"],
+        "failure_recall_48h": m["recall_48h"],
         "failure_lead_hours_median": m["lead_hours_median"],
+        "failure_alarm_episodes": m["episodes"],
+        "failure_false_episodes": m["false_episodes"],
         "failure_degradation_precision": m["degradation_precision"],
         "failure_transformer_precision": m["transformer_precision"],
         "failure_evaluated_events": m["events"],

@@ -28,6 +28,8 @@ FEATURES = [
     "oil_residual_slope", "winding_residual_slope",
     "loss_residual_6h", "efficiency_trend",
     "anomaly_count_7d", "anomaly_count_24h", "anomaly_count_6h", "anomaly_rate_trend",
+    "oil_residual_trend_3h", "winding_residual_trend_3h", "efficiency_trend_3h", "anomaly_count_3h",
+    "loss_residual_trend_24h", "oil_residual_trend_24h",
 ]
 
 
@@ -153,6 +155,14 @@ def transformer_features(telemetry: pd.DataFrame, anomaly_counts: pd.DataFrame, 
     for name, g in (("oil_residual_slope", oil_r), ("winding_residual_slope", wind_r)):
         f[name] = _window(g, 3, cols, "mean") - _window(g, 6, cols - 3, "mean")
     f["anomaly_rate_trend"] = f["anomaly_count_24h"] - f["anomaly_count_7d"] / 7.0
+    # Early warning: an incipient fault steps up at onset, so the last 3 h against the own week
+    # already shows it; the last 24 h against that week shows a sustained rise (noise averages out).
+    f["oil_residual_trend_3h"] = _window(oil_r, 3, cols, "mean") - prior["oil"]
+    f["winding_residual_trend_3h"] = _window(wind_r, 3, cols, "mean") - prior["wind"]
+    f["efficiency_trend_3h"] = _window(loss_r, 3, cols, "mean") - prior["loss"]
+    f["anomaly_count_3h"] = _window(counts, 3, cols, "sum")
+    f["loss_residual_trend_24h"] = _window(loss_r, 24, cols, "mean") - prior["loss"]
+    f["oil_residual_trend_24h"] = _window(oil_r, 24, cols, "mean") - prior["oil"]
 
     n_t = len(at)
     meta = transformers.set_index("transformer_id").reindex(tx)

@@ -1,4 +1,5 @@
-"""Failure training set (hourly transformer features + 72 h labels), XGBoost fit and threshold choice."""
+"""Failure training set (hourly transformer features + 72 h labels), XGBoost fit, event-level alarm
+metrics (per episode and per alarm hour) and threshold choice on out-of-fold training predictions."""
 
 import numpy as np
 import pandas as pd
@@ -57,36 +58,82 @@ def fit_booster(feats: pd.DataFrame, seed: int) -> xgb.Booster:
     return xgb.train(params, dm, ROUNDS)
 
 
-def alarm_metrics(feats: pd.DataFrame, prob: np.ndarray, threshold: float, events: pd.DataFrame) -> dict[str, float]:
-    """Precision per alarm hour; recall and lead per failure event (lead = failure - first alarm in its 72 h)."""
-    alarm = prob >= threshold
-    y = feats["label"].to_numpy()
-    precision = float((alarm & y).sum() / max(alarm.sum(), 1))
-    fails = events[events["event_type"] == FAILURE]
+EPISODE_GAP_H = 6  # alarm hours on one transformer at most this far apart form one episode
+EARLY_H = 48  # "early" warning: a first alarm at least this long before the failure
+
+
+def alarm_episodes(feats: pd.DataFrame, alarm: np.ndarray) -> pd.DataFrame:
+    """Alarm hours merged per transformer into episodes (gaps <= EPISODE_GAP_H): one page to on-call each.
+
+    Returns transformer_id, start, end (hour_end_unix_s) and true (its transformer fails within
+    HORIZON_H after one of its alarm hours, which is when each of those alarms counts as true)."""
+    tid = feats["transformer_id"].to_numpy()[alarm]
+    t = feats["hour_end_unix_s"].to_numpy()[alarm]
+    ev = feats["event_unix_s"].to_numpy()[alarm]
+    if len(t) == 0:
+        return pd.DataFrame({"transformer_id": [], "start": [], "end": [], "true": []})
+    order = np.lexsort((t, tid))
+    tid, t, ev = tid[order], t[order], ev[order]
+    good = (ev > 0) & (ev - t <= HORIZON_H * 3600) & (ev > t)
+    new = np.r_[True, (tid[1:] != tid[:-1]) | (t[1:] - t[:-1] > EPISODE_GAP_H * 3600)]
+    ep = np.cumsum(new) - 1
+    df = pd.DataFrame({"ep": ep, "transformer_id": tid, "t": t, "good": good})
+    g = df.groupby("ep")
+    return pd.DataFrame({"transformer_id": g["transformer_id"].first(), "start": g["t"].min(),
+                         "end": g["t"].max(), "true": g["good"].any()}).reset_index(drop=True)
+
+
+def _event_rows(feats: pd.DataFrame, events: pd.DataFrame) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+    """Per evaluable failure (its 72 h mostly inside the span): (time, row numbers of its 72 h window);
+    and a mask of rows inside any planted event (degradation start .. end)."""
     tid, t = feats["transformer_id"].to_numpy(), feats["hour_end_unix_s"].to_numpy()
-    leads, eligible = [], 0
-    for ev in fails.itertuples(index=False):
-        window = (tid == ev.transformer_id) & (t < ev.event_unix_s) & (t >= ev.event_unix_s - HORIZON_H * 3600)
-        if window.sum() < HORIZON_H // 2:  # its 72 h lie mostly outside the evaluated span
-            continue
-        eligible += 1
-        hit = window & alarm
-        if hit.any():
-            leads.append((ev.event_unix_s - t[hit].min()) / 3600.0)
-    # Event-level precision: alarm episodes on transformers that then fail / all transformers alarmed.
-    alarmed = pd.Series(alarm).groupby(feats["transformer_id"].to_numpy()).any()
-    failing = set(fails["transformer_id"])
-    alarmed_ids = alarmed[alarmed].index
+    windows = []
+    for ev in events[events["event_type"] == FAILURE].itertuples(index=False):
+        rows = np.flatnonzero((tid == ev.transformer_id) & (t < ev.event_unix_s)
+                              & (t >= ev.event_unix_s - HORIZON_H * 3600))
+        if len(rows) >= HORIZON_H // 2:
+            windows.append((int(ev.event_unix_s), rows))
     in_degradation = np.zeros(len(feats), dtype=bool)
     for ev in events.itertuples(index=False):
         in_degradation |= (tid == ev.transformer_id) & (t > ev.degradation_start_unix_s) & (t <= ev.end_unix_s)
+    return windows, in_degradation
+
+
+def alarm_metrics(feats: pd.DataFrame, prob: np.ndarray, threshold: float, events: pd.DataFrame,
+                  cache=None) -> dict[str, float]:
+    """Event-level figures of alarms at `threshold` (docs in scoring_svc/evaluation.py).
+
+    An alarm hour is true if its transformer fails within the next 72 h. precision: per alarm
+    episode (what on-call experiences); precision_hourly: per alarm hour. recall: failures with an
+    alarm in their last 72 h; recall_48h: ... with one at least 48 h before. Lead: failure time -
+    first alarm in its 72 h window (median over detected failures)."""
+    alarm = prob >= threshold
+    y = feats["label"].to_numpy()
+    precision_h = float((alarm & y).sum() / max(alarm.sum(), 1))
+    episodes = alarm_episodes(feats, alarm)
+    fails = events[events["event_type"] == FAILURE]
+    tid = feats["transformer_id"].to_numpy()
+    windows, in_degradation = _event_rows(feats, events) if cache is None else cache
+    eligible = len(windows)
+    leads = []
+    for at, rows in windows:
+        hit = rows[alarm[rows]]
+        if len(hit):
+            leads.append((at - feats["hour_end_unix_s"].to_numpy()[hit].min()) / 3600.0)
+    failing = set(fails["transformer_id"])
+    alarmed_ids = np.unique(tid[alarm])
+    n_ep = len(episodes)
     return {
-        "precision": precision,
-        # Alarms that fall on any planted degradation, failing or recovering: what the telemetry can tell.
+        "precision": float(episodes["true"].sum() / n_ep) if n_ep else 0.0,
+        "precision_hourly": precision_h,
+        # Alarms that fall on any planted event, failing or recovering.
         "degradation_precision": float((alarm & in_degradation).sum() / max(alarm.sum(), 1)),
         "recall": len(leads) / max(eligible, 1),
+        "recall_48h": float(np.sum(np.array(leads) >= EARLY_H)) / max(eligible, 1),
         "lead_hours_median": float(np.median(leads)) if leads else 0.0,
         "events": float(eligible),
+        "episodes": float(n_ep),
+        "false_episodes": float(n_ep - episodes["true"].sum()) if n_ep else 0.0,
         "alarm_hours": float(alarm.sum()),
         "transformer_precision": float(np.mean([i in failing for i in alarmed_ids])) if len(alarmed_ids) else 0.0,
         "leads": leads,
@@ -95,33 +142,46 @@ def alarm_metrics(feats: pd.DataFrame, prob: np.ndarray, threshold: float, event
 
 def choose_threshold(feats: pd.DataFrame, prob: np.ndarray, events: pd.DataFrame,
                      min_precision: float = 0.80, min_recall: float = 0.87) -> tuple[float, dict]:
-    """Both targets met: the highest recall. Else recall target met: the best precision. Else the best F1."""
-    scored = []
-    for thr in np.unique(np.round(np.quantile(prob, np.linspace(0.80, 0.9999, 150)), 4)):
-        m = alarm_metrics(feats, prob, float(thr), events)
+    """Episode precision and recall targets met: the most failures warned >= 48 h ahead (then recall).
+    Else precision met: the best recall. Else the best F1."""
+    scored, cache = [], _event_rows(feats, events)
+    for thr in np.unique(np.round(np.quantile(prob, np.linspace(0.90, 0.99995, 120)), 4)):
+        m = alarm_metrics(feats, prob, float(thr), events, cache)
         f1 = 2 * m["precision"] * m["recall"] / max(m["precision"] + m["recall"], 1e-9)
-        scored.append((float(thr), m["precision"], m["recall"], f1))
+        scored.append((float(thr), m["precision"], m["recall"], f1, m["recall_48h"]))
     both = [s for s in scored if s[1] >= min_precision and s[2] >= min_recall]
-    recall_ok = [s for s in scored if s[2] >= min_recall]
+    precise = [s for s in scored if s[1] >= min_precision]
     if both:
-        thr = max(both, key=lambda s: (s[2], s[1]))[0]
-    elif recall_ok:
-        thr = max(recall_ok, key=lambda s: (s[1], s[2]))[0]
+        thr = max(both, key=lambda s: (s[4], s[2], s[1]))[0]
+    elif precise:
+        thr = max(precise, key=lambda s: (s[2], s[4], s[1]))[0]
     else:
         thr = max(scored, key=lambda s: s[3])[0]
-    return thr, alarm_metrics(feats, prob, thr, events)
+    return thr, alarm_metrics(feats, prob, thr, events, cache)
+
+
+CV_FOLDS = 4
 
 
 def fit_failure_predictor(data: FleetData, t_fit: int, t_end: int, seed: int) -> tuple[FailurePredictor, dict]:
-    """XGBoost on hours up to t_fit; threshold chosen on (t_fit, t_end] of the same training fleet."""
+    """XGBoost on the training fleet's whole span; the threshold is chosen on out-of-fold
+    probabilities of that same fleet (folds = disjoint transformer groups), never on held-out data.
+
+    t_fit: the thermal baseline is fitted on hours up to it (as before); t_end: end of the span."""
     baseline = ThermalBaseline.fit(data.telemetry[data.telemetry["hour_end_unix_s"] <= t_fit])
-    fit = labelled_features(data, baseline, data.cfg.start_unix_s, t_fit)
-    booster = fit_booster(fit, seed)
-    later = labelled_features(data, baseline, t_fit, t_end)
-    predictor = FailurePredictor(booster, baseline, 0.5)
-    threshold, m = choose_threshold(later, predictor.probability(later), data.events)
-    predictor.threshold = threshold
-    report = {"threshold_span_precision": m["precision"], "threshold_span_recall": m["recall"],
-              "threshold_span_lead_hours_median": m["lead_hours_median"], "threshold_span_events": m["events"],
-              "fit_rows": float(len(fit)), "fit_positive_rows": float(fit["label"].sum())}
+    feats = labelled_features(data, baseline, data.cfg.start_unix_s, t_end)
+    tx = np.unique(feats["transformer_id"].to_numpy())
+    fold_of = dict(zip(tx, np.random.default_rng([seed, 31]).permutation(len(tx)) % CV_FOLDS))
+    fold = np.array([fold_of[i] for i in feats["transformer_id"].to_numpy()])
+    oof = np.zeros(len(feats))
+    for k in range(CV_FOLDS):
+        booster = fit_booster(feats[fold != k], seed + k)
+        rows = feats[fold == k]
+        oof[fold == k] = booster.predict(xgb.DMatrix(rows[FEATURES].to_numpy(np.float32), feature_names=FEATURES))
+    threshold, m = choose_threshold(feats, oof, data.events)
+    predictor = FailurePredictor(fit_booster(feats, seed), baseline, threshold)
+    report = {"threshold_cv_precision": m["precision"], "threshold_cv_precision_hourly": m["precision_hourly"],
+              "threshold_cv_recall": m["recall"], "threshold_cv_recall_48h": m["recall_48h"],
+              "threshold_cv_lead_hours_median": m["lead_hours_median"], "threshold_cv_events": m["events"],
+              "fit_rows": float(len(feats)), "fit_positive_rows": float(feats["label"].sum())}
     return predictor, report
