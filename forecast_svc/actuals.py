@@ -3,7 +3,9 @@
 forecast.demand_actuals and copies the sums into stored forecasts.
 
 Replays are harmless: the next offset of each partition is stored in the same transaction as the
-sums, and records below it are skipped; Kafka offsets are committed only after that commit.
+sums, and records below it are skipped; Kafka offsets are committed only after that commit. A
+reading re-sent through ingest (a new message) is counted once: counted.py keeps which meters each
+step already holds, in the same transaction.
 Meters without a registered placement count toward the network only.
 """
 
@@ -14,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from forecast_svc import counted
 from forecast_svc.scopes import SCOPE_CODES
 from forecast_svc.store import ForecastStore
 from meters import kafka
@@ -41,10 +44,20 @@ class Placements:
         return known
 
 
+def countable(cols: ReadingColumns) -> np.ndarray:
+    """Readings that add to demand: finite and not negative (ingest rejects negative ones)."""
+    return np.isfinite(cols.demand_kw) & (cols.demand_kw >= 0)
+
+
+def step_ends(cols: ReadingColumns) -> np.ndarray:
+    """Each reading's interval end on the 15-minute grid (unix s)."""
+    return -(-cols.reading_times_unix_s // STEP_S) * STEP_S
+
+
 def aggregate(cols: ReadingColumns, placement: pd.DataFrame) -> pd.DataFrame:
     """Rows (scope, scope_id, step_end_unix_s, demand_mw, readings) for one batch of readings."""
-    ok = np.isfinite(cols.demand_kw) & (cols.demand_kw >= 0)
-    step = -(-cols.reading_times_unix_s[ok] // STEP_S) * STEP_S  # interval end, on the 15-minute grid
+    ok = countable(cols)
+    step = step_ends(cols)[ok]
     base = pd.DataFrame({"step": step, "mw": cols.demand_kw[ok] / 1000.0,
                          "region": placement["region"].to_numpy()[ok],
                          "substation": placement["substation_id"].to_numpy()[ok],
@@ -71,6 +84,9 @@ async def apply(store: ForecastStore, placements: Placements, records) -> int:
         if not fresh:
             return 0
         cols = ReadingColumns.concat([from_accepted(r.value)[0] for r in fresh])
+        ok = np.flatnonzero(countable(cols))
+        first = await counted.first_counts(conn, cols.meter_ids[ok], step_ends(cols)[ok])
+        cols = cols.take(ok[first])
         rows = aggregate(cols, await placements.lookup(cols.meter_ids))
         await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS actuals_in (scope smallint, scope_id text,
                               step_end timestamptz, demand_mw float8, readings int) ON COMMIT DELETE ROWS""")

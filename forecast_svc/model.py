@@ -30,6 +30,14 @@ STEPS_PER_DAY = 96
 BLENDS = (0.0, 0.5, 1.0)
 
 
+@dataclass(frozen=True)
+class ProphetSpec:
+    """Prophet's structure; the defaults were chosen on validation days inside the training span."""
+    daily_order: int = 10  # Fourier order of each daily shape (workday, day off)
+    weekly_order: int = 3
+    day_off_level: bool = True  # a day off's own level (the conditional daily shapes average to zero)
+
+
 @dataclass
 class ModelParams:
     scope: dict
@@ -59,18 +67,18 @@ class DemandModel:
     # ---- training -------------------------------------------------------------------------
     @staticmethod
     def fit(series: pd.DataFrame, scope: Scope, interval_level: float = 0.9, calibration_days: int = 3,
-            seed: int = 0) -> "DemandModel":
+            seed: int = 0, spec: ProphetSpec = ProphetSpec()) -> "DemandModel":
         series = regular(series)
         has_temp = bool("temperature_c" in series and series["temperature_c"].notna().mean() > 0.95)
         params = ModelParams(asdict(scope), has_temp, interval_level)
         cut = len(series) - calibration_days * STEPS_PER_DAY
         if calibration_days and cut >= 7 * STEPS_PER_DAY:
-            trial = DemandModel(*_fit_parts(series.iloc[:cut], scope, has_temp, seed), params)
+            trial = DemandModel(*_fit_parts(series.iloc[:cut], scope, has_temp, seed, spec), params)
             trial.params.temp_profile = diurnal_profile(series.iloc[:cut]) if has_temp else []
             params = trial._calibrate(series, cut)
         else:  # too short to hold anything out: no LSTM, bands from in-sample errors
             params.blend, params.band_mw = 0.0, []
-        prophet, residual = _fit_parts(series, scope, has_temp, seed)
+        prophet, residual = _fit_parts(series, scope, has_temp, seed, spec)
         params.temp_profile = diurnal_profile(series) if has_temp else []
         model = DemandModel(prophet, residual, params)
         if not params.band_mw:
@@ -158,7 +166,8 @@ class DemandModel:
                            ResidualModel.from_bytes((folder / "residual.pt").read_bytes()), params)
 
 
-def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int) -> tuple[Prophet, ResidualModel]:
+def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int,
+               spec: ProphetSpec) -> tuple[Prophet, ResidualModel]:
     known = series.dropna(subset=["y"])
     frame = prophet_frame(known["ds"], scope.timezone, scope.region,
                           known["temperature_c"].to_numpy() if has_temp else None)
@@ -169,15 +178,17 @@ def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int) ->
         growth="linear" if span_days >= 365 else "flat",
         changepoint_prior_scale=0.01,
         yearly_seasonality=span_days >= 730,
-        weekly_seasonality=3,
+        weekly_seasonality=spec.weekly_order,
         daily_seasonality=False,
         seasonality_mode="multiplicative",
         holidays=_holidays_seen(frame, scope.region),
         uncertainty_samples=0,  # bands come from calibration errors, and sampling is slow
     )
     # Holidays take the day-off shape: a holiday seen only in the forecast still looks like a Sunday.
-    m.add_seasonality("daily_work", period=1, fourier_order=10, condition_name="work_day")
-    m.add_seasonality("daily_off", period=1, fourier_order=10, condition_name="day_off")
+    m.add_seasonality("daily_work", period=1, fourier_order=spec.daily_order, condition_name="work_day")
+    m.add_seasonality("daily_off", period=1, fourier_order=spec.daily_order, condition_name="day_off")
+    if spec.day_off_level:
+        m.add_regressor("day_off_level", mode="multiplicative")
     if has_temp:
         m.add_regressor("hdd", mode="additive")
         m.add_regressor("cdd", mode="additive")
