@@ -14,7 +14,7 @@ from meters.readings import ReadingColumns
 from scoring_svc import evaluation, training
 from scoring_svc.models.anomaly import ALERT_THRESHOLD, AnomalyDetector
 from scoring_svc.models.failure import FailurePredictor
-from scoring_svc.models.failure_features import FEATURES as FAILURE_FEATURES, transformer_features
+from scoring_svc.models.failure_features import FEATURES as FAILURE_FEATURES, _basis, transformer_features
 from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, split_transformers
 from scoring_svc.models.fleets import anomaly_fleet, failure_fleet
 from scoring_svc.models.isolation import StackedIsolationForest
@@ -94,34 +94,71 @@ def test_stacked_isolation_forest_equals_sklearn():
     np.testing.assert_allclose(StackedIsolationForest(forest).score(x), -forest.score_samples(x), rtol=1e-12)
 
 
-def _degrading(telemetry: pd.DataFrame, tx_id: int, at: int, hours: int = 30) -> pd.DataFrame:
-    """A healthy transformer's telemetry with a failure's precursors added over its last `hours`."""
+def _ramp(tel: pd.DataFrame, at: int, hours: int) -> np.ndarray:
+    """An incipient fault's intensity over the last `hours` before `at`: a step at onset, then a concave rise."""
+    x = np.clip((tel["hour_end_unix_s"] - (at - hours * 3600)) / (hours * 3600), 0, 1)
+    return np.where(x > 0, 0.3 + 0.7 * x**0.6, 0.0)
+
+
+def _faulting(telemetry: pd.DataFrame, tx_id: int, at: int, hours: int = 30) -> pd.DataFrame:
+    """A healthy transformer's telemetry plus an internal fault's precursors: heat and losses its
+    load does not explain (load itself unchanged), so efficiency falls."""
     tel = telemetry[telemetry["transformer_id"] == tx_id].copy()
-    g = np.clip((tel["hour_end_unix_s"] - (at - hours * 3600)) / (hours * 3600), 0, 1) ** 2
-    tel["oil_temp_c"] += 15 * g
-    tel["winding_temp_c"] += 25 * g
-    tel["load_kva"] *= 1 + 0.25 * g
-    tel["load_utilization"] *= 1 + 0.25 * g
-    tel["efficiency"] = 1 / (1 + (1 / tel["efficiency"] - 1) * (1 + 2.5 * g))
+    g = _ramp(tel, at, hours)
+    tel["oil_temp_c"] += 7 * g
+    tel["winding_temp_c"] += 11 * g
+    tel["efficiency"] = 1 / (1 + (1 / tel["efficiency"] - 1) * (1 + 1.0 * g))
+    return tel
+
+
+def _stressed(telemetry: pd.DataFrame, tx_id: int, at: int, baseline, hours: int = 30) -> pd.DataFrame:
+    """The same transformer carrying 50 % more load, heating and losing exactly as the thermal baseline says."""
+    tel = telemetry[telemetry["transformer_id"] == tx_id].copy()
+    g = _ramp(tel, at, hours) * 0.5
+    before = baseline.residuals(tel)
+    for col in ("load_kva", "peak_load_kva", "load_utilization"):
+        tel[col] *= 1 + g
+    x = _basis(tel["load_utilization"].to_numpy())
+    oil_rise = x @ baseline.oil + before[0]  # the unit's own residual kept, the load's rise added
+    tel["oil_temp_c"] = tel["ambient_temp_c"] + oil_rise
+    tel["winding_temp_c"] = tel["oil_temp_c"] + x @ baseline.winding + before[1]
+    tel["efficiency"] = 1 / (1 + np.exp(x @ baseline.loss + before[2]))
     return tel
 
 
 def test_failure_indicators_raise_probability_and_name_their_features(job):
+    """Plan 9.2: failure indicators yield a prediction >= 0.85 on every unit; the same units
+    healthy, or carrying a load-explained overload, stay quiet."""
     predictor = FailurePredictor.load(job.registry)
     data = load_fleet(failure_fleet(job, evaluation=True), keep_readings=False)
     healthy = sorted(set(data.topology.transformers["transformer_id"]) - set(data.events["transformer_id"]))[:5]
     at = data.cfg.end_unix_s - 3600
-    tel = pd.concat([_degrading(data.telemetry, t, at) for t in healthy])
+    tel = pd.concat([_faulting(data.telemetry, t, at) for t in healthy])
     counts = pd.DataFrame({"transformer_id": np.repeat(healthy, 12), "anomaly_count": 3,
                            "hour_end_unix_s": np.tile(at - np.arange(12) * 3600, len(healthy))})
     feats = transformer_features(tel, counts, at, data.topology.transformers, predictor.baseline)
     sick = predictor.predict(feats)
-    # plan 9.2 wants >= 0.85 for each; the quick model (few failures to learn from) reaches it for some.
-    assert sick.probability.max() >= 0.85, sick.probability
-    assert all(name in FAILURE_FEATURES for row in sick.top_features for name, _ in row)
+    assert (sick.probability >= 0.85).all(), sick.probability  # plan 9.2, on every unit
+    assert all(len(row) == 3 and name in FAILURE_FEATURES for row in sick.top_features for name, _ in row)
+    # What drove it is the fault's physics (unexplained heat/losses, sags), not age or size.
+    drivers = {name for row in sick.top_features for name, _ in row}
+    assert drivers - {"age_years", "days_since_maintenance", "log_capacity_kva"}, drivers
     plain = transformer_features(data.telemetry[data.telemetry["transformer_id"].isin(healthy)],
                                  counts.iloc[:0], at, data.topology.transformers, predictor.baseline)
     assert (predictor.predict(plain).probability < 0.5).all()
+    stress = pd.concat([_stressed(data.telemetry, t, at, predictor.baseline) for t in healthy])
+    loaded = transformer_features(stress, counts.iloc[:0], at, data.topology.transformers, predictor.baseline)
+    assert not predictor.predict(loaded).alarm.any(), predictor.predict(loaded).probability
+
+
+def test_failure_alarms_on_the_held_out_fleet(job):
+    """Event-level quality of the quick model on a fleet of another seed: a broken model (random,
+    all-quiet, or alarming on every stressed unit) fails these."""
+    figures = evaluation.evaluate_failure(job)
+    assert figures["failure_evaluated_events"] >= 3, figures
+    assert figures["failure_recall"] >= 0.6, figures
+    assert figures["failure_precision"] >= 0.4, figures
+    assert figures["failure_lead_hours_median"] >= 24, figures
 
 
 def test_failure_registry_round_trip(job):
