@@ -8,16 +8,19 @@ is whole-array numpy over (customers, days, 24), so 1.2 M customers take seconds
 import numpy as np
 
 from customer_svc.profiles import DailyProfiles
+from meters.fleet.segments import SEGMENTS
 
 HOURS = [f"hour_{h:02d}" for h in range(24)]
 FEATURE_NAMES = HOURS + [
     "log_dark_daily_kwh", "hourly_cv", "peak_to_mean", "log_max_kw",  # the plan's mean/std/max, max demand
     "weekend_ratio", "weekend_midday_share", "midday_zero_share", "battery_signature",
-    "evening_share", "night_share", "late_evening_burst",
+    "evening_share", "night_share", "late_evening_burst", "temperature_slope",
 ]
 EPS = 1e-3
 DAYLIGHT = np.arange(8, 17)
 DARK_HOURS = np.r_[0:8, 17:24]
+# Degree-hours weighted like the most weather-sensitive segment's heating/cooling (a matched filter).
+_SEASONAL = next(s for s in SEGMENTS if s.key == "seasonal_variation_heavy")
 
 
 def _quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
@@ -87,5 +90,31 @@ def build_features(p: DailyProfiles) -> np.ndarray:
     return np.column_stack([
         shape, level, np.log1p(std_h / mean_h), np.log1p(max_h / mean_h),
         np.log(np.maximum(p.max_kw, EPS)), np.log(np.clip(weekend_ratio, 0.1, 10)), weekend_midday,
-        zero_share, battery, evening, night, burst,
+        zero_share, battery, evening, night, burst, temperature_slope(p, k0, weekday_hourly),
     ]).astype(np.float32)
+
+
+def temperature_slope(p: DailyProfiles, k0: np.ndarray, weekday_hourly: np.ndarray) -> np.ndarray:
+    """Least-squares b in kwh[d, h] ~ m[h] * (1 + b * x[d, h]) over weekdays, per customer.
+
+    m is the customer's mean weekday hour, x the region's degree-hours (heating below 18,
+    cooling above 24 degC) centred per hour over the days, so the shape and level drop out
+    and b is the relative change of use per weighted degree. 0 without weather.
+    """
+    out = np.zeros(len(k0), dtype=np.float32)
+    if p.temp_c is None:
+        return out
+    weekend = np.broadcast_to(p.weekend, k0.shape[:2])
+    for r in np.unique(p.region):
+        members = np.flatnonzero(p.region == r)
+        t = p.temp_c[r].astype(np.float64)
+        x = _SEASONAL.cooling_per_deg * np.maximum(t - 24.0, 0) + _SEASONAL.heating_per_deg * np.maximum(18.0 - t, 0)
+        x[weekend[members[0]]] = np.nan
+        with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+            x = np.nan_to_num(x - np.nanmean(x, axis=0)).astype(np.float32)
+        m = weekday_hourly[members]
+        num = (m * np.einsum("cdh,dh->ch", k0[members], x)).sum(axis=1)
+        den = (m**2 * (x**2).sum(axis=0)).sum(axis=1)
+        out[members] = num / np.maximum(den, 1e-9)
+    return out

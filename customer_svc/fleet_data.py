@@ -1,13 +1,14 @@
 """The synthetic fleet as the customer service sees it: customers (with region) and hourly
 usage, plus the planted segment kept apart as truth for evaluation only."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from customer_svc.hourly import HourlyUsage, aggregate, concat
 from customer_svc.profiles import DailyProfiles, build_profiles
+from customer_svc.weather import fleet_temperature, local_grid
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet.calendar import REGIONS
 
@@ -21,8 +22,11 @@ class FleetCustomers:
 
     def profiles(self) -> DailyProfiles:
         idx = np.searchsorted(self.customers["meter_id"].to_numpy(), self.usage.meter_ids)
-        return build_profiles(idx, self.usage.hour_start_unix_s, self.usage.kwh, self.usage.max_kw,
-                              list(self.customers["region"]), self.cfg.start_unix_s, self.cfg.days)
+        regions = list(self.customers["region"])
+        p = build_profiles(idx, self.usage.hour_start_unix_s, self.usage.kwh, self.usage.max_kw,
+                           regions, self.cfg.start_unix_s, self.cfg.days)
+        temp = local_grid(sorted(set(regions)), *fleet_temperature(self.cfg), self.cfg.start_unix_s, self.cfg.days)
+        return replace(p, temp_c=temp)
 
 
 def load_fleet(cfg: FleetConfig, progress=None) -> FleetCustomers:

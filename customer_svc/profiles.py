@@ -29,9 +29,26 @@ class DailyProfiles:
     weekend: np.ndarray  # bool (customers, days) or (days,): Saturday/Sunday on the local clock
     region: np.ndarray  # int (customers,): index into `regions`, groups customers sharing weather
     first_day: str = ""  # ISO date of day 0 (for people)
+    # degC per (region index, day, local hour), NaN = unknown; None: no weather given.
+    temp_c: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.kwh)
+
+
+def local_day_hour(hour_start_unix_s: np.ndarray, region: str, start_unix_s: int,
+                   days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local day index (day 0 = the local date of start_unix_s) and local hour of each UTC hour
+    start in `region`, and the weekend flag of each of the `days` local days."""
+    tz = REGION_TIMEZONES.get(region, REGION_TIMEZONES[""])
+    # Local clock of every distinct UTC hour: a few thousand conversions, not one per row.
+    hours, inverse = np.unique(hour_start_unix_s, return_inverse=True)
+    naive = pd.to_datetime(hours, unit="s", utc=True).tz_convert(tz).tz_localize(None)
+    day0 = pd.Timestamp(start_unix_s, unit="s", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
+    d = (naive.normalize() - day0).days.to_numpy()[inverse.ravel()]
+    h = naive.hour.to_numpy()[inverse.ravel()]
+    dates = day0 + pd.to_timedelta(np.arange(days), unit="D")
+    return d, h, np.asarray(dates.day_of_week >= 5)
 
 
 def build_profiles(customer_index: np.ndarray, hour_start_unix_s: np.ndarray, kwh: np.ndarray,
@@ -48,18 +65,11 @@ def build_profiles(customer_index: np.ndarray, hour_start_unix_s: np.ndarray, kw
     weekend = np.zeros((n, days), dtype=bool)
     row_region = region_of[customer_index]
     for r, name in enumerate(names):
-        tz = REGION_TIMEZONES.get(name, REGION_TIMEZONES[""])
         rows = np.flatnonzero(row_region == r)
-        # Local clock of every distinct UTC hour: a few thousand conversions, not one per row.
-        hours, inverse = np.unique(hour_start_unix_s[rows], return_inverse=True)
-        naive = pd.to_datetime(hours, unit="s", utc=True).tz_convert(tz).tz_localize(None)
-        day0 = pd.Timestamp(start_unix_s, unit="s", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
-        d = (naive.normalize() - day0).days.to_numpy()[inverse]
-        h = naive.hour.to_numpy()[inverse]
+        d, h, weekend_r = local_day_hour(hour_start_unix_s[rows], name, start_unix_s, days)
         ok = (d >= 0) & (d < days)
         cell[rows[ok]] = (customer_index[rows[ok]] * days + d[ok]) * 24 + h[ok]
-        dates = day0 + pd.to_timedelta(np.arange(days), unit="D")
-        weekend[region_of == r] = (dates.day_of_week >= 5)[None, :]
+        weekend[region_of == r] = weekend_r[None, :]
     keep = cell >= 0
     flat = np.zeros(n * days * 24, dtype=np.float32)
     # add, not assign: a DST fall-back hour occurs twice on the local clock.

@@ -3,6 +3,7 @@ segments, then recommendations from the same profiles. No gRPC here."""
 
 import numpy as np
 
+from customer_svc import weather_store
 from customer_svc.billing import Usage
 from customer_svc.features import build_features
 from customer_svc.model_io import load_promoted
@@ -10,6 +11,7 @@ from customer_svc.profiles import DailyProfiles, build_profiles
 from customer_svc.recommendations import recommend
 from customer_svc.store import CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
+from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
 
@@ -24,6 +26,7 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
         end = (last // 86400 + 1) * 86400  # through the end of the latest UTC day
         start = end - usage_days * 86400
         usage = await load_usage(conn, start, end)
+        weather = await weather_store.load(conn, start, end)
     meter_customer = {m: i for i, c in enumerate(customers) for m in c[4]}
     index = np.array([meter_customer[m] for m in usage.meter_ids], dtype=np.int64)
     profiles = build_profiles(index, usage.hour_start_unix_s, usage.kwh, usage.max_kw,
@@ -34,7 +37,9 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     first_day = int(np.argmax(days_with_data)) if days_with_data.any() else 0
     kwh = profiles.kwh[:, first_day:]
     weekend = profiles.weekend[:, first_day:]
-    profiles = DailyProfiles(kwh, profiles.max_kw, weekend, profiles.region)
+    names = sorted({c[2] for c in customers})
+    temp = local_grid(names, *weather, start, usage_days)[:, first_day:] if len(weather[0]) else None
+    profiles = DailyProfiles(kwh, profiles.max_kw, weekend, profiles.region, temp_c=temp)
     X = build_features(profiles)
     seg, conf = model.predict(X)
     keys = model.segment_keys()

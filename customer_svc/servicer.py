@@ -6,7 +6,7 @@ import logging
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from customer_svc import demand_response
+from customer_svc import demand_response, weather_store
 from customer_svc.segmentation_job import run_segmentation
 from customer_svc.store import CustomerStore
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
@@ -161,3 +161,9 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         event = await demand_response.measure_event(self._store.pool, parse_id(request.name, "demandResponseEvents"),
                                                     request.baseline_days or 10)
         return pb.MeasureDemandResponseEventResponse(demand_response_event=event)
+
+    async def RecordRegionalWeather(self, request, context):
+        regions, hours, temps = list(request.regions), list(request.hour_start_unix_s), list(request.temperature_c)
+        weather_store.validate(regions, hours, temps)
+        stored = await weather_store.record(self._store.pool, regions, hours, temps)
+        return pb.RecordRegionalWeatherResponse(stored=stored)

@@ -1,0 +1,45 @@
+"""customers.regional_weather: writes from RecordRegionalWeather, reads for segmentation."""
+
+import numpy as np
+
+from meters.errors import FieldViolation, invalid_argument
+
+MAX_ROWS = 100_000
+
+
+def validate(regions: list[str], hours: list[int], temps: list[float]) -> None:
+    bad = []
+    if not (len(regions) == len(hours) == len(temps)):
+        bad.append(FieldViolation("hour_start_unix_s", "regions, hour_start_unix_s and temperature_c must be equally long"))
+    if len(regions) > MAX_ROWS:
+        bad.append(FieldViolation("regions", f"at most {MAX_ROWS:,} rows per call"))
+    if any(not r or len(r) > 8 for r in regions):
+        bad.append(FieldViolation("regions", "every region is required, at most 8 characters"))
+    if any(h % 3600 for h in hours):
+        bad.append(FieldViolation("hour_start_unix_s", "every value must be a whole UTC hour"))
+    t = np.asarray(temps, dtype=np.float64)
+    if len(t) and not (np.isfinite(t) & (t > -60) & (t < 70)).all():
+        bad.append(FieldViolation("temperature_c", "every value must be a finite temperature between -60 and 70"))
+    if bad:
+        raise invalid_argument("invalid regional weather", *bad)
+
+
+async def record(pool, regions: list[str], hours: list[int], temps: list[float]) -> int:
+    async with pool.connection() as conn, conn.transaction():
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO customers.regional_weather (region, hour_start, temperature_c)
+                   VALUES (%s, to_timestamp(%s), %s)
+                   ON CONFLICT (region, hour_start) DO UPDATE SET temperature_c = EXCLUDED.temperature_c""",
+                list(zip(regions, hours, temps)))
+    return len(regions)
+
+
+async def load(conn, start_unix_s: int, end_unix_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(region, UTC hour start, degC) rows in [start, end)."""
+    cur = await conn.execute(
+        """SELECT region, extract(epoch FROM hour_start)::bigint, temperature_c FROM customers.regional_weather
+           WHERE hour_start >= to_timestamp(%s) AND hour_start < to_timestamp(%s)""", [start_unix_s, end_unix_s])
+    rows = await cur.fetchall()
+    return (np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] for r in rows], dtype=np.float64))
