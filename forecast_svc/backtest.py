@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecast_svc.accuracy import coverage, mape_percent, within_5pct
+from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import STEPS_PER_DAY, DemandModel
 
 WEEK = 7 * STEPS_PER_DAY
@@ -44,3 +45,8 @@ def run(model: DemandModel, series: pd.DataFrame, first_origin: int, steps: int 
         f["naive"] = y[origin - WEEK:origin - WEEK + steps] if origin >= WEEK else np.nan
         frames.append(f)
     return Backtest(frames)
+
+
+def summed(parts: list[Backtest]) -> Backtest:
+    """The backtest of the sum of several scopes' forecasts (the network from its regions)."""
+    return Backtest([sum_forecasts(list(frames)) for frames in zip(*(p.frames for p in parts))])

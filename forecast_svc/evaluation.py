@@ -2,7 +2,9 @@
 the held-out days that follow their training window (the same fleet, later in time), never used
 in training or calibration. Each scale of `training.scales` is scored: the headline keys
 (`forecast_within_5pct`, ...) are the network at the representative size, regions go as
-`forecast_nsw_...`, the job's small fleet as `..._small`.
+`forecast_nsw_...`, the job's small fleet as `..._small`. Where regions have models the network's
+headline is the sum of their forecasts (bottom_up.py), as the service serves it; the network
+model's own figures go as `forecast_network_model_...`.
 
 Temperatures for the forecast day come from the persistence outlook (what the service has); the
 `_known_weather` figures repeat the network backtest with the true temperatures as a perfect
@@ -16,30 +18,50 @@ import matplotlib.pyplot as plt  # noqa: E402
 from forecast_svc import backtest  # noqa: E402
 from forecast_svc.data import fleet_series  # noqa: E402
 from forecast_svc.model import DemandModel, regular  # noqa: E402
-from forecast_svc.training import cache_dir, holdout_days, scales, series_for  # noqa: E402
+from forecast_svc.scopes import NETWORK, REGION  # noqa: E402
+from forecast_svc.training import Scale, cache_dir, holdout_days, scales, series_for  # noqa: E402
 from meters.ml_jobs import MlJob  # noqa: E402
 
 
 def evaluate(job: MlJob) -> dict[str, float]:
     figures: dict[str, float] = {}
     for scale in scales(job):
-        all_series = fleet_series(scale.cfg, cache_dir(job))
         tail = f"_{scale.suffix}" if scale.suffix else ""
         figures[f"forecast_eval_meters{tail}"] = float(scale.cfg.meters)
-        for scope in scale.scopes:
-            model = DemandModel.load(job.registry.promoted(scale.model_name(scope)).path)
-            series = regular(series_for(all_series, scope))
-            first_origin = len(series) - holdout_days(job) * 96
-            result = backtest.run(model, series, first_origin)
-            prefix = "forecast" if scope.kind == "network" else f"forecast_{scope.scope_id.lower()}"
-            for key, value in result.figures().items():
-                figures[f"{prefix}_{key}{tail}"] = value
-            if scope.kind == "network":
-                known = backtest.run(model, series, first_origin, known_weather=True).figures()
-                figures[f"forecast_mape_known_weather{tail}"] = known["mape"]
-                figures[f"forecast_within_5pct_known_weather{tail}"] = known["within_5pct"]
-                _plot(result, job.reports_dir / f"forecast_network_holdout{tail}.png", scale.cfg.meters)
+        runs, known = _backtests(job, scale)
+        regions = [s for s in scale.scopes if s.kind == REGION]
+        for scope in regions:
+            _put(figures, f"forecast_{scope.scope_id.lower()}", tail, runs[scope].figures())
+        network = [s for s in scale.scopes if s.kind == NETWORK][0]
+        if regions:  # what the service serves for the network: the sum of its regions
+            _put(figures, "forecast_network_model", tail, runs[network].figures())
+            headline = backtest.summed([runs[s] for s in regions])
+            known_weather = backtest.summed([known[s] for s in regions]).figures()
+        else:
+            headline, known_weather = runs[network], known[network].figures()
+        _put(figures, "forecast", tail, headline.figures())
+        figures[f"forecast_mape_known_weather{tail}"] = known_weather["mape"]
+        figures[f"forecast_within_5pct_known_weather{tail}"] = known_weather["within_5pct"]
+        _plot(headline, job.reports_dir / f"forecast_network_holdout{tail}.png", scale.cfg.meters)
     return figures
+
+
+def _backtests(job: MlJob, scale: Scale) -> tuple[dict, dict]:
+    """Per scope: the held-out backtest with the persistence outlook, and with the true temperatures."""
+    all_series = fleet_series(scale.cfg, cache_dir(job))
+    runs, known = {}, {}
+    for scope in scale.scopes:
+        model = DemandModel.load(job.registry.promoted(scale.model_name(scope)).path)
+        series = regular(series_for(all_series, scope))
+        first_origin = len(series) - holdout_days(job) * 96
+        runs[scope] = backtest.run(model, series, first_origin)
+        known[scope] = backtest.run(model, series, first_origin, known_weather=True)
+    return runs, known
+
+
+def _put(figures: dict[str, float], prefix: str, tail: str, values: dict[str, float]) -> None:
+    for key, value in values.items():
+        figures[f"{prefix}_{key}{tail}"] = value
 
 
 def _plot(result: backtest.Backtest, path, meters: int) -> None:

@@ -1,8 +1,10 @@
 """GetDemandForecast's logic: pick the model for a scope, read its recent actuals, forecast,
 store the run. No gRPC here.
 
-A scope with its own promoted model ("forecast-network", "forecast-region-NSW", ...) uses it. Any
-other scope (a substation or transformer: tens of thousands of them) borrows its region's model,
+The network, when every region has a promoted model, is the sum of the regions' forecasts
+(bottom_up.py), scaled by the network's demand over the regions' (meters without a placement count
+toward the network only); else its own model. A region with its own promoted model
+("forecast-region-NSW", ...) uses it. Any other scope (a substation or transformer: tens of thousands of them) borrows its region's model,
 else the network's, scaled by the scope's share of that parent's demand over the last week; its
 band adds the spread of that share, so it widens for small, noisy scopes.
 """
@@ -13,6 +15,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import DemandModel
 from forecast_svc.residual import LOOKBACK_STEPS
 from forecast_svc.scopes import NETWORK, REGION, SCOPES, TIMEZONES, Scope
@@ -88,7 +91,10 @@ class Forecaster:
         history = await self.store.history(scope, scope_id, start - HISTORY, start)
         own = self.models.get(target.model_name)
         steps = horizon * 4
-        if own is not None:
+        regions = await self._from_regions(history, start, steps) if scope == NETWORK else None
+        if regions is not None:
+            f, version = regions
+        elif own is not None:
             model, version = own
             f = await asyncio.to_thread(model.forecast, history, pd.Timestamp(start), steps)
         else:
@@ -96,6 +102,23 @@ class Forecaster:
         points = [Point(t.to_pydatetime(), float(p), float(lo), float(hi))
                   for t, p, lo, hi in zip(f.ds, f.forecast, f.lower, f.upper)]
         return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points)
+
+    async def _from_regions(self, network_history: pd.DataFrame, start: dt.datetime,
+                            steps: int) -> tuple[pd.DataFrame, str] | None:
+        found = {code: self.models.get(Scope(REGION, code, code).model_name) for code in TIMEZONES}
+        if any(v is None for v in found.values()):
+            return None
+        histories = {code: await self.store.history(REGION, code, start - HISTORY, start) for code in TIMEZONES}
+
+        def forecast_all() -> list[pd.DataFrame]:
+            return [model.forecast(histories[code], pd.Timestamp(start), steps) for code, (model, _) in found.items()]
+
+        frames = await asyncio.to_thread(forecast_all)
+        regions = pd.concat(histories.values()).groupby("ds")["y"].sum()
+        joined = network_history.set_index("ds")["y"].tail(7 * 96).align(regions, join="inner")
+        scale = float(joined[0].sum() / joined[1].sum()) if len(joined[0]) and joined[1].sum() > 0 else 1.0
+        version = "sum of regions: " + ", ".join(f"{code} {v}" for code, (_, v) in found.items())
+        return sum_forecasts(frames, scale), version
 
     async def _borrowed(self, target: Scope, history: pd.DataFrame, start: dt.datetime,
                         steps: int) -> tuple[pd.DataFrame, str]:

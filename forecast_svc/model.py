@@ -36,6 +36,7 @@ class ProphetSpec:
     daily_order: int = 10  # Fourier order of each daily shape (workday, day off)
     weekly_order: int = 3
     day_off_level: bool = True  # a day off's own level (the conditional daily shapes average to zero)
+    weather_mode: str = "additive"  # how heating/cooling degrees act: "additive" MW or "multiplicative"
 
 
 @dataclass
@@ -190,8 +191,8 @@ def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int,
     if spec.day_off_level:
         m.add_regressor("day_off_level", mode="multiplicative")
     if has_temp:
-        m.add_regressor("hdd", mode="additive")
-        m.add_regressor("cdd", mode="additive")
+        m.add_regressor("hdd", mode=spec.weather_mode)
+        m.add_regressor("cdd", mode=spec.weather_mode)
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)  # it resets itself on import
     m.fit(frame)
     # In input order (Prophet's predict sorts by local time, which reorders the repeated DST hour).
