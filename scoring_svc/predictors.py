@@ -8,6 +8,7 @@ start-up failure: the service serves, and scoring calls answer FAILED_PRECONDITI
 SIGHUP picks it up.
 """
 
+import gc
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -135,6 +136,10 @@ class Models:
     def reload(self) -> None:
         self.anomaly = self._load(load_anomaly, ANOMALY_MODEL, self.anomaly)
         self.failure = self._load(load_failure, FAILURE_MODEL, self.failure)
+        # The models (torch, scikit-learn, xgboost) are ~300k long-lived objects: a full collection walked
+        # them in 0.7 s, the tail of scoring latency. Freeze them out of every later collection.
+        gc.collect()
+        gc.freeze()
 
     def _load(self, loader, name: str, serving):
         """The promoted version; None if none is promoted; the one `serving` if the promoted one is unusable."""
