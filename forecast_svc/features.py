@@ -27,7 +27,7 @@ def public_holidays(region: str, dates) -> np.ndarray:
 def prophet_frame(ds_utc: pd.Series, timezone: str, region: str, temperature: np.ndarray | None) -> pd.DataFrame:
     """Prophet's input: ds = interval middle in local wall-clock time (load follows the local clock)."""
     local = (pd.DatetimeIndex(ds_utc) - STEP / 2).tz_convert(timezone)
-    day_off = (local.dayofweek >= 5) | public_holidays(region, local.normalize().tz_localize(None))
+    day_off = (local.day_of_week >= 5) | public_holidays(region, local.normalize().tz_localize(None))
     frame = pd.DataFrame({"ds": local.tz_localize(None), "day_off": day_off, "work_day": ~day_off,
                           "day_off_level": day_off.astype(float)})
     if temperature is not None:

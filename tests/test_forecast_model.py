@@ -18,7 +18,7 @@ def synthetic(days: int = DAYS, seed: int = 3) -> pd.DataFrame:
     ds = pd.date_range("2026-03-02 00:15", periods=days * 96, freq="15min", tz="Australia/Sydney").tz_convert("UTC")
     local = ds.tz_convert("Australia/Sydney")
     hour = local.hour + local.minute / 60
-    weekend = local.dayofweek >= 5
+    weekend = local.day_of_week >= 5
     daily = 1 + 0.35 * np.sin(2 * np.pi * (hour - 9) / 24) + 0.2 * np.exp(-((hour - 19) ** 2) / 4)
     temp = 22 + 6 * np.sin(2 * np.pi * (hour - 9) / 24) + np.repeat(rng.normal(0, 3, days), 96)
     y = 100 * daily * np.where(weekend, 0.8, 1.0) + 2.5 * np.clip(temp - 24, 0, None) + rng.normal(0, 1.5, len(ds))
