@@ -3,6 +3,7 @@ streamed through ingest, and a short report of what happened."""
 
 import importlib.util
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,13 +126,14 @@ def model_registry(run_dir: Path) -> Path:
     return run_dir / "models"
 
 
-def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth) -> tuple[dict[str, list[tuple[str, str]]], bool]:
+def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth, end_unix_s: int
+                  ) -> tuple[dict[str, list[tuple[str, str]]], bool]:
     """Each service's part of the report; a failing service shows its error instead of hiding it."""
     sections, ok = {}, True
     for service, make_rows in (
         ("scoring", lambda ch: demo_report.anomaly_rows(ch, truth)),
         ("alert", demo_report.alert_rows),
-        ("forecast", demo_report.forecast_rows),
+        ("forecast", lambda ch: demo_report.forecast_rows(ch, end_unix_s)),
         ("customer", demo_report.segment_rows),
     ):
         with channel(mesh.grpc_addr(service)) as ch:
@@ -146,6 +148,7 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
     from meters.localstack.stack import LocalStack
 
     os.environ["METERS_MODEL_REGISTRY"] = str(model_registry(run_dir))  # inherited by the services
+    shutil.rmtree(run_dir / "stack", ignore_errors=True)  # every demo starts from empty Kafka and PostgreSQL
     with LocalStack(run_dir / "stack") as stack, Mesh(run_dir / "mesh", stack.pg_dsn, stack.kafka_bootstrap) as mesh:
         services = available_services()
         console.print(f"starting services: {', '.join(services)}")
@@ -157,7 +160,7 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
             register_fleet(topology, ServiceChannels(ingest, scoring, forecast, customer))
         result, truth = stream_fleet(mesh, cfg, topology)
         report(result)
-        sections, ok = mesh_sections(mesh, truth)
+        sections, ok = mesh_sections(mesh, truth, cfg.end_unix_s)
         console.print(demo_report.mesh_table(sections))
         if result.rows_stored != result.accepted or not ok:
             raise SystemExit("the demo found a problem: see the tables above and the logs in " + str(run_dir / "mesh"))

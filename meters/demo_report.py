@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2, alert_service_pb2_grpc
@@ -75,10 +76,12 @@ def alert_rows(alert: grpc.Channel) -> list[tuple[str, str]]:
     return [("alerts raised", ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none")]
 
 
-def forecast_rows(forecast: grpc.Channel) -> list[tuple[str, str]]:
+def forecast_rows(forecast: grpc.Channel, start_unix_s: int) -> list[tuple[str, str]]:
+    """The network's next day, from the end of the streamed readings."""
     stub = forecast_service_pb2_grpc.ForecastServiceStub(forecast)
+    start = Timestamp(seconds=start_unix_s)
     run = stub.GetDemandForecast(forecast_service_pb2.GetDemandForecastRequest(
-        scope=forecast_run_pb2.FORECAST_SCOPE_NETWORK)).forecast_run
+        scope=forecast_run_pb2.FORECAST_SCOPE_NETWORK, start_time=start)).forecast_run
     if not run.points:
         return [("network forecast", "no points")]
     peak = max(run.points, key=lambda p: p.predicted_mw)
