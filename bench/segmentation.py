@@ -25,7 +25,7 @@ CHUNK = 50_000
 def _chunk(n: int, seed: int) -> DailyProfiles:
     base = archetype_profiles(samples=max(1, n // 12 + 1), seed=seed)
     idx = np.random.default_rng(seed).permutation(len(base))[:n]
-    return DailyProfiles(base.kwh[idx], base.max_kw[idx], base.weekend, base.region[idx])
+    return DailyProfiles(base.kwh[idx], base.max_kw[idx], base.weekend, base.region[idx], temp_c=base.temp_c)
 
 
 def run(customers: int = 1_200_000) -> dict:

@@ -22,6 +22,7 @@ _TEMP = 22.5 + 5.0 * np.cos(2 * np.pi * (_HOURS - 15.0) / 24.0)
 # Typical smart-meter variability: hour-to-hour and day-to-day lognormal noise. Features
 # such as peak-to-mean or max demand only mean something against noisy profiles.
 HOUR_SIGMA, DAY_SIGMA = 0.45, 0.25
+TEMP_ANOMALY_SD = 2.5  # degC, day to day
 
 
 def archetype_profiles(samples: int = SAMPLES, seed: int = 0) -> DailyProfiles:
@@ -29,7 +30,9 @@ def archetype_profiles(samples: int = SAMPLES, seed: int = 0) -> DailyProfiles:
     weekend = (np.arange(DAYS) % 7) >= 5
     hours = np.broadcast_to(_HOURS, (DAYS, 24))
     shapes = shape_factors(hours, np.broadcast_to(weekend[:, None], (DAYS, 24)))  # (seg, days, 24)
-    shapes *= temperature_factors(_TEMP)[:, None, :]
+    # Day-to-day weather: the typical day shifted by a daily anomaly, so temperature sensitivity shows.
+    temp = _TEMP[None, :] + np.random.default_rng(seed + 1).normal(0.0, TEMP_ANOMALY_SD, DAYS)[:, None]
+    shapes *= temperature_factors(temp)
     kwh = np.empty((len(SEGMENTS), DAYS, 24))
     for i, seg in enumerate(SEGMENTS):
         kwh[i] = shapes[i] * seg.daily_kwh / 24
@@ -47,7 +50,7 @@ def archetype_profiles(samples: int = SAMPLES, seed: int = 0) -> DailyProfiles:
     # Peak interval demand: a 15-minute interval well above its hour's mean.
     max_kw = noisy.max(axis=(1, 2)) * 4 * 1.6
     return DailyProfiles(noisy.astype(np.float32), max_kw.astype(np.float32), weekend,
-                         np.zeros(len(noisy), dtype=np.int64))
+                         np.zeros(len(noisy), dtype=np.int64), temp_c=temp[None].astype(np.float32))
 
 
 def archetype_features(build) -> np.ndarray:

@@ -90,16 +90,18 @@ def build_features(p: DailyProfiles) -> np.ndarray:
     return np.column_stack([
         shape, level, np.log1p(std_h / mean_h), np.log1p(max_h / mean_h),
         np.log(np.maximum(p.max_kw, EPS)), np.log(np.clip(weekend_ratio, 0.1, 10)), weekend_midday,
-        zero_share, battery, evening, night, burst, temperature_slope(p, k0, weekday_hourly),
+        zero_share, battery, evening, night, burst, temperature_slope(p, k0),
     ]).astype(np.float32)
 
 
-def temperature_slope(p: DailyProfiles, k0: np.ndarray, weekday_hourly: np.ndarray) -> np.ndarray:
-    """Least-squares b in kwh[d, h] ~ m[h] * (1 + b * x[d, h]) over weekdays, per customer.
+def temperature_slope(p: DailyProfiles, k0: np.ndarray) -> np.ndarray:
+    """Least-squares b in kwh[d, h] ~ m[h] * (1 + b * x[d, h]), per customer; 0 without weather.
 
-    m is the customer's mean weekday hour, x the region's degree-hours (heating below 18,
-    cooling above 24 degC) centred per hour over the days, so the shape and level drop out
-    and b is the relative change of use per weighted degree. 0 without weather.
+    x: the region's degree-hours (heating below 18, cooling above 24 degC, weighted like the most
+    weather-sensitive segment), centred per hour over the days; m: the customer's mean use at that
+    hour (weekdays and weekends apart, floored at 0.6x the customer's mean so PV-zeroed hours do
+    not explode). Each hour's relative deviation counts alike (the noise is multiplicative), so b
+    is the relative change of use per weighted degree, free of the customer's shape and level.
     """
     out = np.zeros(len(k0), dtype=np.float32)
     if p.temp_c is None:
@@ -109,12 +111,18 @@ def temperature_slope(p: DailyProfiles, k0: np.ndarray, weekday_hourly: np.ndarr
         members = np.flatnonzero(p.region == r)
         t = p.temp_c[r].astype(np.float64)
         x = _SEASONAL.cooling_per_deg * np.maximum(t - 24.0, 0) + _SEASONAL.heating_per_deg * np.maximum(18.0 - t, 0)
-        x[weekend[members[0]]] = np.nan
-        with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
-            x = np.nan_to_num(x - np.nanmean(x, axis=0)).astype(np.float32)
-        m = weekday_hourly[members]
-        num = (m * np.einsum("cdh,dh->ch", k0[members], x)).sum(axis=1)
-        den = (m**2 * (x**2).sum(axis=0)).sum(axis=1)
-        out[members] = num / np.maximum(den, 1e-9)
-    return out
+        num, den = np.zeros(len(members)), 0.0
+        for days in (~weekend[members[0]], weekend[members[0]]):
+            xs = x[days]
+            known = ~np.isnan(xs)
+            if not known.any():
+                continue
+            mean = np.where(known.any(axis=0), np.nansum(xs, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
+            xs = np.where(known, xs - mean, 0.0).astype(np.float32)
+            k = k0[members][:, days]
+            m = k.mean(axis=1)
+            m = np.maximum(m, np.maximum(0.6 * m.mean(axis=1, keepdims=True), EPS))
+            num += (np.einsum("cdh,dh->ch", k, xs) / m).sum(axis=1)
+            den += float((xs**2).sum())
+        out[members] = num / max(den, 1e-9)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)

@@ -33,8 +33,9 @@ def load_fleet(cfg: FleetConfig, progress=None) -> FleetCustomers:
     topo = generate_topology(cfg)
     parts = []
     for chunk in iter_reading_chunks(cfg, topo):
-        parts.append(aggregate(chunk.meter_ids, chunk.reading_times_unix_s, chunk.consumption_kwh,
-                               chunk.demand_kw))
+        ok = chunk.consumption_kwh >= 0  # ingest rejects negative (reverse-flow) readings: the service never sees them
+        parts.append(aggregate(chunk.meter_ids[ok], chunk.reading_times_unix_s[ok], chunk.consumption_kwh[ok],
+                               chunk.demand_kw[ok]))
         if progress:
             progress(len(chunk))
     usage = concat(parts)

@@ -17,6 +17,15 @@ from customer_svc.archetypes import archetype_features, archetype_keys
 from customer_svc.features import FEATURE_NAMES, build_features
 
 N_SEGMENTS = 12
+METRIC_ROUNDS = 3
+SHRINK = 0.3  # towards a scaled identity: keeps the metric well conditioned with few customers
+
+
+def _whitening(residuals: np.ndarray) -> np.ndarray:
+    """L with L L^T = inverse of the (shrunk) covariance of the within-cluster residuals."""
+    W = np.cov(residuals.T)
+    W = (1 - SHRINK) * W + SHRINK * np.trace(W) / len(W) * np.eye(len(W))
+    return np.linalg.cholesky(np.linalg.inv(W))
 
 
 def feature_weights() -> np.ndarray:
@@ -42,9 +51,14 @@ class SegmentationModel:
     centroids: np.ndarray  # (12, features) in weighted scaled space
     cluster_segment: np.ndarray  # cluster index -> index into archetype_keys()
 
+    # Whitening by the pooled within-cluster covariance (features x features): K-means distances
+    # become Mahalanobis distances, so correlated features (the 24 hourly values, level and
+    # max demand) no longer count several times and noisy ones count less.
+    metric: np.ndarray | None = None
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        Z = (np.nan_to_num(X, nan=0.0) - self.center) / self.scale
-        return np.clip(Z, -6, 6) * self.weights
+        Z = np.clip((np.nan_to_num(X, nan=0.0) - self.center) / self.scale, -6, 6) * self.weights
+        return Z if self.metric is None else Z @ self.metric
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Segment index (into archetype_keys()) and a 0-1 confidence per row."""
@@ -68,8 +82,18 @@ class SegmentationModel:
         Z = model.transform(X)
         A = model.transform(archetype_features(build_features).astype(np.float64))
         km = KMeans(N_SEGMENTS, init=A, n_init=1, max_iter=max_iter, random_state=seed).fit(Z)
-        cost = ((km.cluster_centers_[:, None, :] - A[None, :, :]) ** 2).sum(-1)
+        metric = np.eye(Z.shape[1])
+        for _ in range(METRIC_ROUNDS):
+            # Refit in the space whitened by the current clusters' pooled spread (K-means with a
+            # tied-covariance metric learned from the customers' own clusters; no labels).
+            means = np.stack([Z[km.labels_ == c].mean(axis=0) if (km.labels_ == c).any() else A[c]
+                              for c in range(N_SEGMENTS)])
+            metric = _whitening(Z - means[km.labels_])
+            km = KMeans(N_SEGMENTS, init=means @ metric, n_init=1, max_iter=max_iter,
+                        random_state=seed).fit(Z @ metric)
+        cost = ((km.cluster_centers_[:, None, :] - (A @ metric)[None, :, :]) ** 2).sum(-1)
         rows, cols = linear_sum_assignment(cost)
+        model.metric = metric
         model.centroids = km.cluster_centers_
         model.cluster_segment = cols[np.argsort(rows)]
         return model
