@@ -4,7 +4,6 @@ The scoring process starts on an empty model registry (scoring answers FAILED_PR
 then small models are trained into that registry and ReloadModels picks them up.
 """
 
-import datetime as dt
 import os
 import shutil
 import time
@@ -22,7 +21,7 @@ from meters.scoring.v1 import prediction_pb2, scoring_service_pb2 as pb, scoring
 from scoring_svc import training
 from scoring_svc.models.fleet_data import load_fleet
 from scoring_svc.models.fleets import failure_fleet
-from tests.e2e.readings import INTERVAL_S, meters, readings
+from tests.e2e.readings import meters, readings
 
 pytestmark = pytest.mark.infra
 TX = 901  # this module's transformer ids start here; meters from 90_000
@@ -227,14 +226,12 @@ def test_failure_indicators_give_maintenance_pending(trained, scoring, ingest_ch
 
     # Scored live: wait until most sags are predictions and the count has settled (the quick detector
     # misses some of a meter's sags once its own 24 h mean has sagged too).
-    seen = [-1]
-
     def settled() -> bool:
-        n, seen[0] = scored(), scored()
+        before = scored()
         time.sleep(2)
-        return n >= 0.7 * planted and scored() == n
+        return before >= 0.7 * planted and scored() == before
 
-    assert wait_for(settled, timeout_s=90), (seen[0], planted)
+    assert wait_for(settled, timeout_s=90), (scored(), planted)
     predictions = {tx: stub.PredictTransformerFailure(pb.PredictTransformerFailureRequest(
         name=f"transformers/{tx}", raise_alert=True)).prediction for tx in txs}
     for tx, p in predictions.items():
