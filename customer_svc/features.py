@@ -71,24 +71,35 @@ def build_features(p: DailyProfiles) -> np.ndarray:
         shape[np.ix_(pv, DAYLIGHT)] = np.median(shape[np.ix_(~pv, DAYLIGHT)], axis=0)
     level = np.log(np.maximum(dark, EPS) * 24)
     evening = hourly[:, 18:22].sum(axis=1) / np.maximum(hourly[:, DARK_HOURS].sum(axis=1), EPS)
-    # A home battery soaks up the evening: PV zeros at noon *and* a quiet evening.
-    battery = zero_share * np.clip(1.0 - evening / 0.35, 0.0, 1.0)
+    # A home battery soaks up the evening: PV zeros at noon *and* quiet evening and late hours
+    # (a night owl with panels imports late, so it does not look like a battery).
+    after_dark = evening + (hourly[:, 22:].sum(axis=1) + hourly[:, :2].sum(axis=1)) / np.maximum(
+        hourly[:, DARK_HOURS].sum(axis=1), EPS)
+    battery = zero_share * np.clip(1.0 - after_dark / 0.55, 0.0, 1.0)
 
-    n = np.maximum(valid.sum(axis=(1, 2)), 1)
-    s1 = k0.sum(axis=(1, 2)) / n
-    s2 = np.einsum("cdh,cdh->c", k0, k0) / n
-    std_h = np.sqrt(np.maximum(s2 - 2 * mean_h * s1 + mean_h**2, 0))
+    # Spread, peak, night and late-evening figures relative to the dark hours' mean, which PV
+    # cannot lower: a household's panels must not make it look peakier or more nocturnal.
+    dark_mean = np.maximum(hourly[:, DARK_HOURS].mean(axis=1), EPS)
+    kd, vd = k0[:, :, DARK_HOURS], valid[:, :, DARK_HOURS]
+    n = np.maximum(vd.sum(axis=(1, 2)), 1)
+    s1 = kd.sum(axis=(1, 2)) / n
+    s2 = np.einsum("cdh,cdh->c", kd, kd) / n
+    std_h = np.sqrt(np.maximum(s2 - 2 * dark_mean * s1 + dark_mean**2, 0))
     max_h = k0.max(axis=(1, 2))  # consumption is never negative: a missing hour (0) never wins
 
-    weekend_ratio = weekend_hourly.mean(axis=1) / np.maximum(weekday_hourly.mean(axis=1), EPS)
+    weekend_ratio = (weekend_hourly[:, DARK_HOURS].mean(axis=1)
+                     / np.maximum(weekday_hourly[:, DARK_HOURS].mean(axis=1), EPS))
     weekend_midday = weekend_hourly[:, 10:16].sum(axis=1) / np.maximum(weekend_hourly.sum(axis=1), EPS)
-    night = (hourly[:, 22:].sum(axis=1) + hourly[:, :2].sum(axis=1)) / np.maximum(hourly.sum(axis=1), EPS)
+    if pv.any() and (~pv).any():
+        weekend_midday[pv] = np.median(weekend_midday[~pv])
+    night = (hourly[:, 22:].sum(axis=1) + hourly[:, :2].sum(axis=1)) / np.maximum(
+        hourly[:, DARK_HOURS].sum(axis=1), EPS)
     # EV charging: a few evenings with a big block of energy after 20:00 -> high upper quantile.
-    late = k0[:, :, 20:24].sum(axis=2) / (4 * mean_h[:, None])
+    late = k0[:, :, 20:24].sum(axis=2) / (4 * dark_mean[:, None])
     q20, q80 = _quantiles(late, (0.2, 0.8))
     burst = q80 - q20
     return np.column_stack([
-        shape, level, np.log1p(std_h / mean_h), np.log1p(max_h / mean_h),
+        shape, level, np.log1p(std_h / dark_mean), np.log1p(max_h / dark_mean),
         np.log(np.maximum(p.max_kw, EPS)), np.log(np.clip(weekend_ratio, 0.1, 10)), weekend_midday,
         zero_share, battery, evening, night, burst, temperature_slope(p, k0),
     ]).astype(np.float32)

@@ -91,7 +91,11 @@ class SegmentationModel:
             metric = _whitening(Z - means[km.labels_])
             km = KMeans(N_SEGMENTS, init=means @ metric, n_init=1, max_iter=max_iter,
                         random_state=seed).fit(Z @ metric)
-        cost = ((km.cluster_centers_[:, None, :] - (A @ metric)[None, :, :]) ** 2).sum(-1)
+        # Name clusters in the unwhitened space, where the archetypes' distances mean what the
+        # feature weights say (whitening stretches directions the clusters barely vary in).
+        means = np.stack([Z[km.labels_ == c].mean(axis=0) if (km.labels_ == c).any() else A[c]
+                          for c in range(N_SEGMENTS)])
+        cost = ((means[:, None, :] - A[None, :, :]) ** 2).sum(-1)
         rows, cols = linear_sum_assignment(cost)
         model.metric = metric
         model.centroids = km.cluster_centers_
