@@ -48,3 +48,32 @@ def test_model_names_segments_better_than_chance(fleet):
     for key in ("early_morning_industrial", "business_hours_commercial", "night_owl_households"):
         assert figures[f"segmentation_recall_{key}"] > 0.6
     assert ((conf >= 0) & (conf <= 1)).all()
+
+
+def test_temperature_slope_recovers_a_planted_sensitivity():
+    from customer_svc.features import temperature_slope
+    from customer_svc.profiles import DailyProfiles
+
+    rng = np.random.default_rng(3)
+    days = 56
+    temp = (21 + 6 * np.cos(2 * np.pi * (np.arange(24) - 15) / 24))[None, :] + rng.normal(0, 3, (days, 1))
+    x = 0.09 * np.maximum(temp - 24, 0) + 0.15 * np.maximum(18 - temp, 0)
+    shape = 1 + np.sin(np.arange(24) / 24 * np.pi)
+    b = np.array([0.0, 0.5, 1.0])
+    kwh = shape[None, None, :] * (1 + b[:, None, None] * x[None]) * rng.lognormal(0, 0.05, (3, days, 24))
+    p = DailyProfiles(kwh.astype(np.float32), np.ones(3, np.float32), np.arange(days) % 7 >= 5,
+                      np.zeros(3, dtype=np.int64), temp_c=temp[None].astype(np.float32))
+    got = temperature_slope(p, p.kwh)
+    # b / (1 + b * mean x): the slope is relative to the customer's mean, which includes the weather.
+    assert got[0] == pytest.approx(0, abs=0.05) and got[1] < got[2] and got[2] > 0.6
+
+
+def test_weather_local_grid_is_on_the_local_clock():
+    from customer_svc.weather import local_grid
+
+    start = 1_767_535_200  # 2026-01-05 00:00 NEM time (UTC+10); NSW is on daylight time (UTC+11)
+    hours = start + 3600 * np.arange(48)
+    grid = local_grid(["NSW", "QLD"], np.array(["NSW"] * 48 + ["QLD"] * 48), np.r_[hours, hours],
+                      np.r_[np.arange(48.0), np.arange(48.0)], start, 2)
+    assert np.isnan(grid[0, 0, 0]) and grid[0, 0, 1] == 0.0  # NSW: the first UTC hour is local 01:00
+    assert grid[1, 0, 0] == 0.0 and grid[1, 1, 23] == 47.0
