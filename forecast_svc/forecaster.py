@@ -79,7 +79,7 @@ class Forecaster:
                 return await self.store.get_run(found, horizon)
         run = await self.compute(scope, scope_id, horizon, start)
         await self.store.save_run(run)
-        return await self.store.get_run(run.id)
+        return run
 
     async def compute(self, scope: str, scope_id: str, horizon: int, start: dt.datetime) -> Run:
         region = scope_id if scope == REGION else ""

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from psycopg_pool import AsyncConnectionPool
 
+from forecast_svc.accuracy import coverage, mape_percent, within_5pct
 from forecast_svc.scopes import SCOPE_CODES
 
 
@@ -39,6 +40,17 @@ ACCURACY_SQL = """
   100 * avg(abs(predicted_demand_mw - actual_demand_mw) / nullif(abs(actual_demand_mw), 0)) AS mape,
   avg((actual_demand_mw BETWEEN confidence_lower AND confidence_upper)::int) AS coverage"""
 SCOPE_NAMES = {v: k for k, v in SCOPE_CODES.items()}
+
+
+def run_accuracy(points: list[Point]) -> dict[str, float]:
+    """The stored run's accuracy figures (as ACCURACY_SQL computes them) from points in memory."""
+    done = [p for p in points if p.actual_mw is not None]
+    if not done:
+        return {"steps_with_actuals": 0, "within_5pct": 0.0, "mape": 0.0, "coverage": 0.0}
+    pred, actual = [p.predicted_mw for p in done], [p.actual_mw for p in done]
+    return {"steps_with_actuals": len(done), "within_5pct": within_5pct(pred, actual),
+            "mape": mape_percent(pred, actual) if any(a != 0 for a in actual) else 0.0,
+            "coverage": coverage([p.lower_mw for p in done], [p.upper_mw for p in done], actual)}
 
 
 class ForecastStore:
@@ -88,7 +100,8 @@ class ForecastStore:
         return row[0] if row else None
 
     async def save_run(self, run: Run) -> int:
-        """Store a run and its points; actuals already measured are filled in at once."""
+        """Store a run and its points; actuals already measured are filled in at once, in the
+        stored rows and in `run` (its points and accuracy), so the caller need not read it back."""
         code = SCOPE_CODES[run.scope]
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -102,10 +115,15 @@ class ForecastStore:
                 for p in run.points:
                     await copy.write_row((run.id, p.time, code, run.scope_id, run.model_version, run.horizon_hours,
                                           p.predicted_mw, p.lower_mw, p.upper_mw))
-            await conn.execute(
+            cur = await conn.execute(
                 """UPDATE forecast.demand_forecasts f SET actual_demand_mw = a.demand_mw FROM forecast.demand_actuals a
-                   WHERE f.run_id = %s AND a.scope = f.scope AND a.scope_id = f.scope_id AND a.step_end = f."timestamp" """,
+                   WHERE f.run_id = %s AND a.scope = f.scope AND a.scope_id = f.scope_id AND a.step_end = f."timestamp"
+                   RETURNING f."timestamp", a.demand_mw""",
                 (run.id,))
+            measured = dict(await cur.fetchall())
+        for p in run.points:
+            p.actual_mw = measured.get(p.time)
+        run.accuracy = run_accuracy(run.points)
         return run.id
 
     async def get_run(self, run_id: int, horizon_hours: int | None = None, with_points: bool = True) -> Run:
