@@ -1,8 +1,8 @@
 """Each meter's recent readings, kept in memory for the sequence model.
 
 A ring of `depth` slots per meter in dense arrays (no per-meter Python objects, no loop
-per reading): ~28 bytes a reading at float32 values, so 96 slots (24 h at 15 minutes) cost
-~2.7 kB a meter. Lost on restart; the consumer refills it from the log when it is given
+per reading): 24 bytes a reading (int32 seconds from EPOCH_S, five float32 values), so 96
+slots (24 h at 15 minutes) cost ~2.3 kB a meter. Lost on restart; the consumer refills it from the log when it is given
 partitions (scoring_svc/refill.py).
 """
 
@@ -10,6 +10,8 @@ import numpy as np
 
 from meters.readings import FLOAT_COLUMNS, ReadingColumns
 
+EPOCH_S = 1_600_000_000  # times are kept as int32 seconds from here: 1952 to 2088
+EMPTY = np.iinfo(np.int32).min  # a slot never written
 CHUNK = 50_000  # readings compared with their meters' slots at once: bounds the (chunk x depth) temporaries
 
 
@@ -19,7 +21,7 @@ class MeterHistory:
         self._ids = np.empty(0, dtype=np.int64)  # known meters, sorted
         self._slot_of = np.empty(0, dtype=np.int64)  # slot of each of _ids
         self._next = np.zeros(capacity, dtype=np.int64)  # per slot: ring position written next
-        self._times = np.full((capacity, depth), -1, dtype=np.int64)
+        self._times = np.full((capacity, depth), EMPTY, dtype=np.int32)
         self._values = np.zeros((capacity, depth, len(FLOAT_COLUMNS)), dtype=np.float32)
 
     def __len__(self) -> int:
@@ -49,7 +51,7 @@ class MeterHistory:
     def _grow(self) -> None:
         n = len(self._times)
         self._next = np.concatenate([self._next, np.zeros(n, dtype=np.int64)])
-        self._times = np.concatenate([self._times, np.full((n, self.depth), -1, dtype=np.int64)])
+        self._times = np.concatenate([self._times, np.full((n, self.depth), EMPTY, dtype=np.int32)])
         self._values = np.concatenate([self._values, np.zeros_like(self._values)])
 
     def before(self, cols: ReadingColumns, history_s: int) -> ReadingColumns:
@@ -58,8 +60,8 @@ class MeterHistory:
         slots = self._lookup(meters)
         known = slots >= 0
         slots, first, meters = slots[known], first[known], meters[known]
-        times = self._times[slots]
-        keep = (times >= 0) & (times < first[:, None]) & (times >= first[:, None] - history_s)
+        times = self._times[slots].astype(np.int64) + EPOCH_S
+        keep = (self._times[slots] != EMPTY) & (times < first[:, None]) & (times >= first[:, None] - history_s)
         r, c = np.nonzero(keep)
         vals = self._values[slots[r], c].astype(np.float64)
         return ReadingColumns(meters[r], times[r, c], *(vals[:, k] for k in range(vals.shape[1])))
@@ -70,14 +72,15 @@ class MeterHistory:
         for start in range(0, len(order), CHUNK):
             part = order[start:start + CHUNK]
             values = np.column_stack([getattr(cols, n)[part] for n in FLOAT_COLUMNS]).astype(np.float32)
-            self._add_sorted(cols.meter_ids[part], cols.reading_times_unix_s[part], values)
+            self._add_sorted(cols.meter_ids[part], (cols.reading_times_unix_s[part] - EPOCH_S).astype(np.int32),
+                             values)
 
     def _add_sorted(self, ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
         uniq, inverse = np.unique(ids, return_inverse=True)
         slots = self._create(uniq)[inverse]
         stored = self._times[slots]
-        full = (stored >= 0).all(axis=1)
-        oldest = np.where(full, stored.min(axis=1), -1)
+        full = (stored != EMPTY).all(axis=1)
+        oldest = np.where(full, stored.min(axis=1), EMPTY)
         again = np.r_[False, (ids[1:] == ids[:-1]) & (times[1:] == times[:-1])]
         # Not worth a slot: already remembered, twice in this batch, or older than all of a full ring.
         keep = ~((stored == times[:, None]).any(axis=1) | again | (times < oldest))
