@@ -96,7 +96,7 @@ class Forecaster:
             f, version = regions
         elif own is not None:
             model, version = own
-            f = await asyncio.to_thread(model.forecast, history, pd.Timestamp(start), steps)
+            f = model.forecast(history, pd.Timestamp(start), steps)
         else:
             f, version = await self._borrowed(target, history, start, steps)
         points = [Point(t.to_pydatetime(), float(p), float(lo), float(hi))
@@ -113,7 +113,7 @@ class Forecaster:
         def forecast_all() -> list[pd.DataFrame]:
             return [model.forecast(histories[code], pd.Timestamp(start), steps) for code, (model, _) in found.items()]
 
-        frames = await asyncio.to_thread(forecast_all)
+        frames = forecast_all()
         regions = pd.concat(histories.values()).groupby("ds")["y"].sum()
         joined = network_history.set_index("ds")["y"].tail(7 * 96).align(regions, join="inner")
         scale = float(joined[0].sum() / joined[1].sum()) if len(joined[0]) and joined[1].sum() > 0 else 1.0
@@ -135,7 +135,7 @@ class Forecaster:
                 raise failed_precondition(f"no measured demand yet for {target.kind} {target.scope_id}", "NO_ACTUALS")
             share = float(joined["y"].sum() / joined["y_p"].sum())
             spread = float(np.quantile(np.abs(joined["y"] - share * joined["y_p"]), self.interval_level))
-            f = await asyncio.to_thread(model.forecast, parent_hist.tail(LOOKBACK_STEPS), pd.Timestamp(start), steps)
+            f = model.forecast(parent_hist.tail(LOOKBACK_STEPS), pd.Timestamp(start), steps)
             half = np.hypot(share * (f["upper"] - f["forecast"]), spread)
             f["forecast"] *= share
             f["lower"], f["upper"] = f["forecast"] - half, f["forecast"] + half
