@@ -18,7 +18,8 @@ FEATURE_NAMES = HOURS + [
 ]
 EPS = 1e-3
 DAYLIGHT = np.arange(8, 17)
-DARK_HOURS = np.r_[0:8, 17:24]
+DARK_RANGES = ((0, 8), (17, 24))
+DARK_HOURS = np.r_[tuple(slice(a, b) for a, b in DARK_RANGES)]
 # Degree-hours weighted like the most weather-sensitive segment's heating/cooling (a matched filter).
 _SEASONAL = next(s for s in SEGMENTS if s.key == "seasonal_variation_heavy")
 
@@ -80,10 +81,10 @@ def build_features(p: DailyProfiles) -> np.ndarray:
     # Spread, peak, night and late-evening figures relative to the dark hours' mean, which PV
     # cannot lower: a household's panels must not make it look peakier or more nocturnal.
     dark_mean = np.maximum(hourly[:, DARK_HOURS].mean(axis=1), EPS)
-    kd, vd = k0[:, :, DARK_HOURS], valid[:, :, DARK_HOURS]
-    n = np.maximum(vd.sum(axis=(1, 2)), 1)
-    s1 = kd.sum(axis=(1, 2)) / n
-    s2 = np.einsum("cdh,cdh->c", kd, kd) / n
+    dark_views = [(k0[:, :, a:b], valid[:, :, a:b]) for a, b in DARK_RANGES]  # views, no copies
+    n = np.maximum(sum(v.sum(axis=(1, 2)) for _, v in dark_views), 1)
+    s1 = sum(k.sum(axis=(1, 2)) for k, _ in dark_views) / n
+    s2 = sum(np.einsum("cdh,cdh->c", k, k) for k, _ in dark_views) / n
     std_h = np.sqrt(np.maximum(s2 - 2 * dark_mean * s1 + dark_mean**2, 0))
     max_h = k0.max(axis=(1, 2))  # consumption is never negative: a missing hour (0) never wins
 
@@ -118,20 +119,21 @@ def temperature_slope(p: DailyProfiles, k0: np.ndarray) -> np.ndarray:
     if p.temp_c is None:
         return out
     weekend = np.broadcast_to(p.weekend, k0.shape[:2])
-    for r in np.unique(p.region):
+    regions = np.unique(p.region)
+    for r in regions:
         members = np.flatnonzero(p.region == r)
+        k = k0 if len(regions) == 1 else k0[members]  # one copy of the data over all regions
         t = p.temp_c[r].astype(np.float64)
         x = _SEASONAL.cooling_per_deg * np.maximum(t - 24.0, 0) + _SEASONAL.heating_per_deg * np.maximum(18.0 - t, 0)
         num, den = np.zeros(len(members)), 0.0
         for days in (~weekend[members[0]], weekend[members[0]]):
-            xs = x[days]
-            known = ~np.isnan(xs)
+            known = ~np.isnan(x) & days[:, None]
             if not known.any():
                 continue
-            mean = np.where(known.any(axis=0), np.nansum(xs, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
-            xs = np.where(known, xs - mean, 0.0).astype(np.float32)
-            k = k0[members][:, days]
-            m = k.mean(axis=1)
+            mean = np.where(known, x, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+            xs = np.where(known, x - mean, 0.0).astype(np.float32)  # 0 on the other day type
+            w = days.astype(np.float32)
+            m = np.matmul(w[None, None, :], k)[:, 0, :] / max(w.sum(), 1)
             m = np.maximum(m, np.maximum(0.6 * m.mean(axis=1, keepdims=True), EPS))
             num += (np.einsum("cdh,dh->ch", k, xs) / m).sum(axis=1)
             den += float((xs**2).sum())
