@@ -18,10 +18,17 @@ def _holiday_calendar(region: str, years: tuple[int, ...]) -> holidays.HolidayBa
     return holidays.Australia(years=years, subdiv=region or None)
 
 
+@lru_cache(maxsize=64)
+def _holiday_days(region: str, years: tuple[int, ...]) -> np.ndarray:
+    """The holidays of those years as datetime64[D]."""
+    return np.array(sorted(_holiday_calendar(region, years)), dtype="datetime64[D]")
+
+
 def public_holidays(region: str, dates) -> np.ndarray:
-    dates = pd.DatetimeIndex(dates)
-    cal = _holiday_calendar(region, tuple(sorted(set(dates.year))))
-    return np.array([d in cal for d in dates.date], dtype=bool)
+    """Whether each (naive, local) date is a public holiday of the region (national ones for "")."""
+    days = pd.DatetimeIndex(dates).to_numpy().astype("datetime64[D]")
+    years = days.astype("datetime64[Y]").astype(int) + 1970
+    return np.isin(days, _holiday_days(region, tuple(np.unique(years).tolist())))
 
 
 def prophet_frame(ds_utc: pd.Series, timezone: str, region: str, temperature: np.ndarray | None) -> pd.DataFrame:
@@ -43,8 +50,11 @@ def temperature_outlook(history: pd.DataFrame, future_ds: pd.Series, profile: np
     slot = _slot(future_ds)
     if history is not None and "temperature_c" in history and history["temperature_c"].notna().any():
         tail = history.dropna(subset=["temperature_c"]).tail(3 * 96)
-        by_slot = tail.groupby(_slot(tail["ds"]))["temperature_c"].mean()
-        return by_slot.reindex(slot).fillna(float(tail["temperature_c"].mean())).to_numpy()
+        temps = tail["temperature_c"].to_numpy(dtype=float)
+        counts = np.bincount(_slot(tail["ds"]), minlength=96)
+        sums = np.bincount(_slot(tail["ds"]), weights=temps, minlength=96)
+        by_slot = np.where(counts > 0, sums / np.maximum(counts, 1), temps.mean())
+        return by_slot[slot]
     return np.asarray(profile)[slot]
 
 
@@ -56,5 +66,6 @@ def diurnal_profile(history: pd.DataFrame) -> list[float]:
 
 
 def _slot(ds) -> np.ndarray:
-    idx = pd.DatetimeIndex(ds)
-    return np.asarray((idx.hour * 60 + idx.minute) // 15, dtype=int)
+    """UTC 15-minute slot of the day (0..95) of each time."""
+    seconds = pd.DatetimeIndex(ds).as_unit("s").asi8
+    return (seconds % 86_400) // 900
