@@ -107,15 +107,16 @@ def build_features(p: DailyProfiles) -> np.ndarray:
 
 
 def temperature_slope(p: DailyProfiles, k0: np.ndarray) -> np.ndarray:
-    """Least-squares b in kwh[d, h] ~ m[h] * (1 + b * x[d, h]), per customer; 0 without weather.
+    """Least-squares b in kwh[d, h] ~ m[h] * (1 + b * x[d, h]), per customer.
 
     x: the region's degree-hours (heating below 18, cooling above 24 degC, weighted like the most
     weather-sensitive segment), centred per hour over the days; m: the customer's mean use at that
     hour (weekdays and weekends apart, floored at 0.6x the customer's mean so PV-zeroed hours do
     not explode). Each hour's relative deviation counts alike (the noise is multiplicative), so b
     is the relative change of use per weighted degree, free of the customer's shape and level.
+    NaN (unknown: neutral in the model) where the region has no weather.
     """
-    out = np.zeros(len(k0), dtype=np.float32)
+    out = np.full(len(k0), np.nan, dtype=np.float32)
     if p.temp_c is None:
         return out
     weekend = np.broadcast_to(p.weekend, k0.shape[:2])
@@ -137,5 +138,6 @@ def temperature_slope(p: DailyProfiles, k0: np.ndarray) -> np.ndarray:
             m = np.maximum(m, np.maximum(0.6 * m.mean(axis=1, keepdims=True), EPS))
             num += (np.einsum("cdh,dh->ch", k, xs) / m).sum(axis=1)
             den += float((xs**2).sum())
-        out[members] = num / max(den, 1e-9)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        if den > 0:
+            out[members] = num / den
+    return out

@@ -57,7 +57,8 @@ class SegmentationModel:
     metric: np.ndarray | None = None
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        Z = np.clip((np.nan_to_num(X, nan=0.0) - self.center) / self.scale, -6, 6) * self.weights
+        X = np.where(np.isnan(X), self.center, X)  # unknown (e.g. no weather for the region): neutral
+        Z = np.clip((X - self.center) / self.scale, -6, 6) * self.weights
         return Z if self.metric is None else Z @ self.metric
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,9 +75,10 @@ class SegmentationModel:
 
     @staticmethod
     def fit(X: np.ndarray, seed: int = 0, max_iter: int = 100) -> "SegmentationModel":
-        X = np.nan_to_num(X.astype(np.float64), nan=0.0)
-        center = np.median(X, axis=0)
-        q10, q90 = np.percentile(X, [10, 90], axis=0)
+        X = X.astype(np.float64)
+        known = np.where(np.isnan(X).all(axis=0), 0.0, X)  # a feature never known (no weather at all): 0
+        center = np.nanmedian(known, axis=0)
+        q10, q90 = np.nanpercentile(known, [10, 90], axis=0)
         scale = np.where(q90 - q10 > 1e-6, q90 - q10, 1.0)
         model = SegmentationModel(center, scale, feature_weights(), np.zeros(0), np.zeros(0, dtype=int))
         Z = model.transform(X)

@@ -77,3 +77,18 @@ def test_weather_local_grid_is_on_the_local_clock():
                       np.r_[np.arange(48.0), np.arange(48.0)], start, 2)
     assert np.isnan(grid[0, 0, 0]) and grid[0, 0, 1] == 0.0  # NSW: the first UTC hour is local 01:00
     assert grid[1, 0, 0] == 0.0 and grid[1, 1, 23] == 47.0
+
+
+def test_no_weather_makes_the_slope_unknown_and_neutral(fleet):
+    from dataclasses import replace
+
+    profiles = fleet.profiles()
+    X = build_features(profiles)
+    blind = build_features(replace(profiles, temp_c=None))
+    slope = FEATURE_NAMES.index("temperature_slope")
+    assert np.isnan(blind[:, slope]).all() and np.isfinite(np.delete(blind, slope, axis=1)).all()
+    model = SegmentationModel.fit(X)
+    z = model.transform(blind)
+    assert np.isfinite(z).all()
+    seg, _ = model.predict(blind)
+    assert np.mean(seg == model.predict(X)[0]) > 0.6  # most customers keep their segment without weather
