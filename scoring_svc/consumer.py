@@ -27,7 +27,7 @@ from meters import kafka
 from meters.ingest.v1.reading_pb2 import QualityFlag
 from meters.readings import ReadingColumns, from_accepted
 from scoring_svc.alerts import AlertSender
-from scoring_svc.anomalies import AnomalyScorer, anomaly_alert, anomaly_predictions
+from scoring_svc.anomalies import AnomalyScorer, ScoredBatch, anomaly_alert, anomaly_predictions
 from scoring_svc.metrics import ANOMALIES, CONSUMER_LAG, CONSUMER_RESTARTS, PREDICTIONS_STORED, READINGS_SCORED
 from scoring_svc.predictors import Models
 from scoring_svc.refill import refill
@@ -141,13 +141,18 @@ class StreamScorer:
             except Exception:  # noqa: BLE001 - closing a consumer of a broken connection may fail too
                 log.warning("consumer did not stop cleanly", exc_info=True)
 
+    def _score(self, records) -> tuple[Polled, ScoredBatch]:
+        polled = decode(records)
+        return polled, self._scorer.score(polled.cols, remember=True)
+
     async def handle(self, records) -> int:
         """Score and store one poll's messages in one transaction; return the new anomaly predictions."""
-        polled = decode(records)
-        scored = self._scorer.score(polled.cols, remember=True)
+        # The CPU work (a poll of 85k readings scores in ~3 s) runs in a worker thread, so that gRPC
+        # calls and health checks are served meanwhile.
+        polled, scored = await asyncio.to_thread(self._score, records)
         READINGS_SCORED.labels("stream").inc(len(polled.cols))
         transformer_ids = await self._store.transformers_of(polled.cols.meter_ids)
-        stats = voltage_stats(polled, transformer_ids)
+        stats = await asyncio.to_thread(voltage_stats, polled, transformer_ids)
         async with self._store.pool.connection() as conn, conn.transaction():
             new = await insert_predictions(conn, anomaly_predictions(scored))
             await enqueue_alerts(conn, [anomaly_alert(p) for p in new])

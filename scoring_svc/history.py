@@ -6,18 +6,23 @@ slots (24 h at 15 minutes) cost ~2.3 kB a meter. Lost on restart; the consumer r
 partitions (scoring_svc/refill.py).
 """
 
+import threading
+
 import numpy as np
 
 from meters.readings import FLOAT_COLUMNS, ReadingColumns
 
 EPOCH_S = 1_600_000_000  # times are kept as int32 seconds from here: 1952 to 2088
 EMPTY = np.iinfo(np.int32).min  # a slot never written
-CHUNK = 50_000  # readings compared with their meters' slots at once: bounds the (chunk x depth) temporaries
+CHUNK = 10_000  # readings added under the lock at once: bounds the (chunk x depth) temporaries and the wait of readers
 
 
 class MeterHistory:
+    """Safe to share between the stream's worker thread (add) and the event loop (before)."""
+
     def __init__(self, depth: int = 96, capacity: int = 1024):
         self.depth = depth
+        self._lock = threading.Lock()
         self._ids = np.empty(0, dtype=np.int64)  # known meters, sorted
         self._slot_of = np.empty(0, dtype=np.int64)  # slot of each of _ids
         self._next = np.zeros(capacity, dtype=np.int64)  # per slot: ring position written next
@@ -57,13 +62,15 @@ class MeterHistory:
     def before(self, cols: ReadingColumns, history_s: int) -> ReadingColumns:
         """Stored readings of the meters in `cols` within `history_s` before their earliest reading there."""
         meters, first = _first_times(cols)
-        slots = self._lookup(meters)
-        known = slots >= 0
-        slots, first, meters = slots[known], first[known], meters[known]
-        times = self._times[slots].astype(np.int64) + EPOCH_S
-        keep = (self._times[slots] != EMPTY) & (times < first[:, None]) & (times >= first[:, None] - history_s)
-        r, c = np.nonzero(keep)
-        vals = self._values[slots[r], c].astype(np.float64)
+        with self._lock:
+            slots = self._lookup(meters)
+            known = slots >= 0
+            slots, first, meters = slots[known], first[known], meters[known]
+            stored = self._times[slots]
+            times = stored.astype(np.int64) + EPOCH_S
+            keep = (stored != EMPTY) & (times < first[:, None]) & (times >= first[:, None] - history_s)
+            r, c = np.nonzero(keep)
+            vals = self._values[slots[r], c].astype(np.float64)
         return ReadingColumns(meters[r], times[r, c], *(vals[:, k] for k in range(vals.shape[1])))
 
     def add(self, cols: ReadingColumns) -> None:
@@ -72,8 +79,9 @@ class MeterHistory:
         for start in range(0, len(order), CHUNK):
             part = order[start:start + CHUNK]
             values = np.column_stack([getattr(cols, n)[part] for n in FLOAT_COLUMNS]).astype(np.float32)
-            self._add_sorted(cols.meter_ids[part], (cols.reading_times_unix_s[part] - EPOCH_S).astype(np.int32),
-                             values)
+            with self._lock:
+                    self._add_sorted(cols.meter_ids[part],
+                                 (cols.reading_times_unix_s[part] - EPOCH_S).astype(np.int32), values)
 
     def _add_sorted(self, ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
         uniq, inverse = np.unique(ids, return_inverse=True)
