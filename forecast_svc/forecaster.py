@@ -91,7 +91,7 @@ class Forecaster:
         history = await self.store.history(scope, scope_id, start - HISTORY, start)
         own = self.models.get(target.model_name)
         steps = horizon * 4
-        regions = await self._from_regions(history, start, steps) if scope == NETWORK else None
+        regions = await self._from_regions(history, start, steps, own) if scope == NETWORK else None
         if regions is not None:
             f, version = regions
         elif own is not None:
@@ -103,10 +103,15 @@ class Forecaster:
                   for t, p, lo, hi in zip(f.ds, f.forecast, f.lower, f.upper)]
         return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points)
 
-    async def _from_regions(self, network_history: pd.DataFrame, start: dt.datetime,
-                            steps: int) -> tuple[pd.DataFrame, str] | None:
+    async def _from_regions(self, network_history: pd.DataFrame, start: dt.datetime, steps: int,
+                            network_model: tuple[DemandModel, str] | None) -> tuple[pd.DataFrame, str] | None:
+        """None unless every region has a model at least as new as the network's (versions are UTC
+        timestamps; training registers the network first): a network model retrained on its own
+        (RetrainForecastModel without enough regional history) is served rather than stale regions."""
         found = {code: self.models.get(Scope(REGION, code, code).model_name) for code in TIMEZONES}
         if any(v is None for v in found.values()):
+            return None
+        if network_model is not None and min(v for _, v in found.values()) < network_model[1]:
             return None
         histories = {code: await self.store.history(REGION, code, start - HISTORY, start) for code in TIMEZONES}
 
