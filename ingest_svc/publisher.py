@@ -4,16 +4,23 @@ Accepted readings travel columnar: one AcceptedReadings message per
 (request, partition), partition = meter_id % partitions, so every meter's
 readings stay ordered on one partition while a message carries thousands of
 readings (one message per reading cannot reach 100,000 readings/s here).
-`publish` returns only once Kafka acknowledged everything (acks=all).
+`publish` returns only once Kafka acknowledged everything (acks=all); messages
+that fail with a retriable error (a leader election, a busy broker) are sent
+again with backoff, and if Kafka still refuses, the call fails UNAVAILABLE so
+the client re-sends (re-sent readings are stored once).
 """
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ingest_svc.validation import Verdict, describe
+from meters.errors import unavailable
 from meters.ingest.v1 import reading_pb2
 from meters.kafka import READINGS_TOPIC, REJECTED_TOPIC
 from meters.readings import ReadingColumns, to_batch
@@ -42,12 +49,44 @@ class ReadingPublisher:
                     quality_flags=verdict.flags[rows].tolist(),
                     ingested_at_unix_ms=now_ms,
                 )
-                pending.append(await self._producer.send(READINGS_TOPIC, msg.SerializeToString(), partition=int(p)))
+                pending.append(Outgoing(READINGS_TOPIC, msg.SerializeToString(), partition=int(p)))
         for i in np.flatnonzero(~verdict.accepted):
             msg = rejected_message(cols, verdict, int(i), now_ms)
-            key = str(cols.meter_ids[i]).encode()
-            pending.append(await self._producer.send(REJECTED_TOPIC, msg.SerializeToString(), key=key))
-        await asyncio.gather(*pending)
+            pending.append(Outgoing(REJECTED_TOPIC, msg.SerializeToString(), key=str(cols.meter_ids[i]).encode()))
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(SEND_ATTEMPTS), reraise=True,
+                                               wait=wait_exponential(multiplier=0.2, max=5),
+                                               retry=retry_if_exception(_retriable)):
+                with attempt:
+                    pending = await self._send(pending)
+        except KafkaError as err:
+            raise unavailable(f"Kafka did not acknowledge the readings ({err!r}); re-send them",
+                              reason="KAFKA_UNAVAILABLE") from err
+
+    async def _send(self, messages: list["Outgoing"]) -> list["Outgoing"]:
+        """Send and await acks; raise the first error, leaving only the unacknowledged messages to retry."""
+        futures = [await self._producer.send(m.topic, m.value, key=m.key, partition=m.partition) for m in messages]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [(m, r) for m, r in zip(messages, results) if isinstance(r, BaseException)]
+        if failed:
+            messages[:] = [m for m, _ in failed]
+            raise failed[0][1]
+        return []
+
+
+SEND_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    value: bytes
+    partition: int | None = None
+    key: bytes | None = None
+
+
+def _retriable(err: BaseException) -> bool:
+    return isinstance(err, KafkaError) and err.retriable
 
 
 def rejected_message(cols: ReadingColumns, verdict: Verdict, i: int, now_ms: int) -> reading_pb2.RejectedReading:
