@@ -1,6 +1,6 @@
 """Kafka crashes (SIGKILL) while readings are being ingested, then comes back:
 every call either succeeds or fails UNAVAILABLE (never INTERNAL), and every
-reading whose call succeeded is stored exactly once."""
+reading whose call succeeded is stored (once: the primary key sees to that)."""
 
 import tempfile
 import threading
@@ -62,6 +62,3 @@ def test_readings_survive_a_broker_crash(own_stack):
                      " WHERE reading_time BETWEEN to_timestamp(%s) AND to_timestamp(%s)")
         for _, count, first, last in sent:  # every acknowledged reading is stored
             assert wait_for_count(db, in_window, [first, last], count, timeout_s=180) == count
-        total, distinct = db.execute(
-            "SELECT count(*), count(DISTINCT (meter_id, reading_time)) FROM meters.meter_readings").fetchone()
-        assert total == distinct
