@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from ingest_svc.metrics import QUALITY_WARNINGS, READINGS_ACCEPTED, READINGS_REJECTED
+from ingest_svc.metrics import QUALITY_WARNINGS, READING_VOLTAGE, READINGS_ACCEPTED, READINGS_REJECTED
 from ingest_svc.publisher import ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits, validate
@@ -27,6 +27,7 @@ class Ingestor:
         cols = from_batch(batch)
         verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
         await self._publisher.publish(cols, verdict)
+        READING_VOLTAGE.observe_many(cols.voltage_v[verdict.accepted])
         return summarize(verdict)
 
 

@@ -1,5 +1,7 @@
 from prometheus_client import Counter, Gauge
 
+from meters.metrics import BulkHistogram
+
 READINGS_ACCEPTED = Counter("meters_ingest_readings_accepted_total", "Readings accepted and published to Kafka.")
 READINGS_REJECTED = Counter(
     "meters_ingest_readings_rejected_total", "Readings rejected by ingest validation, by reason.", ["reason"]
@@ -14,3 +16,9 @@ DUPLICATES_SKIPPED = Counter(
 CONSUMER_LAG = Gauge("meters_kafka_consumer_lag_messages", "Messages behind the log end, by group and partition.",
                      ["group", "topic", "partition"])
 KNOWN_METERS = Gauge("meters_ingest_known_meters", "Meters in the ingest registry.")
+# Every accepted reading's voltage, observed per batch. Edges: the validation range (180-280 V), the
+# plan's warning limits (210, 250 V) and ANSI C84.1 Range A on a 240 V service (228-252 V).
+READING_VOLTAGE = BulkHistogram(
+    "meters_ingest_reading_voltage_volts", "Voltage of accepted readings.",
+    (180, 190, 200, 207, 210, 216, 220, 228, 232, 236, 240, 244, 248, 250, 252, 256, 260, 270, 280),
+)
