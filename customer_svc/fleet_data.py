@@ -8,7 +8,8 @@ import pandas as pd
 
 from customer_svc.hourly import HourlyUsage, aggregate, concat
 from customer_svc.profiles import DailyProfiles, build_profiles
-from customer_svc.weather import fleet_temperature, local_grid
+from customer_svc.weather import local_grid
+from meters.fleet.weather import hourly_temperature
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet.calendar import REGIONS
 
@@ -25,7 +26,7 @@ class FleetCustomers:
         regions = list(self.customers["region"])
         p = build_profiles(idx, self.usage.hour_start_unix_s, self.usage.kwh, self.usage.max_kw,
                            regions, self.cfg.start_unix_s, self.cfg.days)
-        temp = local_grid(sorted(set(regions)), *fleet_temperature(self.cfg), self.cfg.start_unix_s, self.cfg.days)
+        temp = local_grid(sorted(set(regions)), *hourly_temperature(self.cfg), self.cfg.start_unix_s, self.cfg.days)
         return replace(p, temp_c=temp)
 
 

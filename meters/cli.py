@@ -28,7 +28,7 @@ def db_migrate(dsn: str = typer.Option(..., envvar="METERS_PG_DSN", help="Postgr
 @app.command()
 def demo(
     meters: int = typer.Option(2000, help="meters in the synthetic fleet"),
-    days: int = typer.Option(2, help="days of 15-minute readings"),
+    days: int = typer.Option(7, help="days of 15-minute readings"),
     seed: int = typer.Option(42),
     run_dir: Path = typer.Option(REPO / ".run" / "demo", help="state and logs of the local stack"),
 ) -> None:

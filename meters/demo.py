@@ -18,7 +18,7 @@ import grpc
 
 from meters import demo_report
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
-from meters.fleet_registration import ServiceChannels, register_fleet
+from meters.fleet_registration import ServiceChannels, record_weather, register_fleet
 from meters.ingest.v1.reading_pb2 import RejectionReason
 from meters.ingest_client import channel, stream_readings
 from meters.mesh import SERVICES, Mesh
@@ -126,7 +126,7 @@ def model_registry(run_dir: Path) -> Path:
     return run_dir / "models"
 
 
-def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth, end_unix_s: int
+def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth, end_unix_s: int, days: int
                   ) -> tuple[dict[str, list[tuple[str, str]]], bool]:
     """Each service's part of the report; a failing service shows its error instead of hiding it."""
     sections, ok = {}, True
@@ -134,7 +134,7 @@ def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth, end_unix_s: int
         ("scoring", lambda ch: demo_report.anomaly_rows(ch, truth)),
         ("alert", demo_report.alert_rows),
         ("forecast", lambda ch: demo_report.forecast_rows(ch, end_unix_s)),
-        ("customer", demo_report.segment_rows),
+        ("customer", lambda ch: demo_report.segment_rows(ch, days)),
     ):
         with channel(mesh.grpc_addr(service)) as ch:
             try:
@@ -158,9 +158,10 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
         with channel(mesh.grpc_addr("ingest")) as ingest, channel(mesh.grpc_addr("scoring")) as scoring, \
                 channel(mesh.grpc_addr("forecast")) as forecast, channel(mesh.grpc_addr("customer")) as customer:
             register_fleet(topology, ServiceChannels(ingest, scoring, forecast, customer))
+            record_weather(cfg, customer)
         result, truth = stream_fleet(mesh, cfg, topology)
         report(result)
-        sections, ok = mesh_sections(mesh, truth, cfg.end_unix_s)
+        sections, ok = mesh_sections(mesh, truth, cfg.end_unix_s, cfg.days)
         console.print(demo_report.mesh_table(sections))
         if result.rows_stored != result.accepted or not ok:
             raise SystemExit("the demo found a problem: see the tables above and the logs in " + str(run_dir / "mesh"))

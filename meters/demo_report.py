@@ -89,9 +89,9 @@ def forecast_rows(forecast: grpc.Channel, start_unix_s: int) -> list[tuple[str, 
             ("forecast peak", f"{peak.predicted_mw:.2f} MW at {peak.time.ToDatetime():%a %H:%M} UTC")]
 
 
-def segment_rows(customer: grpc.Channel) -> list[tuple[str, str]]:
+def segment_rows(customer: grpc.Channel, usage_days: int) -> list[tuple[str, str]]:
     stub = customer_service_pb2_grpc.CustomerServiceStub(customer)
-    stub.RunSegmentation(customer_service_pb2.RunSegmentationRequest(wait=True), timeout=300)
+    stub.RunSegmentation(customer_service_pb2.RunSegmentationRequest(usage_days=usage_days, wait=True), timeout=300)
     dist = stub.GetSegmentDistribution(customer_service_pb2.GetSegmentDistributionRequest()).segment_distribution
     shares = sorted(((s.fraction, s.expected_fraction, segment_pb2.Segment.Name(s.segment).removeprefix("SEGMENT_")
                       .lower()) for s in dist.segments), reverse=True)[:4]

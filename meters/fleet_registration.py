@@ -15,7 +15,8 @@ import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from meters.customer.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
-from meters.fleet import Topology
+from meters.fleet import FleetConfig, Topology
+from meters.fleet.weather import hourly_temperature
 from meters.forecast.v1 import forecast_service_pb2, forecast_service_pb2_grpc, meter_scope_pb2
 from meters.ingest.v1 import meter_pb2
 from meters.ingest_client import register_meters
@@ -47,6 +48,7 @@ def _timestamp(unix_s: int) -> Timestamp:
 
 
 def register_fleet(topology: Topology, channels: ServiceChannels) -> None:
+    """The network: meters, grid, scopes, customers."""
     meters = topology.meters
     register_meters(channels.ingest, (
         meter_pb2.Meter(meter_id=int(r.meter_id), meter_number=str(r.meter_number), customer_id=int(r.customer_id),
@@ -100,3 +102,13 @@ def _register_customers(topology: Topology, placed: pd.DataFrame, stub) -> None:
     ]  # the true segment stays in the fleet's truth: the service must find it
     _send(stub.BatchCreateCustomers, lambda part: customer_service_pb2.BatchCreateCustomersRequest(customers=part),
           customers)
+
+
+def record_weather(cfg: FleetConfig, customer: grpc.Channel, rows_per_call: int = 50_000) -> None:
+    """The fleet's regional hourly temperature, sent as a weather feed would send it."""
+    stub = customer_service_pb2_grpc.CustomerServiceStub(customer)
+    regions, hours, temps = hourly_temperature(cfg)
+    for start in range(0, len(regions), rows_per_call):
+        part = slice(start, start + rows_per_call)
+        stub.RecordRegionalWeather(customer_service_pb2.RecordRegionalWeatherRequest(
+            regions=regions[part].tolist(), hour_start_unix_s=hours[part].tolist(), temperature_c=temps[part].tolist()))

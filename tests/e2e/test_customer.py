@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from customer_svc import training
-from customer_svc.weather import fleet_temperature
+from meters.fleet.weather import hourly_temperature
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
 from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
@@ -147,7 +147,7 @@ def _load(stub, fleet, ingest_channel, db):
 @pytest.fixture(scope="module")
 def segmented(stub, loaded, registry, tmp_path_factory):
     training.train(MlJob(registry, tmp_path_factory.mktemp("reports"), quick=True))
-    regions, hours, temps = fleet_temperature(CFG)
+    regions, hours, temps = hourly_temperature(CFG)
     stored = stub.RecordRegionalWeather(pb.RecordRegionalWeatherRequest(
         regions=list(regions), hour_start_unix_s=hours.tolist(), temperature_c=temps.tolist())).stored
     assert stored == len(regions)
