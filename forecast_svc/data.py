@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import meters.fleet as fleet_package
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet.calendar import REGIONS, RegionClock, daily_weather, interval_end_times
 
@@ -39,8 +40,12 @@ def fleet_series(cfg: FleetConfig, cache_dir: Path | None = None) -> dict[str, p
 
 
 def _key(cfg: FleetConfig) -> str:
-    blob = json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()
-    return f"{cfg.meters}m-{cfg.days}d-seed{cfg.seed}-{hashlib.sha256(blob).hexdigest()[:10]}"
+    """Size, seed and a hash of the whole config and of the fleet generator's code (a changed
+    generator must not be answered from an old cache)."""
+    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    for source in sorted(Path(fleet_package.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return f"{cfg.meters}m-{cfg.days}d-seed{cfg.seed}-{digest.hexdigest()[:10]}"
 
 
 def _aggregate(cfg: FleetConfig) -> pd.DataFrame:
