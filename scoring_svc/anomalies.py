@@ -6,6 +6,7 @@ into ml.predictions rows and CreateAlert requests (dedup key `anomaly:<meter>:<t
 """
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from meters.alert.v1 import alert_pb2, alert_service_pb2
 from meters.readings import ReadingColumns
 from meters.scoring.v1.score_pb2 import AnomalyType
 from scoring_svc.history import MeterHistory
+from scoring_svc.metrics import SCORE_SECONDS
 from scoring_svc.predictors import Models
 from scoring_svc.store import PredictionRow, ts
 
@@ -47,7 +49,9 @@ class AnomalyScorer:
         """Score readings with their meters' recent history; `remember` adds them to it (the stream does)."""
         detector = self._models.require_anomaly()
         past = self.history.before(cols, detector.history_s) if len(cols) else cols
+        started = time.perf_counter()
         result = detector.score(cols, past)
+        SCORE_SECONDS.labels("anomaly").observe(time.perf_counter() - started)
         if remember:
             self.history.add(cols)
         scores = np.clip(np.nan_to_num(np.asarray(result.scores, dtype=np.float64)), 0.0, 1.0)

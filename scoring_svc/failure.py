@@ -9,11 +9,13 @@ prediction's transaction.
 """
 
 import datetime as dt
+import time
 
 import numpy as np
 import pandas as pd
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2
+from scoring_svc.metrics import SCORE_SECONDS
 from scoring_svc.predictors import Models, TransformerInputs
 from scoring_svc.store import PredictionRow, ScoringStore, enqueue_alerts, upsert_prediction
 
@@ -46,7 +48,9 @@ class FailurePredictions:
                       raise_alert: bool = True) -> PredictionRow:
         model = self._models.require_failure()
         inputs = await transformer_inputs(self._store, transformer_id, as_of, model.lookback_h)
+        started = time.perf_counter()
         risk = model.predict(inputs, top)
+        SCORE_SECONDS.labels("failure").observe(time.perf_counter() - started)
         p, at_risk = risk.probability, risk.alarm
         recent = inputs.telemetry["hour_end_unix_s"] > inputs.at_unix_s - COVERAGE_H * 3600
         coverage = min(int(recent.sum()) / COVERAGE_H, 1.0)

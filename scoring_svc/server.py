@@ -32,6 +32,7 @@ from scoring_svc.config import ScoringSettings
 from scoring_svc.consumer import StreamScorer
 from scoring_svc.failure import FailurePredictions
 from scoring_svc.history import MeterHistory
+from scoring_svc.metrics import GridLoadGauges
 from scoring_svc.predictors import Models
 from scoring_svc.servicer import ScoringServicer
 from scoring_svc.store import ScoringStore
@@ -52,9 +53,10 @@ async def main(settings: ScoringSettings) -> None:
     scorer = AnomalyScorer(models, MeterHistory())
     failures = FailurePredictions(store, models, on_alert=sender.wake)
     alert_channel = grpc.aio.insecure_channel(settings.alert_addr)
+    load_gauges = GridLoadGauges(pool)
     servicer = ScoringServicer(models, scorer, failures, store, sender,
-                               alert_service_pb2_grpc.AlertServiceStub(alert_channel))
-    background = [sender.run_forever]
+                               alert_service_pb2_grpc.AlertServiceStub(alert_channel), on_telemetry=load_gauges.wake)
+    background = [sender.run_forever, load_gauges.run_forever]
     if settings.group_id:
         await kafka.ensure_topics(settings.kafka_bootstrap)
         stream = StreamScorer(settings.kafka_bootstrap, settings.group_id, scorer, models, store, sender,

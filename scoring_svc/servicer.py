@@ -88,13 +88,14 @@ def _columns(batch, field: str):
 
 class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
     def __init__(self, models: Models, scorer: AnomalyScorer, failures: FailurePredictions, store: ScoringStore,
-                 sender: AlertSender, alert_stub):
+                 sender: AlertSender, alert_stub, on_telemetry=lambda: None):
         self._models = models
         self._scorer = scorer
         self._failures = failures
         self._store = store
         self._sender = sender
         self._alert_stub = alert_stub
+        self._on_telemetry = on_telemetry  # refreshes the transformer load gauges
 
     async def _score(self, batch, raise_alerts: bool, field: str) -> score_pb2.ScoreBatch:
         scored = self._scorer.score(_columns(batch, field))
@@ -207,6 +208,8 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
         cols = {name: np.array(getattr(b, name), dtype=np.int64 if i < 2 else np.float64)
                 for i, name in enumerate(TELEMETRY_COLUMNS)}
         stored, unknown = await self._store.record_telemetry(cols)
+        if stored:
+            self._on_telemetry()
         return pb.RecordTransformerTelemetryResponse(stored=stored, unknown_transformers=unknown)
 
     async def ReloadModels(self, request, context):
