@@ -9,7 +9,6 @@ else the network's, scaled by the scope's share of that parent's demand over the
 band adds the spread of that share, so it widens for small, noisy scopes.
 """
 
-import asyncio
 import datetime as dt
 
 import numpy as np

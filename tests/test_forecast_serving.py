@@ -2,7 +2,6 @@
 as new as the network's, else the network's own (e.g. after a network-only retrain)."""
 
 import asyncio
-import datetime as dt
 
 import pandas as pd
 import pytest
