@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import heatmap, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders.common import ReduceDataOptions
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import HeatmapCellLayout
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 OUT = Path(__file__).parent / "dashboards"
 PROM = DataSourceRef(type_val="prometheus", uid="prometheus")
@@ -64,6 +66,14 @@ def grid(title: str, target, w: int = 24, h: int = 9, ds=PG):
     return table.Panel().title(title).datasource(ds).span(w).height(h).with_target(target)
 
 
+def voltage_heatmap(title: str, w: int = 12, h: int = 8):
+    """Accepted readings per voltage bucket over time (ingest's meters_ingest_reading_voltage_volts)."""
+    target = prom(f"sum by (le) (rate(meters_ingest_reading_voltage_volts_bucket[{RATE}]))", "{{le}}")
+    return (heatmap.Panel().title(title).datasource(PROM).span(w).height(h).calculate(False)
+            .rows_frame(heatmap.RowsHeatmapOptions().layout(HeatmapCellLayout.LE))
+            .y_axis(heatmap.YAxisConfig().unit("volt")).with_target(target.format(PromQueryFormat.HEATMAP)))
+
+
 def dashboard(uid: str, title: str, refresh: str, panels: list, time_from: str = "now-6h", description: str = ""):
     d = (db.Dashboard(title).uid(uid).tags(["meters"]).refresh(refresh).time(time_from, "now")
          .timezone("browser").description(description).editable())
@@ -80,6 +90,10 @@ def open_alerts_sql(where: str) -> str:
 
 
 RATE = "$__rate_interval"
+VOLT_BUCKET = "meters_ingest_reading_voltage_volts_bucket"
+# Share of accepted readings outside the plan's 210-250 V band (bucket edges of the voltage histogram).
+OUTSIDE_BAND = (f'100 * (1 - (sum(rate({VOLT_BUCKET}{{le="250.0"}}[{RATE}])) - sum(rate({VOLT_BUCKET}{{le="210.0"}}[{RATE}])))'
+                f" / sum(rate(meters_ingest_reading_voltage_volts_count[{RATE}])))")
 
 
 def grid_overview():
@@ -88,6 +102,10 @@ def grid_overview():
         single("Readings stored /s", prom(f"sum(rate(meters_writer_readings_stored_total[{RATE}]))"), "ops"),
         single("Open critical alerts", prom('sum(meters_alerts_open{severity="critical"})')),
         single("Registered meters", prom("max(meters_ingest_known_meters)")),
+        single("Transformers over rating", prom('sum(meters_transformers_by_load_band{band="over_100"})')),
+        single("Transformers at 80-100 % of rating", prom('sum(meters_transformers_by_load_band{band="80_100"})')),
+        single("Highest transformer load", prom("max(meters_transformer_load_ratio_max)"), "percentunit"),
+        single("Readings outside 210-250 V", prom(OUTSIDE_BAND), "percent"),
         graph("Ingest throughput",
               prom(f"sum(rate(meters_ingest_readings_accepted_total[{RATE}]))", "accepted", "A"),
               prom(f"sum(rate(meters_writer_readings_stored_total[{RATE}]))", "stored", "B"),
@@ -125,6 +143,13 @@ def substation_status():
 
 def transformer_health():
     return dashboard("meters-transformer-health", "Transformer Health", "1m", [
+        graph("Transformers by load band (share of rating)",
+              prom("sum by (band) (meters_transformers_by_load_band)", "{{band}}")),
+        graph("Highest transformer load by region", prom("max by (region) (meters_transformer_load_ratio_max)",
+                                                         "{{region}}"), unit="percentunit"),
+        graph("Most loaded substations (highest transformer)", prom(
+            "topk(10, meters_transformer_load_ratio_max)", "substation {{substation_id}} ({{region}})"),
+              unit="percentunit", w=24),
         graph("Transformer demand from its meters (kW)", Sql("""SELECT $__timeGroupAlias(r.reading_time, '15m'),
               'T-' || m.transformer_id AS metric, sum(r.demand_kw) AS kw
               FROM meters.meter_readings r JOIN meters.smart_meters m ON m.id = r.meter_id
@@ -162,6 +187,11 @@ def transformer_health():
 
 def power_quality():
     return dashboard("meters-power-quality", "Power Quality", "30s", [
+        voltage_heatmap("Voltage distribution of accepted readings (V)"),
+        graph("Voltage percentiles of accepted readings (V)",
+              *[prom(f"histogram_quantile({q}, sum by (le) (rate({VOLT_BUCKET}[{RATE}])))", f"p{round(q * 100)}",
+                     ref) for q, ref in ((0.05, "A"), (0.5, "B"), (0.95, "C"))], unit="volt"),
+        graph("Accepted readings outside 210-250 V (%)", prom(OUTSIDE_BAND, "outside 210-250 V"), unit="percent"),
         graph("Voltage (V): min, mean, max", Sql("""SELECT $__timeGroupAlias(reading_time, '15m'),
               min(voltage) AS min_v, avg(voltage) AS mean_v, max(voltage) AS max_v
               FROM meters.meter_readings WHERE $__timeFilter(reading_time) GROUP BY 1 ORDER BY 1""",
@@ -196,6 +226,15 @@ def anomaly_tracker():
         single("Alerts raised (1 h)", prom("sum(increase(meters_alerts_raised_total[1h]))")),
         single("Repeats folded (1 h)", prom("sum(increase(meters_alerts_repeated_total[1h]))")),
         single("Notifications pending", prom("sum(meters_alert_outbox_pending)")),
+        graph("Anomalous readings by type /s (stream)", prom(
+            f"sum by (anomaly_type) (rate(meters_scoring_anomalies_total[{RATE}]))", "{{anomaly_type}}"), unit="ops"),
+        graph("Model inference latency (p50, p99)",
+              prom(f"histogram_quantile(0.5, sum by (model, le) (rate(meters_scoring_model_seconds_bucket[{RATE}])))",
+                   "p50 {{model}}", "A"),
+              prom(f"histogram_quantile(0.99, sum by (model, le) (rate(meters_scoring_model_seconds_bucket[{RATE}])))",
+                   "p99 {{model}}", "B"), unit="s"),
+        graph("Readings scored /s", prom(f"sum by (path) (rate(meters_scoring_readings_scored_total[{RATE}]))",
+                                         "{{path}}"), unit="ops"),
         graph("Alerts raised by source", prom(f"sum by (source) (rate(meters_alerts_raised_total[{RATE}]))",
                                               "{{source}}"), unit="ops"),
         graph("Notifications by channel", prom(
