@@ -21,6 +21,8 @@ from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest_client import register_meters
 from meters.mesh import SERVICES
 from meters.readings import to_batch
+from meters.scoring.v1 import scoring_service_pb2 as spb
+from meters.scoring.v1 import scoring_service_pb2_grpc, transformer_pb2
 from observability.prometheus import server as prometheus
 from observability.prometheus.scrape import render
 from tests.e2e.readings import meters, readings
@@ -31,10 +33,12 @@ pytestmark = [pytest.mark.infra,
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "observability/grafana/dashboards").glob("*.json"))
 FIRST_METER = 7_700_001
+SUBSTATION, FIRST_TX = 77_001, 77_001_001  # clear of the ids the other e2e tests use
 
 
 def make_traffic(mesh) -> None:
-    """Readings (some flagged, some rejected), alerts of every severity, and a failing call."""
+    """Readings (some flagged, some rejected), alerts of every severity, a failing call, and transformers
+    with telemetry in every load band (the scoring service's load gauges)."""
     with grpc.insecure_channel(mesh.grpc_addr("ingest")) as ch:
         register_meters(ch, meters(FIRST_METER, 20))
         cols = readings(FIRST_METER, 20, 8, seed=6)
@@ -52,6 +56,21 @@ def make_traffic(mesh) -> None:
                     asset_type=asset_type, asset_id=1, confidence=0.9)))
         with pytest.raises(grpc.RpcError):
             stub.GetAlert(apb_svc.GetAlertRequest(name="alerts/999999999"))
+    with grpc.insecure_channel(mesh.grpc_addr("scoring")) as ch:
+        stub = scoring_service_pb2_grpc.ScoringServiceStub(ch)
+        stub.BatchCreateSubstations(spb.BatchCreateSubstationsRequest(substations=[transformer_pb2.Substation(
+            substation_id=SUBSTATION, display_name="ZS-OBS", region="VIC", capacity_mva=10)]))
+        loads = [40.0, 70.0, 95.0, 120.0]  # kVA of 100 kVA transformers: one in each band
+        txs = [FIRST_TX + i for i in range(len(loads))]
+        stub.BatchCreateTransformers(spb.BatchCreateTransformersRequest(transformers=[transformer_pb2.Transformer(
+            transformer_id=tx, substation_id=SUBSTATION, region="VIC", capacity_kva=100) for tx in txs]))
+        hour = int(time.time()) // 3600 * 3600
+        reply = stub.RecordTransformerTelemetry(spb.RecordTransformerTelemetryRequest(
+            batch=transformer_pb2.TransformerTelemetryBatch(
+                transformer_ids=txs, hour_end_unix_s=[hour] * len(txs), load_kva=loads, peak_load_kva=loads,
+                ambient_temp_c=[25.0] * len(txs), oil_temp_c=[60.0] * len(txs), winding_temp_c=[75.0] * len(txs),
+                efficiency=[0.98] * len(txs))))
+        assert reply.stored == len(txs)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +124,26 @@ def test_every_prometheus_query_returns_series(observed):
         pending = {p for p in pending if not prometheus.api(port, "query", query=p[2])["data"]["result"]}
         time.sleep(1)
     assert not pending, f"queries without series: {sorted(pending)}"
+
+
+def test_grid_gauges_carry_the_traffic(observed):
+    """The load gauges count the planted transformers; the voltage histogram saw every accepted reading."""
+    _, port = observed
+
+    def value(query: str) -> float | None:
+        result = prometheus.api(port, "query", query=query)["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    deadline = time.monotonic() + 30
+    while value(f'meters_transformer_load_ratio_max{{substation_id="{SUBSTATION}"}}') != 1.2 \
+            and time.monotonic() < deadline:
+        time.sleep(1)
+    assert value(f'meters_transformer_load_ratio_max{{substation_id="{SUBSTATION}"}}') == 1.2
+    for band in ("under_50", "50_80", "80_100", "over_100"):
+        assert value(f'sum(meters_transformers_by_load_band{{region="VIC",band="{band}"}})') >= 1, band
+    assert value("sum(meters_ingest_reading_voltage_volts_count)") > 0
+    assert value('sum(meters_ingest_reading_voltage_volts_bucket{le="250.0"})') < value(
+        "sum(meters_ingest_reading_voltage_volts_count)")  # the 255 V readings
 
 
 def expand_grafana_macros(sql: str) -> str:
