@@ -7,6 +7,11 @@ toward the network only); else its own model. A region with its own promoted mod
 ("forecast-region-NSW", ...) uses it. Any other scope (a substation or transformer: tens of thousands of them) borrows its region's model,
 else the network's, scaled by the scope's share of that parent's demand over the last week; its
 band adds the spread of that share, so it widens for small, noisy scopes.
+
+Network and region forecasts (and the parent forecast a borrowed one scales) follow the level of the
+demand measured in the week before the start (level.py), not the training fleet's; the factor is
+stored with the run (forecast_runs.level_scale) and model_version says when it applied or when there
+were no actuals to check the level against.
 """
 
 import datetime as dt
@@ -14,6 +19,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from forecast_svc import level
 from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import DemandModel
 from forecast_svc.residual import LOOKBACK_STEPS
@@ -92,21 +98,29 @@ class Forecaster:
         steps = horizon * 4
         regions = await self._from_regions(history, start, steps, own) if scope == NETWORK else None
         if regions is not None:
-            f, version = regions
+            f, version, scale = regions
         elif own is not None:
             model, version = own
-            f = model.forecast(history, pd.Timestamp(start), steps)
+            lv = level.measure(model, history, start)
+            f = level.forecast(model, history, start, steps, lv)
+            version, scale = version + lv.note(), lv.factor if lv.ratio is not None else None
         else:
-            f, version = await self._borrowed(target, history, start, steps)
+            f, version, scale = await self._borrowed(target, history, start, steps)
         points = [Point(t.to_pydatetime(), float(p), float(lo), float(hi))
                   for t, p, lo, hi in zip(f.ds, f.forecast, f.lower, f.upper)]
-        return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points)
+        return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points,
+                   level_scale=scale)
 
     async def _from_regions(self, network_history: pd.DataFrame, start: dt.datetime, steps: int,
-                            network_model: tuple[DemandModel, str] | None) -> tuple[pd.DataFrame, str] | None:
+                            network_model: tuple[DemandModel, str] | None
+                            ) -> tuple[pd.DataFrame, str, float | None] | None:
         """None unless every region has a model at least as new as the network's (versions are UTC
         timestamps; training registers the network first): a network model retrained on its own
-        (RetrainForecastModel without enough regional history) is served rather than stale regions."""
+        (RetrainForecastModel without enough regional history) is served rather than stale regions.
+
+        Level: each measured region follows its own actuals; a region with none, inside a measured
+        network, takes the network's measured / the regions' models' summed prediction. The factor
+        stored is the answer over what the regions' models forecast at their own level."""
         found = {code: self.models.get(Scope(REGION, code, code).model_name) for code in TIMEZONES}
         if any(v is None for v in found.values()):
             return None
@@ -114,18 +128,31 @@ class Forecaster:
             return None
         histories = {code: await self.store.history(REGION, code, start - HISTORY, start) for code in TIMEZONES}
 
-        def forecast_all() -> list[pd.DataFrame]:
-            return [model.forecast(histories[code], pd.Timestamp(start), steps) for code, (model, _) in found.items()]
-
-        frames = forecast_all()
+        levels = {code: level.measure(model, histories[code], start) for code, (model, _) in found.items()}
+        if any(lv.ratio is None for lv in levels.values()):
+            w = level.window(network_history, start)
+            network_level = level.from_ratio(
+                w["y"].to_numpy(), np.sum([model.level_at(w) for model, _ in found.values()], axis=0)
+            ) if len(w) >= level.MIN_STEPS else level.Level(1.0)
+            levels = {code: network_level if lv.ratio is None else lv for code, lv in levels.items()}
+        frames = [level.forecast(model, histories[code], start, steps, levels[code])
+                  for code, (model, _) in found.items()]
         regions = pd.concat(histories.values()).groupby("ds")["y"].sum()
         joined = network_history.set_index("ds")["y"].tail(7 * 96).align(regions, join="inner")
         scale = float(joined[0].sum() / joined[1].sum()) if len(joined[0]) and joined[1].sum() > 0 else 1.0
         version = "sum of regions: " + ", ".join(f"{code} {v}" for code, (_, v) in found.items())
-        return sum_forecasts(frames, scale), version
+        f = sum_forecasts(frames, scale)
+        if all(lv.ratio is None for lv in levels.values()):
+            return f, version + level.Level(1.0).note(), None
+        at_model_level = sum(frame["forecast"].sum() / levels[code].factor for code, frame in zip(found, frames))
+        factor = float(f["forecast"].sum() / at_model_level) if at_model_level > 0 else scale
+        if any(lv.adapted for lv in levels.values()):
+            steps_measured = max(lv.steps for lv in levels.values())
+            version += f" (level x {factor:.4g} from {steps_measured} measured steps)"
+        return f, version, factor
 
     async def _borrowed(self, target: Scope, history: pd.DataFrame, start: dt.datetime,
-                        steps: int) -> tuple[pd.DataFrame, str]:
+                        steps: int) -> tuple[pd.DataFrame, str, float | None]:
         parents = [Scope(REGION, target.region, target.region)] if target.region and target.kind != REGION else []
         parents.append(Scope(NETWORK))
         for parent in parents:
@@ -139,11 +166,13 @@ class Forecaster:
                 raise failed_precondition(f"no measured demand yet for {target.kind} {target.scope_id}", "NO_ACTUALS")
             share = float(joined["y"].sum() / joined["y_p"].sum())
             spread = float(np.quantile(np.abs(joined["y"] - share * joined["y_p"]), self.interval_level))
-            f = model.forecast(parent_hist.tail(LOOKBACK_STEPS), pd.Timestamp(start), steps)
+            lv = level.measure(model, parent_hist, start)  # the parent at its measured level
+            f = level.forecast(model, parent_hist.tail(LOOKBACK_STEPS), start, steps, lv)
             half = np.hypot(share * (f["upper"] - f["forecast"]), spread)
             f["forecast"] *= share
             f["lower"], f["upper"] = f["forecast"] - half, f["forecast"] + half
-            return f, f"{version} (via {parent.model_name} x {share:.4g})"
+            note = f", level x {lv.factor:.4g}" if lv.adapted else ""
+            return f, f"{version} (via {parent.model_name} x {share:.4g}{note})", share * lv.factor
         raise failed_precondition("no promoted forecast model: run `meters train` or RetrainForecastModel", "NO_MODEL")
 
 

@@ -128,6 +128,18 @@ class DemandModel:
         ds = pd.date_range(pd.Timestamp(start) + STEP, periods=steps, freq=STEP)
         return pd.DataFrame({"ds": ds, "forecast": pred, "lower": pred - band, "upper": pred + band})
 
+    def level_at(self, history: pd.DataFrame) -> np.ndarray:
+        """Prophet's prediction (no residual correction) for the steps of `history` (ds[, temperature_c]):
+        the model's own level over steps already measured, for level adaptation (level.py).
+        Temperatures: the history's where known, else the outlook, as for the LSTM's lookback."""
+        temps = None
+        if self.params.has_temperature:
+            known = (history["temperature_c"].to_numpy(dtype=float) if "temperature_c" in history
+                     else np.full(len(history), np.nan))
+            fill = temperature_outlook(history, history["ds"], self.params.temp_profile)
+            temps = np.where(np.isnan(known), fill, known)
+        return self._prophet_predict(history["ds"], temps)
+
     def _components(self, history: pd.DataFrame, start: pd.Timestamp, steps: int,
                     temperature: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prophet's forecast and the LSTM's residual forecast for the steps after `start`."""

@@ -32,6 +32,8 @@ class Run:
     issued_at: dt.datetime
     points: list[Point] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)
+    # The model's forecast x level_scale = the answer (level.py); None: no actuals to check it against.
+    level_scale: float | None = None
 
 
 ACCURACY_SQL = """
@@ -106,8 +108,9 @@ class ForecastStore:
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 """INSERT INTO forecast.forecast_runs (scope, scope_id, start_time, horizon_hours, interval_level,
-                   model_version) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, issued_at""",
-                (code, run.scope_id, run.start_time, run.horizon_hours, run.interval_level, run.model_version))
+                   model_version, level_scale) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, issued_at""",
+                (code, run.scope_id, run.start_time, run.horizon_hours, run.interval_level, run.model_version,
+                 run.level_scale))
             run.id, run.issued_at = await cur.fetchone()
             async with conn.cursor().copy(
                 """COPY forecast.demand_forecasts (run_id, "timestamp", scope, scope_id, model_version, horizon_hours,
@@ -142,7 +145,7 @@ class ForecastStore:
     async def _runs(self, conn, where: str, args: list, limit: int, with_points: bool) -> list[Run]:
         cur = await conn.execute(
             f"""SELECT r.id, r.scope, r.scope_id, r.start_time, r.horizon_hours, r.interval_level, r.model_version,
-                       r.issued_at, acc.n, acc.within, acc.mape, acc.coverage
+                       r.issued_at, acc.n, acc.within, acc.mape, acc.coverage, r.level_scale
                 FROM forecast.forecast_runs r
                 CROSS JOIN LATERAL (SELECT {ACCURACY_SQL} FROM forecast.demand_forecasts WHERE run_id = r.id) acc
                 WHERE {where} ORDER BY r.id DESC LIMIT %s""", [*args, limit])
@@ -151,6 +154,7 @@ class ForecastStore:
             run = Run(row[0], SCOPE_NAMES[row[1]], *row[2:8])
             run.accuracy = {"steps_with_actuals": row[8], "within_5pct": row[9] or 0.0, "mape": row[10] or 0.0,
                             "coverage": row[11] or 0.0}
+            run.level_scale = row[12]
             runs.append(run)
         if with_points and runs:
             cur = await conn.execute(
