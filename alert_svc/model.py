@@ -1,11 +1,10 @@
 """Conversions between the API's enums/messages and the `alerts` schema's text columns."""
 
-import datetime as dt
 
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from meters.alert.v1 import alert_pb2 as apb
 from meters.alert.v1 import alert_service_pb2 as spb
+from meters.timestamps import to_proto
 
 
 def enum_text(enum, value: int, prefix: str) -> str:
@@ -41,12 +40,6 @@ def severities_at_least(minimum: int) -> list[str]:
     return [severity_text(v) for v in apb.Severity.values() if v and v >= minimum]
 
 
-def _ts(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def to_alert(row: dict) -> apb.Alert:
@@ -59,14 +52,14 @@ def to_alert(row: dict) -> apb.Alert:
         confidence=row["confidence"] or 0.0,
         asset_type=text_enum(apb.AssetType, row["asset_type"], "ASSET_TYPE_"),
         asset_id=row["asset_id"] or 0, dedup_key=row["dedup_key"],
-        detected_at=_ts(row["detected_at"]), notified_at=_ts(row["notified_at"]),
+        detected_at=to_proto(row["detected_at"]), notified_at=to_proto(row["notified_at"]),
         notified_channels=[text_enum(apb.NotificationChannel, c, "NOTIFICATION_CHANNEL_")
                            for c in row["notified_channels"]],
-        acknowledged_at=_ts(row["acknowledged_at"]), acknowledged_by=row["acknowledged_by"] or "",
-        resolved_at=_ts(row["resolved_at"]), resolved_by=row["resolved_by"] or "",
+        acknowledged_at=to_proto(row["acknowledged_at"]), acknowledged_by=row["acknowledged_by"] or "",
+        resolved_at=to_proto(row["resolved_at"]), resolved_by=row["resolved_by"] or "",
         resolution_note=row["resolution_note"] or "", occurrences=row["occurrences"],
-        last_seen_at=_ts(row["last_seen_at"]), sequence=row["sequence"], labels=row["labels"],
-        created_at=_ts(row["created_at"]), updated_at=_ts(row["updated_at"]),
+        last_seen_at=to_proto(row["last_seen_at"]), sequence=row["sequence"], labels=row["labels"],
+        created_at=to_proto(row["created_at"]), updated_at=to_proto(row["updated_at"]),
     )
 
 

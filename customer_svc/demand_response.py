@@ -8,23 +8,17 @@ the participants' hourly usage, per UTC hour of the event.
 import datetime as dt
 
 import numpy as np
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from customer_svc.baseline import measure
 from customer_svc.usage_store import load_usage
 from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
 from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
+from meters.timestamps import to_proto
 
 COLUMNS = """id, event_type, start_time, end_time, target_reduction_mw, target_segments, region, customers_targeted,
   customers_participated, baseline_mw, actual_mw, actual_reduction_mw, reading_coverage, measured_at, cancelled, created_at"""
 
 
-def _ts(value) -> Timestamp | None:
-    if value is None:
-        return None
-    t = Timestamp()
-    t.FromDatetime(value)
-    return t
 
 
 def _message(row) -> dpb.DemandResponseEvent:
@@ -36,15 +30,15 @@ def _message(row) -> dpb.DemandResponseEvent:
     event = dpb.DemandResponseEvent(
         name=f"demandResponseEvents/{eid}",
         event_type=dpb.DemandResponseEventType.Value("DEMAND_RESPONSE_EVENT_TYPE_" + etype.upper()),
-        start_time=_ts(start), end_time=_ts(end), target_reduction_mw=target,
+        start_time=to_proto(start), end_time=to_proto(end), target_reduction_mw=target,
         target_segments=[spb.Segment.Value("SEGMENT_" + s.upper()) for s in segs], region=region,
         customers_targeted=targeted, customers_participated=participated,
-        status=dpb.DemandResponseEventStatus.Value("DEMAND_RESPONSE_EVENT_STATUS_" + status), created_at=_ts(created))
+        status=dpb.DemandResponseEventStatus.Value("DEMAND_RESPONSE_EVENT_STATUS_" + status), created_at=to_proto(created))
     if measured:
         event.measurement.CopyFrom(dpb.DemandResponseMeasurement(
             baseline_demand_mw=base, actual_demand_mw=actual, reduction_mw=reduction,
             reduction_percent=100 * reduction / base if base else 0.0, target_met=reduction >= target,
-            reading_coverage=coverage, measured_at=_ts(measured)))
+            reading_coverage=coverage, measured_at=to_proto(measured)))
     return event
 
 

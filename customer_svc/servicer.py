@@ -4,7 +4,6 @@ import asyncio
 import datetime as dt
 import logging
 
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from customer_svc import demand_response, weather_store
 from customer_svc.segmentation_job import run_segmentation
@@ -15,17 +14,12 @@ from meters.errors import DomainError, FieldViolation, invalid_argument
 from meters.fleet.segments import SEGMENTS
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
+from meters.timestamps import to_proto
 
 log = logging.getLogger(__name__)
 EXPECTED_SHARE = {s.key: s.share for s in SEGMENTS}
 
 
-def _ts(value) -> Timestamp | None:
-    if value is None:
-        return None
-    t = Timestamp()
-    t.FromDatetime(value)
-    return t
 
 
 def _hash(name: str, field: str) -> str:
@@ -44,7 +38,7 @@ def customer_message(row) -> customer_pb2.Customer:
     return customer_pb2.Customer(
         name=f"customers/{h}", customer_hash=h, segment=segment_enum(seg), segment_confidence=conf,
         tariff_type=tariff, solar_installed=solar, ev_charging=ev, demand_response_opted_in=dr, region=region,
-        meter_count=len(meters), mean_daily_kwh=daily, created_at=_ts(created), updated_at=_ts(updated),
+        meter_count=len(meters), mean_daily_kwh=daily, created_at=to_proto(created), updated_at=to_proto(updated),
         meter_ids=meters)
 
 
@@ -84,7 +78,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             name=f"{request.parent}/recommendations/{rid}",
             recommendation_type=rpb.RecommendationType.Value("RECOMMENDATION_TYPE_" + t.upper()),
             title=title, description=desc, estimated_monthly_savings_aud=savings,
-            status=rpb.RecommendationStatus.Value("RECOMMENDATION_STATUS_" + st.upper()), created_at=_ts(created))
+            status=rpb.RecommendationStatus.Value("RECOMMENDATION_STATUS_" + st.upper()), created_at=to_proto(created))
             for rid, t, title, desc, savings, st, created in rows[:limit]]
         token = encode_token([rows[limit - 1][0]]) if len(rows) > limit else ""
         return pb.ListRecommendationsResponse(recommendations=recs, next_page_token=token)
@@ -102,7 +96,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                                            mean_daily_kwh=kwh or 0.0, peak_hour=peaks.get(seg.key, 0)))
         dist = spb.SegmentDistribution(segments=shares, total_customers=total, unsegmented_customers=unsegmented,
                                        segmentation_run=f"segmentationRuns/{run[0]}" if run else "",
-                                       computed_at=_ts(run[1]) if run else None)
+                                       computed_at=to_proto(run[1]) if run else None)
         return pb.GetSegmentDistributionResponse(segment_distribution=dist)
 
     async def RunSegmentation(self, request, context):
@@ -136,7 +130,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return spb.SegmentationRun(
             name=f"segmentationRuns/{rid}", status=spb.SegmentationRunStatus.Value(f"SEGMENTATION_RUN_STATUS_{status.upper()}"),
             usage_days=days, customers_assigned=assigned, model_version=version, adjusted_rand_index=ari,
-            error_message=error, created_at=_ts(created), completed_at=_ts(completed))
+            error_message=error, created_at=to_proto(created), completed_at=to_proto(completed))
 
     async def CreateDemandResponseEvent(self, request, context):
         event = await demand_response.create(self._store.pool, request.demand_response_event, request.request_id)

@@ -44,6 +44,9 @@ async def load_usage(conn, start_unix_s: int, end_unix_s: int) -> HourlyUsage:
 
 
 async def latest_hour(conn) -> int | None:
-    cur = await conn.execute("SELECT extract(epoch FROM max(hour_start))::bigint FROM customers.hourly_usage")
+    """The latest hour with usage of a registered customer's meter (other meters' readings flow by too)."""
+    cur = await conn.execute(
+        """SELECT extract(epoch FROM max(u.hour_start))::bigint
+           FROM customers.hourly_usage u JOIN customers.customer_meters m USING (meter_id)""")
     row = await cur.fetchone()
     return row[0] if row else None

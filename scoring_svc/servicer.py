@@ -5,7 +5,6 @@ import datetime as dt
 
 import numpy as np
 from google.protobuf import struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from meters.alert.v1 import alert_pb2
 from meters.errors import FieldViolation, invalid_argument
@@ -15,6 +14,7 @@ from meters.readings import column_lengths, from_batch
 from meters.scoring.v1 import prediction_pb2, score_pb2, scoring_service_pb2 as pb, scoring_service_pb2_grpc
 from meters.scoring.v1 import transformer_pb2
 from meters.scoring.v1.score_pb2 import AnomalyType
+from meters.timestamps import to_proto
 from scoring_svc.anomalies import AnomalyScorer, ScoredBatch, anomaly_alert, anomaly_predictions
 from scoring_svc.alerts import AlertSender
 from scoring_svc.failure import FailurePredictions
@@ -27,12 +27,6 @@ TELEMETRY_COLUMNS = ("transformer_ids", "hour_end_unix_s", "load_kva", "peak_loa
                      "oil_temp_c", "winding_temp_c", "efficiency")
 
 
-def _ts(t: dt.datetime | None) -> Timestamp | None:
-    if t is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(t)
-    return out
 
 
 def _lower(enum, value: int, prefix: str) -> str | None:
@@ -46,12 +40,12 @@ def prediction_message(p: PredictionRow) -> prediction_pb2.Prediction:
         name=f"predictions/{p.id}", prediction_id=p.id,
         asset_type=alert_pb2.AssetType.Value("ASSET_TYPE_" + p.asset_type.upper()), asset_id=p.asset_id,
         prediction_type=prediction_pb2.PredictionType.Value("PREDICTION_TYPE_" + p.prediction_type.upper()),
-        probability=p.probability, confidence=p.confidence, at_risk=p.at_risk, predicted_at=_ts(p.predicted_at),
-        valid_until=_ts(p.valid_until),
+        probability=p.probability, confidence=p.confidence, at_risk=p.at_risk, predicted_at=to_proto(p.predicted_at),
+        valid_until=to_proto(p.valid_until),
         top_features=[prediction_pb2.FeatureContribution(name=f["name"], value=f["value"] or 0.0,
                                                          contribution=f["contribution"] or 0.0)
                       for f in p.top_features],
-        model_version=p.model_version, created_at=_ts(p.created_at),
+        model_version=p.model_version, created_at=to_proto(p.created_at),
         anomaly_type=AnomalyType.Value("ANOMALY_TYPE_" + p.anomaly_type.upper()) if p.anomaly_type else 0,
         severity=alert_pb2.Severity.Value("SEVERITY_" + p.severity.upper()) if p.severity else 0,
         details=details,
@@ -64,8 +58,8 @@ def transformer_message(r: tuple) -> transformer_pb2.Transformer:
         name=f"transformers/{tid}", transformer_id=tid, transformer_number=number, substation_id=sub, region=region,
         capacity_kva=cap, current_load_kva=load, load_percent=100.0 * load / cap,
         status=transformer_pb2.TransformerStatus.Value("TRANSFORMER_STATUS_" + status.upper()), age_years=age,
-        last_maintenance_at=_ts(maint), meter_count=meters, failure_probability=prob,
-        latest_prediction=f"predictions/{pred_id}" if pred_id else "", updated_at=_ts(updated),
+        last_maintenance_at=to_proto(maint), meter_count=meters, failure_probability=prob,
+        latest_prediction=f"predictions/{pred_id}" if pred_id else "", updated_at=to_proto(updated),
         oil_temp_c=oil, efficiency=eff,
     )
 
