@@ -12,6 +12,7 @@ Meters without a registered placement count toward the network only.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -112,8 +113,9 @@ async def apply(store: ForecastStore, placements: Placements, records) -> int:
         return len(cols)
 
 
-async def consume(store: ForecastStore, bootstrap: str, group_id: str) -> None:
-    """Run until cancelled."""
+async def consume(store: ForecastStore, bootstrap: str, group_id: str,
+                  on_applied: Callable[[], None] | None = None) -> None:
+    """Run until cancelled; `on_applied` is called after each poll whose sums were committed."""
     placements = Placements(store)
     consumer = kafka.consumer(bootstrap, group_id, kafka.READINGS_TOPIC)
     await consumer.start()
@@ -126,6 +128,8 @@ async def consume(store: ForecastStore, bootstrap: str, group_id: str) -> None:
             counted = await apply(store, placements, records)
             # Only now that the sums are committed may Kafka forget the messages.
             await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+            if counted and on_applied is not None:
+                on_applied()
             log.debug("actuals", extra={"fields": {"readings": counted}})
     except asyncio.CancelledError:
         raise

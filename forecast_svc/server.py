@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from forecast_svc import actuals
+from forecast_svc import actuals, metrics
 from forecast_svc.config import ForecastSettings
 from forecast_svc.forecaster import Forecaster, ModelCache
 from forecast_svc.retrain import Retrainer
@@ -33,14 +33,19 @@ async def main(settings: ForecastSettings) -> None:
     servicer = ForecastServicer(Forecaster(store, ModelCache(registry), settings.interval_level), store,
                                 Retrainer(store, registry))
 
+    gauges = metrics.Refresher(store)
+
     async def sum_actuals():
-        await actuals.consume(store, settings.kafka_bootstrap, settings.actuals_group_id)
+        await actuals.consume(store, settings.kafka_bootstrap, settings.actuals_group_id, gauges.poke)
+
+    async def refresh_metrics():
+        await gauges.run()
 
     await serve(
         settings,
         [Registration(forecast_service_pb2_grpc.add_ForecastServiceServicer_to_server, servicer,
                       forecast_service_pb2.DESCRIPTOR.services_by_name["ForecastService"].full_name)],
-        background=[sum_actuals],
+        background=[sum_actuals, refresh_metrics],
         on_stop=[pool.close],
     )
 
