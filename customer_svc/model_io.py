@@ -12,14 +12,10 @@ ARTIFACT = "model.pkl"
 
 
 def save(registry: ModelRegistry, model: SegmentationModel, metrics: dict, params: dict, window: dict) -> str:
-    version, staging = registry.new_version_dir(MODEL_NAME)
-    try:
+    with registry.staged(MODEL_NAME) as (version, staging):
         (staging / ARTIFACT).write_bytes(pickle.dumps(model))
         registry.commit(staging, Manifest(MODEL_NAME, version, "scikit-learn KMeans", list(FEATURE_NAMES),
                                           window, metrics, params))
-    except BaseException:
-        registry.discard(staging)
-        raise
     return version
 
 

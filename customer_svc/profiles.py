@@ -10,14 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-REGION_TIMEZONES = {
-    "NSW": "Australia/Sydney",
-    "VIC": "Australia/Melbourne",
-    "QLD": "Australia/Brisbane",
-    "SA": "Australia/Adelaide",
-    "TAS": "Australia/Hobart",
-    "": "Australia/Brisbane",  # unknown region: AEST without DST (NEM time)
-}
+from meters.regions import NEM_TIMEZONE, TIMEZONES
+
+REGION_TIMEZONES = {**TIMEZONES, "": NEM_TIMEZONE}  # unknown region: AEST without DST (NEM time)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ class Placements:
         self.table = pd.DataFrame(columns=["transformer_id", "substation_id", "region"])
         self.loaded_at = 0.0
 
+    def invalidate(self) -> None:
+        """New placements were registered: reload on the next unknown meter, without waiting out the throttle."""
+        self.loaded_at = 0.0
+
     async def lookup(self, meter_ids: np.ndarray) -> pd.DataFrame:
         known = self.table.reindex(meter_ids)
         if known["region"].isna().any() and time.monotonic() - self.loaded_at > PLACEMENT_RELOAD_S:
@@ -113,10 +117,9 @@ async def apply(store: ForecastStore, placements: Placements, records) -> int:
         return len(cols)
 
 
-async def consume(store: ForecastStore, bootstrap: str, group_id: str,
+async def consume(store: ForecastStore, placements: Placements, bootstrap: str, group_id: str,
                   on_applied: Callable[[], None] | None = None) -> None:
     """Run until cancelled; `on_applied` is called after each poll whose sums were committed."""
-    placements = Placements(store)
     consumer = kafka.consumer(bootstrap, group_id, kafka.READINGS_TOPIC)
     await consumer.start()
     try:

@@ -48,8 +48,10 @@ async def first_counts(conn, meter_ids: np.ndarray, step_end_s: np.ndarray) -> n
         (times,))
     stored = {int(t.timestamp()): decode(blob) for t, blob in await cur.fetchall()}
     rows = []
-    for step, when in zip(steps.tolist(), times):
-        idx = np.flatnonzero(step_end_s == step)
+    order = np.argsort(step_end_s, kind="stable")  # within a step, readings keep their arrival order
+    bounds = np.searchsorted(step_end_s[order], steps, side="right")
+    for step, when, lo, hi in zip(steps.tolist(), times, np.r_[0, bounds[:-1]], bounds):
+        idx = order[lo:hi]
         ids, first = np.unique(meter_ids[idx], return_index=True)  # the first reading of each meter here
         old = stored.get(step, np.empty(0, np.int64))
         pos = np.searchsorted(old, ids)

@@ -2,16 +2,10 @@
 
 from dataclasses import dataclass
 
+from meters.regions import TIMEZONES
+
 NETWORK, REGION, SUBSTATION, TRANSFORMER = "network", "region", "substation", "transformer"
 SCOPES = (NETWORK, REGION, SUBSTATION, TRANSFORMER)
-# NEM regions keep their own local clocks; load shapes follow them.
-TIMEZONES = {
-    "NSW": "Australia/Sydney",
-    "VIC": "Australia/Melbourne",
-    "QLD": "Australia/Brisbane",
-    "SA": "Australia/Adelaide",
-    "TAS": "Australia/Hobart",
-}
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,14 @@ async def main(settings: ForecastSettings) -> None:
     pool = await open_pool(settings.pg_dsn, max_size=6)
     store = ForecastStore(pool)
     registry = ModelRegistry()
+    placements = actuals.Placements(store)
     servicer = ForecastServicer(Forecaster(store, ModelCache(registry), settings.interval_level), store,
-                                Retrainer(store, registry))
+                                Retrainer(store, registry), placements.invalidate)
 
     gauges = metrics.Refresher(store)
 
     async def sum_actuals():
-        await actuals.consume(store, settings.kafka_bootstrap, settings.actuals_group_id, gauges.poke)
+        await actuals.consume(store, placements, settings.kafka_bootstrap, settings.actuals_group_id, gauges.poke)
 
     async def refresh_metrics():
         await gauges.run()

@@ -1,8 +1,7 @@
 """ForecastService: translates messages and delegates; no business logic here."""
 
 import datetime as dt
-
-from google.protobuf.timestamp_pb2 import Timestamp
+from collections.abc import Callable
 
 from forecast_svc.forecaster import Forecaster
 from forecast_svc.retrain import Retrainer
@@ -14,39 +13,37 @@ from meters.forecast.v1 import forecast_run_pb2 as run_pb
 from meters.forecast.v1 import forecast_service_pb2 as pb
 from meters.forecast.v1 import forecast_service_pb2_grpc
 from meters.paging import decode_token, encode_token, page_size
+from meters.regions import REGIONS
+from meters.timestamps import to_proto
 
 SCOPE_NAMES = {code: name for name, code in SCOPE_CODES.items()}
 MAX_SCOPES_PER_CALL = 100_000
 
 
-def _ts(t: dt.datetime | None) -> Timestamp | None:
-    if t is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(t)
-    return ts
 
 
 def run_message(run: Run, with_points: bool = True) -> run_pb.ForecastRun:
     msg = run_pb.ForecastRun(
         name=f"forecastRuns/{run.id}", scope=SCOPE_CODES[run.scope], scope_id=run.scope_id,
-        start_time=_ts(run.start_time), horizon_hours=run.horizon_hours, step_minutes=15,
-        interval_level=run.interval_level, model_version=run.model_version, created_at=_ts(run.issued_at),
+        start_time=to_proto(run.start_time), horizon_hours=run.horizon_hours, step_minutes=15,
+        interval_level=run.interval_level, model_version=run.model_version, created_at=to_proto(run.issued_at),
         accuracy=run_pb.ForecastAccuracy(
             steps_with_actuals=run.accuracy.get("steps_with_actuals", 0),
             within_5pct_fraction=run.accuracy.get("within_5pct", 0.0),
             mape_percent=run.accuracy.get("mape", 0.0), interval_coverage=run.accuracy.get("coverage", 0.0)))
     if with_points:
-        msg.points.extend(run_pb.ForecastPoint(time=_ts(p.time), predicted_mw=p.predicted_mw, lower_mw=p.lower_mw,
+        msg.points.extend(run_pb.ForecastPoint(time=to_proto(p.time), predicted_mw=p.predicted_mw, lower_mw=p.lower_mw,
                                                upper_mw=p.upper_mw, actual_mw=p.actual_mw) for p in run.points)
     return msg
 
 
 class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
-    def __init__(self, forecaster: Forecaster, store: ForecastStore, retrainer: Retrainer):
+    def __init__(self, forecaster: Forecaster, store: ForecastStore, retrainer: Retrainer,
+                 on_new_placements: Callable[[], None] = lambda: None):
         self._forecaster = forecaster
         self._store = store
         self._retrainer = retrainer
+        self._on_new_placements = on_new_placements  # the actuals consumer sees new meters at once
 
     async def GetDemandForecast(self, request, context):
         run = await self._forecaster.get(
@@ -97,13 +94,14 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
         bad = [FieldViolation(f"meter_scopes[{i}]", "ids must be positive and region a NEM region code")
                for i, s in enumerate(scopes)
                if s.meter_id <= 0 or s.transformer_id <= 0 or s.substation_id <= 0
-               or s.region not in ("NSW", "VIC", "QLD", "SA", "TAS")]
+               or s.region not in REGIONS]
         if len(scopes) > MAX_SCOPES_PER_CALL:
             bad.insert(0, FieldViolation("meter_scopes", f"at most {MAX_SCOPES_PER_CALL:,} per call"))
         if bad:
             raise invalid_argument("invalid meter scopes", *bad[:100])
         stored = await self._store.upsert_meter_scopes(
             [(s.meter_id, s.transformer_id, s.substation_id, s.region) for s in scopes])
+        self._on_new_placements()
         return pb.BatchCreateMeterScopesResponse(stored=stored)
 
     async def _version(self, version: str) -> mv_pb.ForecastModelVersion:
@@ -112,7 +110,7 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
             raise not_found("forecastModelVersion", version)
         return mv_pb.ForecastModelVersion(
             name=f"forecastModelVersions/{version}", version=version, status=row["status"], serving=row["serving"],
-            training_start_time=_ts(row["training_start"]), training_end_time=_ts(row["training_end"]),
+            training_start_time=to_proto(row["training_start"]), training_end_time=to_proto(row["training_end"]),
             holdout_within_5pct_fraction=row["holdout_within_5pct"] or 0.0,
             holdout_mape_percent=row["holdout_mape_percent"] or 0.0, error_message=row["error_message"],
-            created_at=_ts(row["created_at"]), completed_at=_ts(row["completed_at"]))
+            created_at=to_proto(row["created_at"]), completed_at=to_proto(row["completed_at"]))

@@ -65,8 +65,7 @@ def series_for(all_series: dict[str, pd.DataFrame], scope: Scope) -> pd.DataFram
 def register(registry: ModelRegistry, model: DemandModel, series: pd.DataFrame, promote: bool = True,
              name: str | None = None) -> str:
     name = name or model.scope.model_name
-    version, staging = registry.new_version_dir(name)
-    try:
+    with registry.staged(name) as (version, staging):
         model.save(staging)
         manifest = Manifest(
             name=name, version=version, framework="prophet+torch",
@@ -78,9 +77,6 @@ def register(registry: ModelRegistry, model: DemandModel, series: pd.DataFrame, 
                     "interval_level": model.params.interval_level},
         )
         registry.commit(staging, manifest)
-    except BaseException:
-        registry.discard(staging)
-        raise
     if promote:
         registry.promote(name, version)
     return version

@@ -111,6 +111,10 @@ class Mesh:
         raise TimeoutError(f"gateway not ready:\n{self.log_tail('gateway')}")
 
     def start(self, *names: str, timeout_s: float = 60) -> None:
+        """Start these processes; one already running is stopped first (a restart, e.g. with new env)."""
+        running = [name for name in names if name in self.procs]
+        if running:
+            self.stop(*running)
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(

@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,12 +50,18 @@ class ModelRegistry:
     def __init__(self, root: Path = DEFAULT_ROOT):
         self.root = Path(root)
 
-    def new_version_dir(self, name: str) -> tuple[str, Path]:
-        """A fresh version id and a staging folder to write its files into."""
+    @contextmanager
+    def staged(self, name: str) -> Iterator[tuple[str, Path]]:
+        """A fresh version id and a staging folder to write its files into, then `commit`.
+        If the block fails, the half-written version is removed."""
         version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         staging = self.root / name / f".staging-{version}"
         staging.mkdir(parents=True)
-        return version, staging
+        try:
+            yield version, staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     def commit(self, staging: Path, manifest: Manifest) -> ModelVersion:
         """Seal a staged version: write its manifest and move it into place."""
@@ -63,9 +71,6 @@ class ModelRegistry:
         final = staging.parent / manifest.version
         staging.rename(final)
         return ModelVersion(final, manifest)
-
-    def discard(self, staging: Path) -> None:
-        shutil.rmtree(staging, ignore_errors=True)
 
     def promote(self, name: str, version: str) -> None:
         if not (self.root / name / version / "manifest.json").exists():

@@ -46,7 +46,8 @@ async def serve(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> None:
     """Serve until SIGTERM/SIGINT; then drain, stop background tasks and clean up."""
-    server = grpc.aio.server(interceptors=[ServiceInterceptor()], options=CHANNEL_OPTIONS)
+    # No SO_REUSEPORT: a second process on the same port must fail to start, not share the traffic.
+    server = grpc.aio.server(interceptors=[ServiceInterceptor()], options=[*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for reg in registrations:

@@ -4,9 +4,9 @@ from meters.model_registry import Manifest, ModelNotFound, ModelRegistry
 
 
 def save(registry, name, value):
-    version, staging = registry.new_version_dir(name)
-    (staging / "weights.txt").write_text(value)
-    return registry.commit(staging, Manifest(name, version, "test", ["x"], metrics={"f1": 0.9}))
+    with registry.staged(name) as (version, staging):
+        (staging / "weights.txt").write_text(value)
+        return registry.commit(staging, Manifest(name, version, "test", ["x"], metrics={"f1": 0.9}))
 
 
 def test_versions_are_sealed_and_promotion_picks_what_services_load(tmp_path):
@@ -23,3 +23,12 @@ def test_versions_are_sealed_and_promotion_picks_what_services_load(tmp_path):
     assert loaded.manifest.metrics == {"f1": 0.9}
     with pytest.raises(ModelNotFound):
         registry.promote("anomaly", "nope")
+
+
+def test_a_failed_save_leaves_nothing_behind(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    with pytest.raises(RuntimeError):
+        with registry.staged("anomaly") as (_, staging):
+            (staging / "weights.txt").write_text("half")
+            raise RuntimeError("disk full")
+    assert registry.versions("anomaly") == [] and list((tmp_path / "anomaly").iterdir()) == []

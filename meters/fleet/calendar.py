@@ -10,15 +10,8 @@ import numpy as np
 import pandas as pd
 
 from meters.fleet.config import FleetConfig
+from meters.regions import REGIONS, TIMEZONES  # noqa: F401 - REGIONS is part of this module's API
 
-REGIONS: tuple[str, ...] = ("NSW", "VIC", "QLD", "SA", "TAS")
-TIMEZONES = {
-    "NSW": "Australia/Sydney",
-    "VIC": "Australia/Melbourne",
-    "QLD": "Australia/Brisbane",
-    "SA": "Australia/Adelaide",
-    "TAS": "Australia/Hobart",
-}
 # (annual mean daily temperature degC, seasonal half-range, diurnal half-range, latitude deg south)
 CLIMATE = {
     "NSW": (18.5, 4.5, 4.0, 33.9),

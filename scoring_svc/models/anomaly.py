@@ -139,8 +139,7 @@ class AnomalyDetector:
     # -- persistence -------------------------------------------------------------------------
     def save(self, registry: ModelRegistry, training_window: dict[str, str], metrics: dict[str, float],
              params: dict) -> ModelVersion:
-        version, staging = registry.new_version_dir(MODEL_NAME)
-        try:
+        with registry.staged(MODEL_NAME) as (version, staging):
             joblib.dump(self.forest.forest, staging / "isolation_forest.joblib")
             torch.save(self.lstm.state_dict(), staging / "lstm_state_dict.pt")
             np.savez(staging / "normalisation.npz", mean=self.input_mean, scale=self.input_scale)
@@ -155,9 +154,6 @@ class AnomalyDetector:
                         "type_names": {str(k): v for k, v in TYPE_NAMES.items()}},
             )
             mv = registry.commit(staging, manifest)
-        except BaseException:
-            registry.discard(staging)
-            raise
         self.version = version
         return mv
 

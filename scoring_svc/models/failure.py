@@ -55,8 +55,7 @@ class FailurePredictor:
 
     def save(self, registry: ModelRegistry, training_window: dict[str, str], metrics: dict[str, float],
              params: dict) -> ModelVersion:
-        version, staging = registry.new_version_dir(MODEL_NAME)
-        try:
+        with registry.staged(MODEL_NAME) as (version, staging):
             self.booster.save_model(staging / "xgboost.json")
             manifest = Manifest(
                 name=MODEL_NAME, version=version, framework="xgboost", feature_schema=list(FEATURES),
@@ -65,9 +64,6 @@ class FailurePredictor:
                         "thermal_baseline": self.baseline.to_dict()},
             )
             mv = registry.commit(staging, manifest)
-        except BaseException:
-            registry.discard(staging)
-            raise
         self.version = version
         return mv
 
