@@ -12,11 +12,13 @@ import signal
 from pathlib import Path
 
 import numpy as np
+import psycopg
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from ingest_svc.config import WriterSettings
-from ingest_svc.metrics import CONSUMER_LAG, READINGS_STORED, REJECTIONS_STORED
+from ingest_svc.metrics import CONSUMER_LAG, READINGS_STORED, REJECTIONS_STORED, WRITER_RESTARTS
 from ingest_svc.reading_sink import ReadingRows, ReadingSink, RejectedRow
 from meters import kafka, log as logs
 from meters.db import migrate, open_pool
@@ -62,9 +64,26 @@ async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     pool = await open_pool(settings.pg_dsn, max_size=1)
+    sink = ReadingSink()
+    delay = 0.0
+    try:
+        while not stop.is_set():
+            try:
+                await consume(settings, pool, sink, stop)
+            except (KafkaError, OSError, psycopg.OperationalError) as err:
+                # Kafka or PostgreSQL went away: nothing uncommitted is lost, since a fresh consumer
+                # resumes from the committed offsets and the sink ignores what it already stored.
+                delay = min(max(delay * 2, 0.5), 30.0)
+                WRITER_RESTARTS.inc()
+                log.warning("writer restarting", extra={"fields": {"error": repr(err), "retry_in_s": delay}})
+                await asyncio.sleep(delay)
+    finally:
+        await pool.close()
+
+
+async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: asyncio.Event) -> None:
     consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC, kafka.REJECTED_TOPIC)
     await consumer.start()
-    sink = ReadingSink()
     try:
         while not stop.is_set():
             polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
@@ -81,7 +100,6 @@ async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
             _record_lag(consumer, settings.group_id, polled)
     finally:
         await consumer.stop()
-        await pool.close()
 
 
 def _record_lag(consumer, group: str, polled: dict[TopicPartition, list]) -> None:

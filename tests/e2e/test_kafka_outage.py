@@ -61,4 +61,5 @@ def test_readings_survive_a_broker_crash(own_stack):
         in_window = ("SELECT count(*) FROM meters.meter_readings"
                      " WHERE reading_time BETWEEN to_timestamp(%s) AND to_timestamp(%s)")
         for _, count, first, last in sent:  # every acknowledged reading is stored
-            assert wait_for_count(db, in_window, [first, last], count, timeout_s=180) == count
+            stored = wait_for_count(db, in_window, [first, last], count, timeout_s=180)
+            assert stored == count, mesh.log_tail("ingest-writer")
