@@ -1,11 +1,10 @@
 """PostgreSQL reads and writes of the meter registry and stored readings."""
 
-import datetime as dt
-
 from psycopg_pool import AsyncConnectionPool
 
 from meters.errors import not_found
 from meters.ingest.v1 import meter_pb2, reading_pb2
+from meters.timestamps import from_unix
 
 _METER_COLUMNS = """m.id, m.meter_number, coalesce(m.customer_id, 0), coalesce(m.transformer_id, 0),
   coalesce(m.meter_type, ''), m.status, coalesce(extract(epoch FROM m.installed_at)::bigint, 0)"""
@@ -18,10 +17,6 @@ def _meter(row, reading_count: int = 0, last_time: int = 0) -> meter_pb2.Meter:
         transformer_id=transformer, meter_type=mtype, status=status, installed_at_unix_s=installed,
         reading_count=reading_count, last_reading_time_unix_s=last_time,
     )
-
-
-def _ts(unix_s: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc)
 
 
 class MeterStore:
@@ -42,7 +37,7 @@ class MeterStore:
                     await copy.write_row((
                         m.meter_id, m.meter_number, m.customer_id or None, m.transformer_id or None,
                         m.meter_type or None, m.status or "active",
-                        _ts(m.installed_at_unix_s) if m.installed_at_unix_s else None,
+                        from_unix(m.installed_at_unix_s) if m.installed_at_unix_s else None,
                     ))
             cur = await conn.execute(
                 "INSERT INTO meters.smart_meters SELECT * FROM new_meters ON CONFLICT DO NOTHING"
@@ -84,7 +79,7 @@ class MeterStore:
                    FROM meters.meter_readings
                    WHERE meter_id = %s AND reading_time >= %s AND reading_time < %s
                    ORDER BY reading_time LIMIT %s""",
-                [meter_id, _ts(lower), _ts(end_s), limit],
+                [meter_id, from_unix(lower), from_unix(end_s), limit],
             )
             rows = await cur.fetchall()
         return [

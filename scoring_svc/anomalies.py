@@ -14,10 +14,11 @@ import numpy as np
 from meters.alert.v1 import alert_pb2, alert_service_pb2
 from meters.readings import ReadingColumns
 from meters.scoring.v1.score_pb2 import AnomalyType
+from meters.timestamps import from_unix
 from scoring_svc.history import MeterHistory
 from scoring_svc.metrics import SCORE_SECONDS
 from scoring_svc.predictors import Models
-from scoring_svc.store import PredictionRow, ts
+from scoring_svc.store import PredictionRow, finite_or_none
 
 CRITICAL_FROM = 0.95
 # An anomaly prediction speaks about its reading's interval; it stays "valid" (active in grid
@@ -70,19 +71,15 @@ def anomaly_predictions(scored: ScoredBatch) -> list[PredictionRow]:
         score = float(scored.scores[i])
         rows.append(PredictionRow(
             asset_type="smart_meter", asset_id=int(c.meter_ids[i]), prediction_type="reading_anomaly",
-            probability=score, confidence=max(score, 1.0 - score), at_risk=True, predicted_at=ts(t),
-            valid_until=ts(t + ANOMALY_VALID_S), anomaly_type=ANOMALY_NAMES[int(scored.types[i])],
+            probability=score, confidence=max(score, 1.0 - score), at_risk=True, predicted_at=from_unix(t),
+            valid_until=from_unix(t + ANOMALY_VALID_S), anomaly_type=ANOMALY_NAMES[int(scored.types[i])],
             severity=alert_pb2.Severity.Name(int(scored.severities[i])).removeprefix("SEVERITY_").lower(),
-            details={k: _finite(getattr(c, k)[i]) for k in
+            details={k: finite_or_none(getattr(c, k)[i]) for k in
                      ("consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")},
             model_version=scored.model_version,
         ))
     return rows
 
-
-def _finite(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def anomaly_alert(p: PredictionRow) -> tuple[str, bytes]:

@@ -17,7 +17,7 @@ import pandas as pd
 from meters.alert.v1 import alert_pb2, alert_service_pb2
 from scoring_svc.metrics import SCORE_SECONDS
 from scoring_svc.predictors import Models, TransformerInputs
-from scoring_svc.store import PredictionRow, ScoringStore, enqueue_alerts, upsert_prediction
+from scoring_svc.store import PredictionRow, ScoringStore, enqueue_alerts, finite_or_none, upsert_prediction
 
 ANOMALY_LOOKBACK = dt.timedelta(days=7)
 COVERAGE_H = 24  # confidence is scaled by the share of the last day's telemetry hours present
@@ -62,7 +62,7 @@ class FailurePredictions:
             details={"telemetry_hours": int(len(inputs.telemetry)),
                      "anomalies_7d": float(inputs.anomaly_counts["anomaly_count"].sum()),
                      "threshold": model.threshold},
-            top_features=[{"name": n, "value": _num(v), "contribution": _num(c)} for n, v, c in risk.top_features],
+            top_features=[{"name": n, "value": finite_or_none(v), "contribution": finite_or_none(c)} for n, v, c in risk.top_features],
             model_version=model.version,
         )
         async with self._store.pool.connection() as conn, conn.transaction():
@@ -77,10 +77,6 @@ class FailurePredictions:
             self._on_alert()
         return stored
 
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def failure_alert(p: PredictionRow) -> tuple[str, bytes]:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,8 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 from meters.errors import not_found
 
 
-def ts(unix_s: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc)
+def finite_or_none(x) -> float | None:
+    """A float for a JSON column: NaN and infinities become null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 @dataclass

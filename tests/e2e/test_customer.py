@@ -14,8 +14,6 @@ import numpy as np
 import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from customer_svc import training
 from meters.fleet.weather import hourly_temperature
@@ -28,6 +26,7 @@ from meters.ingest_client import channel, register_meters, stream_readings
 from meters.ml_jobs import MlJob
 from meters.model_registry import ModelRegistry
 from meters.readings import from_arrays
+from tests.grpc_helpers import rich_details, wait_for
 
 pytestmark = pytest.mark.infra
 METER_OFFSET = 8_000_000  # this module's meters: 8,000,001 ... (fleet ids 1..N shifted)
@@ -74,28 +73,10 @@ def fleet():
     return customers, cols
 
 
-def wait_for(fn, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = fn()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
-
-
-def details(err: grpc.RpcError) -> dict:
-    out = {}
-    for detail in rpc_status.from_call(err).details:
-        for kind in (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo):
-            if detail.Is(kind.DESCRIPTOR):
-                msg = kind()
-                detail.Unpack(msg)
-                out[kind.__name__] = msg
-    return out
 
 
 def fields(err: grpc.RpcError) -> list[str]:
-    return [v.field for v in details(err)["BadRequest"].field_violations]
+    return [v.field for v in rich_details(err)["BadRequest"].field_violations]
 
 
 def _stream(ingest_channel, cols):
@@ -162,7 +143,7 @@ def test_bad_input_and_unknown_names(stub):
     with pytest.raises(grpc.RpcError) as err:
         stub.GetCustomer(pb.GetCustomerRequest(name="customers/" + "0" * 64))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    assert details(err.value)["ErrorInfo"].reason == "CUSTOMER_NOT_FOUND"
+    assert rich_details(err.value)["ErrorInfo"].reason == "CUSTOMER_NOT_FOUND"
     with pytest.raises(grpc.RpcError) as err:
         stub.ListRecommendations(pb.ListRecommendationsRequest(parent="customers/" + "f" * 64))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -6,8 +6,6 @@ import time
 import grpc
 import numpy as np
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from meters.ingest.v1 import ingest_service_pb2 as pb
 from meters.ingest.v1 import ingest_service_pb2_grpc
@@ -15,6 +13,7 @@ from meters.ingest.v1.reading_pb2 import RejectionReason as R
 from meters.ingest_client import register_meters, stream_readings
 from meters.readings import ReadingColumns, to_batch
 from tests.e2e.readings import meters, readings
+from tests.grpc_helpers import rich_details
 
 pytestmark = pytest.mark.infra
 
@@ -34,17 +33,6 @@ def stored(db, first_id: int, last_id: int, expected: int) -> int:
         [first_id, last_id], expected,
     )
 
-
-def rich_details(err: grpc.RpcError):
-    status = rpc_status.from_call(err)
-    out = {}
-    for detail in status.details:
-        for kind in (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo):
-            if detail.Is(kind.DESCRIPTOR):
-                msg = kind()
-                detail.Unpack(msg)
-                out[kind.__name__] = msg
-    return out
 
 
 def test_streamed_readings_are_stored_and_read_back(ingest_channel, db):

@@ -22,6 +22,7 @@ from scoring_svc import training
 from scoring_svc.models.fleet_data import load_fleet
 from scoring_svc.models.fleets import failure_fleet
 from tests.e2e.readings import meters, readings
+from tests.grpc_helpers import wait_for
 
 pytestmark = pytest.mark.infra
 TX = 901  # this module's transformer ids start here; meters from 90_000
@@ -94,14 +95,6 @@ def telemetry(stub, tx: int, hours: int, degrading: bool):
         efficiency=(0.985 - 0.035 * ramp).tolist())
     return stub.RecordTransformerTelemetry(pb.RecordTransformerTelemetryRequest(batch=batch))
 
-
-def wait_for(fn, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = fn()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
 
 
 def test_no_promoted_model_is_failed_precondition(scoring):
