@@ -62,7 +62,6 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
 
 async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
-    await kafka.ensure_topics(settings.kafka_bootstrap)
     pool = await open_pool(settings.pg_dsn, max_size=1)
     sink = ReadingSink()
     delay = 0.0
@@ -82,6 +81,7 @@ async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
 
 
 async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: asyncio.Event) -> None:
+    await kafka.ensure_topics(settings.kafka_bootstrap)  # inside the restart loop: the broker may be down
     consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC, kafka.REJECTED_TOPIC)
     await consumer.start()
     try:

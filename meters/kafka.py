@@ -2,7 +2,8 @@
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 READINGS_TOPIC = "meter-readings"
 REJECTED_TOPIC = "meter-readings-rejected"
@@ -39,6 +40,9 @@ def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:
     )
 
 
+# A process may start while the broker is down or restarting: wait for it rather than exit.
+@retry(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_delay(120),
+       wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
 async def ensure_topics(bootstrap: str, topics: dict[str, int] = DEFAULT_TOPICS) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

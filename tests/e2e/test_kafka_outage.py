@@ -1,6 +1,8 @@
 """Kafka crashes (SIGKILL) while readings are being ingested, then comes back:
 every call either succeeds or fails UNAVAILABLE (never INTERNAL), and every
-reading whose call succeeded is stored (once: the primary key sees to that)."""
+reading whose call succeeded is stored (once: the primary key sees to that).
+The writer is also SIGKILLed and restarted while the broker is down: it must wait
+for the broker, not exit."""
 
 import tempfile
 import threading
@@ -51,6 +53,8 @@ def test_readings_survive_a_broker_crash(own_stack):
         stack.kafka.kill()
         during = threading.Thread(target=lambda: [send(i) for i in range(1, 4)])
         during.start()
+        mesh.kill("ingest-writer")
+        mesh.start("ingest-writer")
         time.sleep(3)
         stack.kafka.start()
         during.join()
