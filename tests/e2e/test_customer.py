@@ -7,7 +7,6 @@ into it (another fleet seed than the one streamed) before RunSegmentation.
 """
 
 import os
-import time
 
 import grpc
 import numpy as np
@@ -79,19 +78,6 @@ def fields(err: grpc.RpcError) -> list[str]:
     return [v.field for v in rich_details(err)["BadRequest"].field_violations]
 
 
-def _stream(ingest_channel, cols):
-    # Ingest's publisher surfaces a NotLeaderForPartitionError as INTERNAL (seen on a busy 2-core box
-    # right after the stack starts, also twice in a row); re-sending is harmless (the writer keeps the
-    # first copy, hourly usage counts each 5-minute slot once), so the test re-sends rather than flake.
-    for attempt in range(5):
-        try:
-            return stream_readings(ingest_channel, [cols], batch_size=2_000).summary
-        except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.INTERNAL or attempt == 4:
-                raise
-            time.sleep(3)
-
-
 @pytest.fixture(scope="module")
 def loaded(stub, fleet, ingest_channel, mesh):
     """Customers registered, readings streamed through ingest and folded into hourly usage."""
@@ -110,7 +96,7 @@ def _load(stub, fleet, ingest_channel, db):
                               meter_ids=[int(r.meter_id)])
         for r in customers.itertuples()]))
     assert reply.created == len(customers) and reply.updated == 0
-    summary = _stream(ingest_channel, cols)
+    summary = stream_readings(ingest_channel, [cols], batch_size=2_000).summary
     assert summary.accepted > 0.98 * len(cols)
     lo, hi = METER_OFFSET, METER_OFFSET + CFG.meters + 1
     stored_sql = "SELECT count(*), sum(consumption_kwh) FROM meters.meter_readings WHERE meter_id BETWEEN %s AND %s"
