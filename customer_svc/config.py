@@ -10,3 +10,8 @@ class CustomerSettings(ServiceSettings):
     # Consumer group folding meter-readings into hourly usage.
     group_id: str = "customer"
     model_registry: Path = DEFAULT_ROOT
+
+# Segmentation window: a year, so every season is in it. The plan's 90 days cannot tell the
+# seasonal-variation-heavy segment from evening-peak homes unless they span a change of season
+# (docs/customers.md has both figures).
+SEGMENTATION_DAYS = 365

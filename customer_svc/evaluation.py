@@ -1,8 +1,9 @@
 """`meters evaluate` for customer_svc: the promoted segmentation on a held-out fleet.
 
 Held out: another seed (other customers, other weather) than training. Figures:
-adjusted Rand index and accuracy against the planted segments, per-segment recall;
-plot: the 12 named segments' mean weekday load profiles.
+adjusted Rand index and accuracy against the planted segments, per-segment recall, over
+the service's default window (a year); the same model over the plan's 90 days as
+`*_90d`; plot: the 12 named segments' mean weekday load profiles.
 """
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
+from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.features import build_features  # noqa: E402
 from customer_svc.fleet_data import load_fleet  # noqa: E402
 from customer_svc.model_io import load_promoted  # noqa: E402
@@ -27,15 +29,22 @@ def score(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return out
 
 
+PLAN_WINDOW_DAYS = 90
+
+
 def evaluate(job: MlJob) -> dict[str, float]:
     model, _version = load_promoted(job.registry)
-    cfg = FleetConfig(meters=600 if job.quick else job.meters, days=14 if job.quick else job.days, seed=job.seed + 1000)
-    fleet = load_fleet(cfg)
-    profiles = fleet.profiles()
-    seg, _conf = model.predict(build_features(profiles))
-    predicted = np.array(model.segment_keys(), dtype=object)[seg]
-    figures = score(fleet.truth, predicted)
-    plot_profiles(profiles.kwh, profiles.weekend, predicted, model.segment_keys(), job.reports_dir / "segment_profiles.png")
+    meters = 600 if job.quick else job.meters
+    figures = {}
+    for days, suffix in ((14, ""),) if job.quick else ((SEGMENTATION_DAYS, ""), (PLAN_WINDOW_DAYS, "_90d")):
+        fleet = load_fleet(FleetConfig(meters=meters, days=days, seed=job.seed + 1000))
+        profiles = fleet.profiles()
+        seg, _conf = model.predict(build_features(profiles))
+        predicted = np.array(model.segment_keys(), dtype=object)[seg]
+        figures.update({f"{k}{suffix}": v for k, v in score(fleet.truth, predicted).items()})
+        if not suffix:
+            plot_profiles(profiles.kwh, profiles.weekend, predicted, model.segment_keys(),
+                          job.reports_dir / "segment_profiles.png")
     return figures
 
 

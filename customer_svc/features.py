@@ -17,6 +17,8 @@ FEATURE_NAMES = HOURS + [
     "evening_share", "night_share", "late_evening_burst", "temperature_slope",
 ]
 EPS = 1e-3
+# A customer whose import reads ~0 on this share of midday intervals has rooftop PV.
+PV_ZERO_SHARE = 0.3
 DAYLIGHT = np.arange(8, 17)
 DARK_RANGES = ((0, 8), (17, 24))
 DARK_HOURS = np.r_[tuple(slice(a, b) for a, b in DARK_RANGES)]
@@ -67,7 +69,7 @@ def build_features(p: DailyProfiles) -> np.ndarray:
     # its neighbours without; its daylight hours take the typical (median) daylight shape.
     dark = weekday_hourly[:, DARK_HOURS].mean(axis=1)
     shape = weekday_hourly / np.maximum(dark, EPS)[:, None]
-    pv = zero_share > 0.3
+    pv = zero_share > PV_ZERO_SHARE
     if pv.any() and (~pv).any():
         shape[np.ix_(pv, DAYLIGHT)] = np.median(shape[np.ix_(~pv, DAYLIGHT)], axis=0)
     level = np.log(np.maximum(dark, EPS) * 24)

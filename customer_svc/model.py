@@ -14,7 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
 from customer_svc.archetypes import archetype_features, archetype_keys
-from customer_svc.features import FEATURE_NAMES, build_features
+from customer_svc.features import FEATURE_NAMES, PV_ZERO_SHARE, build_features
 
 N_SEGMENTS = 12
 METRIC_ROUNDS = 3
@@ -43,6 +43,23 @@ def feature_weights() -> np.ndarray:
     return w
 
 
+_PV_TRAITS = [FEATURE_NAMES.index(n) for n in ("midday_zero_share", "battery_signature")]
+
+
+def _has_pv(X: np.ndarray) -> np.ndarray:
+    return X[:, FEATURE_NAMES.index("midday_zero_share")] > PV_ZERO_SHARE
+
+
+def _pv_offset(X: np.ndarray) -> np.ndarray | None:
+    """Median PV-home features minus median other-home features, 0 on the PV traits themselves."""
+    pv = _has_pv(X)
+    if pv.sum() < 10 or (~pv).sum() < 10:
+        return None
+    offset = np.median(X[pv], axis=0) - np.median(X[~pv], axis=0)
+    offset[_PV_TRAITS] = 0.0
+    return offset
+
+
 @dataclass
 class SegmentationModel:
     center: np.ndarray
@@ -51,6 +68,11 @@ class SegmentationModel:
     centroids: np.ndarray  # (12, features) in weighted scaled space
     cluster_segment: np.ndarray  # cluster index -> index into archetype_keys()
 
+    # Rooftop PV hides daylight use and bends what is left (evening share, temperature slope...), so
+    # PV homes would form clusters of their own. Shifting them by the PV/non-PV difference of the
+    # feature medians (learned at fit, no labels) lets a PV home join its segment.
+    pv_offset: np.ndarray | None = None
+
     # Whitening by the pooled within-cluster covariance (features x features): K-means distances
     # become Mahalanobis distances, so correlated features (the 24 hourly values, level and
     # max demand) no longer count several times and noisy ones count less.
@@ -58,6 +80,8 @@ class SegmentationModel:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         X = np.where(np.isnan(X), self.center, X)  # unknown (e.g. no weather for the region): neutral
+        if self.pv_offset is not None:
+            X = X - np.outer(_has_pv(X), self.pv_offset)
         Z = np.clip((X - self.center) / self.scale, -6, 6) * self.weights
         return Z if self.metric is None else Z @ self.metric
 
@@ -80,7 +104,8 @@ class SegmentationModel:
         center = np.nanmedian(known, axis=0)
         q10, q90 = np.nanpercentile(known, [10, 90], axis=0)
         scale = np.where(q90 - q10 > 1e-6, q90 - q10, 1.0)
-        model = SegmentationModel(center, scale, feature_weights(), np.zeros(0), np.zeros(0, dtype=int))
+        model = SegmentationModel(center, scale, feature_weights(), np.zeros(0), np.zeros(0, dtype=int),
+                                  _pv_offset(np.where(np.isnan(X), center, X)))
         Z = model.transform(X)
         A = model.transform(archetype_features(build_features).astype(np.float64))
         km = KMeans(N_SEGMENTS, init=A, n_init=1, max_iter=max_iter, random_state=seed).fit(Z)

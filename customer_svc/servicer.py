@@ -6,6 +6,7 @@ import logging
 
 
 from customer_svc import demand_response, weather_store
+from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.segmentation_job import run_segmentation
 from customer_svc.store import CustomerStore
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
@@ -102,7 +103,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     async def RunSegmentation(self, request, context):
         if request.usage_days < 0:
             raise invalid_argument("usage_days must not be negative", FieldViolation("usage_days", "must be >= 0"))
-        days = request.usage_days or 90
+        days = request.usage_days or SEGMENTATION_DAYS
         run_id = await self._store.create_run(days)
         task = asyncio.create_task(self._run(run_id, days))
         self._runs.add(task)

@@ -5,6 +5,7 @@ scores the promoted model on another fleet (other seed) against them.
 """
 
 from customer_svc import model_io
+from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.features import build_features
 from customer_svc.fleet_data import load_fleet
 from customer_svc.model import SegmentationModel
@@ -13,7 +14,8 @@ from meters.ml_jobs import MlJob
 
 
 def train(job: MlJob) -> dict[str, str]:
-    cfg = FleetConfig(meters=600 if job.quick else job.meters, days=14 if job.quick else job.days, seed=job.seed)
+    cfg = FleetConfig(meters=600 if job.quick else job.meters, days=14 if job.quick else SEGMENTATION_DAYS,
+                      seed=job.seed)
     fleet = load_fleet(cfg)
     model = SegmentationModel.fit(build_features(fleet.profiles()))
     version = model_io.save(job.registry, model, {}, {"meters": cfg.meters, "days": cfg.days, "seed": cfg.seed},

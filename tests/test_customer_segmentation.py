@@ -92,3 +92,21 @@ def test_no_weather_makes_the_slope_unknown_and_neutral(fleet):
     assert np.isfinite(z).all()
     seg, _ = model.predict(blind)
     assert np.mean(seg == model.predict(X)[0]) > 0.6  # most customers keep their segment without weather
+
+
+def test_pv_homes_are_aligned_with_their_neighbours(fleet):
+    """A PV home's features shift systematically (zero midday import, more evening share...); the
+    model learns that shift without labels, so a home keeps its segment when panels shift it."""
+    X = build_features(fleet.profiles()).astype(np.float64)
+    zero = FEATURE_NAMES.index("midday_zero_share")
+    plain = X[X[:, zero] < 0.05]
+    shift = np.zeros(X.shape[1])
+    shift[[FEATURE_NAMES.index("evening_share"), FEATURE_NAMES.index("temperature_slope")]] = [0.15, 0.2]
+    panels = plain + shift
+    panels[:, zero] = 0.9
+    model = SegmentationModel.fit(np.vstack([plain, panels]))
+    assert model.pv_offset is not None
+    assert model.pv_offset[FEATURE_NAMES.index("evening_share")] == pytest.approx(0.15, abs=1e-6)
+    assert model.pv_offset[zero] == 0  # the PV trait itself is not aligned away
+    same = model.predict(panels)[0] == model.predict(plain)[0]
+    assert same.mean() > 0.95
