@@ -4,6 +4,10 @@ ServiceNow table API, SMTP email) and one `send` per channel. No gRPC, no databa
 Each payload carries an idempotency key derived from the alert id ("meters-alert-<id>"):
 PagerDuty's dedup_key, ServiceNow's correlation_id, the email Message-ID, so a receiver can
 recognise a repeat if a crash ever makes the outbox send twice.
+
+Follow-ups (the outbox row's `action`): PagerDuty gets acknowledge and resolve events on the same
+dedup_key; ServiceNow's incident (by the sys_id its creation returned) is set to Resolved.
+Teams and email are one-way notices and get no follow-up.
 """
 
 import asyncio
@@ -36,7 +40,10 @@ def _heading(alert: dict) -> str:
 
 
 def pagerduty_event(alert: dict, routing_key: str, console_url: str = "") -> dict:
-    """PagerDuty Events API v2 trigger event."""
+    """PagerDuty Events API v2 event: trigger, or acknowledge / resolve (which carry no payload)."""
+    action = alert.get("action", "trigger")
+    if action != "trigger":
+        return {"routing_key": routing_key, "event_action": action, "dedup_key": idempotency_key(alert)}
     event = {
         "routing_key": routing_key,
         "event_action": "trigger",
@@ -92,6 +99,18 @@ def servicenow_incident(alert: dict) -> dict:
     }
 
 
+# ServiceNow incident state 6 = Resolved; resolving requires a close code and notes.
+SERVICENOW_RESOLVED = "6"
+SERVICENOW_CLOSE_CODE = "Solution provided"
+
+
+def servicenow_resolution(alert: dict) -> dict:
+    """Body of PATCH /api/now/table/incident/<sys_id> when the alert is resolved."""
+    by = f" by {alert['resolved_by']}" if alert.get("resolved_by") else ""
+    return {"state": SERVICENOW_RESOLVED, "close_code": SERVICENOW_CLOSE_CODE,
+            "close_notes": f"Resolved{by} in {PRODUCT}: {alert.get('resolution_note') or 'no note'}"}
+
+
 def email_message(alert: dict, sender: str, recipients: list[str]) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = _heading(alert)
@@ -105,12 +124,17 @@ def email_message(alert: dict, sender: str, recipients: list[str]) -> EmailMessa
     return msg
 
 
-def _post_json(url: str, body: dict, timeout_s: float, headers: dict[str, str] | None = None) -> None:
-    """POST JSON; any non-2xx status or network error raises."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+def _send_json(url: str, body: dict, timeout_s: float, headers: dict[str, str] | None = None,
+               method: str = "POST") -> dict:
+    """Send JSON and return the JSON reply ({} if none); any non-2xx status or network error raises."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
         "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-        resp.read()
+        reply = resp.read()
+    try:
+        return json.loads(reply) if reply else {}
+    except ValueError:
+        return {}
 
 
 class Channels:
@@ -127,20 +151,29 @@ class Channels:
               "servicenow": bool(s.servicenow_url), "email": bool(s.smtp_host and self._recipients)}
         return frozenset(name for name, ok in on.items() if ok)
 
-    async def send(self, channel: str, alert: dict) -> None:
-        await asyncio.to_thread(getattr(self, f"_send_{channel}"), alert)
+    async def send(self, channel: str, alert: dict) -> str | None:
+        """Deliver the outbox row `alert` (an alert plus its `action`); return the channel's id for it, if any."""
+        return await asyncio.to_thread(getattr(self, f"_send_{channel}"), alert)
 
     def _send_pagerduty(self, alert: dict) -> None:
-        _post_json(self._s.pagerduty_url, pagerduty_event(alert, self._s.pagerduty_routing_key, self._s.console_url),
+        _send_json(self._s.pagerduty_url, pagerduty_event(alert, self._s.pagerduty_routing_key, self._s.console_url),
                    self._s.notify_timeout_s)
 
     def _send_teams(self, alert: dict) -> None:
-        _post_json(self._s.teams_webhook_url, teams_card(alert, self._s.console_url), self._s.notify_timeout_s)
+        _send_json(self._s.teams_webhook_url, teams_card(alert, self._s.console_url), self._s.notify_timeout_s)
 
-    def _send_servicenow(self, alert: dict) -> None:
+    def _send_servicenow(self, alert: dict) -> str | None:
         auth = base64.b64encode(f"{self._s.servicenow_user}:{self._s.servicenow_password}".encode()).decode()
-        _post_json(self._s.servicenow_url.rstrip("/") + "/api/now/table/incident", servicenow_incident(alert),
-                   self._s.notify_timeout_s, {"Authorization": f"Basic {auth}"})
+        headers = {"Authorization": f"Basic {auth}"}
+        table = self._s.servicenow_url.rstrip("/") + "/api/now/table/incident"
+        if alert.get("action", "trigger") == "trigger":
+            reply = _send_json(table, servicenow_incident(alert), self._s.notify_timeout_s, headers)
+            return (reply.get("result") or {}).get("sys_id")
+        if not alert.get("external_id"):
+            raise RuntimeError(f"no ServiceNow sys_id recorded for alert {alert['id']}: cannot resolve its incident")
+        _send_json(f"{table}/{alert['external_id']}", servicenow_resolution(alert), self._s.notify_timeout_s, headers,
+                   method="PATCH")
+        return None
 
     def _send_email(self, alert: dict) -> None:
         s = self._s

@@ -4,6 +4,8 @@ alerts whose deliveries all succeeded get `notified_at` (and a NOTIFIED change).
 
 Rows are claimed with FOR UPDATE SKIP LOCKED, so several replicas can drain one outbox and no row is
 sent by two at once. Channels drain concurrently, so one channel being down delays only itself.
+A follow-up (acknowledge, resolve) waits until its channel's trigger is delivered: a PagerDuty resolve
+that overtook its trigger would leave the incident open for good.
 """
 
 import asyncio
@@ -40,16 +42,19 @@ class OutboxDispatcher:
         async with self._pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                """SELECT o.id AS outbox_id, o.attempts, a.* FROM alerts.outbox o JOIN alerts.alerts a ON a.id = o.alert_id
+                """SELECT o.id AS outbox_id, o.attempts, o.action, t.external_id, a.*
+                   FROM alerts.outbox o JOIN alerts.alerts a ON a.id = o.alert_id
+                   JOIN alerts.outbox t ON t.alert_id = o.alert_id AND t.channel = o.channel AND t.action = 'trigger'
                    WHERE o.channel = %s AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
-                   ORDER BY o.next_attempt_at LIMIT 1 FOR UPDATE OF o SKIP LOCKED""", [channel])
+                     AND (o.action = 'trigger' OR t.delivered_at IS NOT NULL)
+                   ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED""", [channel])
             row = await cur.fetchone()
             if row is None:
                 return False
             attempts = row["attempts"] + 1
             started = time.perf_counter()
             try:
-                await self._channels.send(channel, row)
+                external_id = await self._channels.send(channel, row)
             except Exception as err:  # noqa: BLE001 - any failure is retried later
                 metrics.NOTIFICATIONS_FAILED.labels(channel).inc()
                 delay = backoff_s(attempts, self._base_s, self._max_s)
@@ -63,8 +68,9 @@ class OutboxDispatcher:
                 return True
             finally:
                 metrics.DELIVERY_SECONDS.labels(channel).observe(time.perf_counter() - started)
-            await conn.execute("UPDATE alerts.outbox SET attempts = %s, delivered_at = now(), last_error = NULL"
-                               " WHERE id = %s", [attempts, row["outbox_id"]])
+            await conn.execute("UPDATE alerts.outbox SET attempts = %s, delivered_at = now(), last_error = NULL,"
+                               " external_id = coalesce(%s, external_id) WHERE id = %s",
+                               [attempts, external_id, row["outbox_id"]])
             metrics.NOTIFICATIONS_DELIVERED.labels(channel).inc()
             return True
 
@@ -79,7 +85,8 @@ class OutboxDispatcher:
             cur = await conn.execute(
                 """SELECT a.id FROM alerts.alerts a WHERE a.notified_at IS NULL
                      AND EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id)
-                     AND NOT EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id AND o.delivered_at IS NULL)
+                     AND NOT EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id AND o.action = 'trigger'
+                                     AND o.delivered_at IS NULL)
                    ORDER BY a.id FOR UPDATE""")
             ids = [r[0] for r in await cur.fetchall()]
             for alert_id in ids:

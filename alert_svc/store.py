@@ -14,7 +14,10 @@ NOTIFY_CHANNEL = "alerts_changed"
 # Held (transaction-scoped) by every writer while it takes and commits a sequence number.
 _SEQUENCE_LOCK = 7420001
 COLUMNS = """a.*, ARRAY(SELECT o.channel FROM alerts.outbox o
-  WHERE o.alert_id = a.id AND o.delivered_at IS NOT NULL ORDER BY o.channel) AS notified_channels"""
+  WHERE o.alert_id = a.id AND o.action = 'trigger' AND o.delivered_at IS NOT NULL ORDER BY o.channel)
+  AS notified_channels"""
+# Channels that keep an incident open until told otherwise, and the follow-up each change owes them.
+FOLLOW_UPS = {"acknowledged": ("acknowledge", ["pagerduty"]), "resolved": ("resolve", ["pagerduty", "servicenow"])}
 
 
 @dataclass
@@ -140,6 +143,12 @@ class AlertStore:
             await conn.execute(
                 f"UPDATE alerts.alerts SET {assignments}, status = %s, sequence = %s, last_change = %s,"
                 " updated_at = now() WHERE id = %s", [*params, change, seq, change, alert_id])
+            action, channels = FOLLOW_UPS[change]
+            await conn.execute(  # only channels that were (or will be) told about the alert in the first place
+                """INSERT INTO alerts.outbox (alert_id, channel, action)
+                   SELECT alert_id, channel, %s FROM alerts.outbox
+                   WHERE alert_id = %s AND action = 'trigger' AND channel = ANY(%s)
+                   ON CONFLICT DO NOTHING""", [action, alert_id, channels])
             return await self._fetch(conn, alert_id)
 
     async def acknowledge(self, alert_id: int, by: str) -> dict:

@@ -59,12 +59,22 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.receiver.record({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
-        status = 201 if "/api/now/table/" in self.path else 202
+        item = {"method": self.command, "path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+        self.receiver.record(item)
+        if self.path.endswith("/api/now/table/incident") and self.command == "POST":
+            # Like ServiceNow's table API: 201 with the created record, sys_id included.
+            status, reply = 201, {"result": {"sys_id": f"{len(self.receiver.received):032x}", **item["json"]}}
+        elif "/api/now/table/" in self.path:
+            status, reply = 200, {"result": item["json"]}
+        else:
+            status, reply = 202, {"status": "success"}
+        item["reply"] = reply
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(b'{"status": "success"}')
+        self.wfile.write(json.dumps(reply).encode())
+
+    do_PATCH = do_POST
 
     def log_message(self, *args):
         pass

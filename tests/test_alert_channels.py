@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from alert_svc.channels import email_message, pagerduty_event, servicenow_incident, teams_card
+from alert_svc.channels import email_message, pagerduty_event, servicenow_incident, servicenow_resolution, teams_card
 from alert_svc.outbox import backoff_s
 from alert_svc.routing import channels_for
 
@@ -36,3 +36,11 @@ def test_payloads_carry_the_idempotency_key_and_plan_fields():
     assert servicenow_incident(ALERT)["correlation_id"] == "meters-alert-12"
     msg = email_message(ALERT, "from@x", ["a@x", "b@x"])
     assert msg["Message-ID"] == "<meters-alert-12@meters-platform>" and msg["To"] == "a@x, b@x"
+
+
+def test_follow_up_payloads():
+    resolve = pagerduty_event({**ALERT, "action": "resolve"}, "KEY")
+    assert resolve == {"routing_key": "KEY", "event_action": "resolve", "dedup_key": "meters-alert-12"}
+    assert pagerduty_event({**ALERT, "action": "acknowledge"}, "KEY")["event_action"] == "acknowledge"
+    body = servicenow_resolution({**ALERT, "resolved_by": "ops", "resolution_note": "T-7 replaced"})
+    assert body["state"] == "6" and body["close_code"] and "ops" in body["close_notes"] and "T-7 replaced" in body["close_notes"]

@@ -95,8 +95,11 @@ def details(err: grpc.RpcError) -> tuple[str, list[str]]:
 
 
 def alert_ref(request: dict) -> int:
-    """The alert id a recorded PagerDuty, ServiceNow or Teams request is about."""
+    """The alert id a recorded PagerDuty, ServiceNow or Teams request is about (-1: a ServiceNow update,
+    which names its incident by sys_id in the path)."""
     body = request["json"]
+    if request["method"] == "PATCH":
+        return -1
     if "dedup_key" in body:
         return int(body["dedup_key"].rsplit("-", 1)[1])
     if "correlation_id" in body:
@@ -290,3 +293,49 @@ def _failed(metrics_url: str) -> float:
         if line.startswith("meters_alert_notifications_failed_total{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def test_acknowledge_and_resolve_follow_up_in_pagerduty_and_servicenow(stub, receivers):
+    """Acknowledging and resolving a critical alert tells the incident systems, once each, and never
+    before they heard of the alert: here the receivers are down while the operator acts."""
+    http, _smtp = receivers
+    http.stop()
+    try:
+        a = stub.CreateAlert(pb.CreateAlertRequest(alert=alert(
+            title="Feeder F-7 voltage collapse", severity=apb.SEVERITY_CRITICAL, asset_id=707))).alert
+        stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(name=a.name, acknowledged_by="ops@example.com"))
+        stub.ResolveAlert(pb.ResolveAlertRequest(name=a.name, resolved_by="ops@example.com",
+                                                 resolution_note="tap changer reset"))
+        time.sleep(0.5)
+    finally:
+        http.start()
+    pd_path = "/pagerduty/v2/enqueue"
+    actions = wait_for(lambda: (lambda acts: acts if "resolve" in acts else None)(
+        [r["json"]["event_action"] for r in http.on(pd_path) if alert_ref(r) == a.alert_id]),
+        what="PagerDuty resolve event")
+    create = wait_for(lambda: [r for r in http.on("/servicenow/api/now/table/incident")
+                               if r["method"] == "POST" and alert_ref(r) == a.alert_id], what="ServiceNow incident")
+    sys_id = create[0]["reply"]["result"]["sys_id"]
+    patches = wait_for(lambda: http.on(f"/servicenow/api/now/table/incident/{sys_id}"), what="ServiceNow resolution")
+    time.sleep(1.0)  # room for any duplicate to show up
+    actions = [r["json"]["event_action"] for r in http.on(pd_path) if alert_ref(r) == a.alert_id]
+    assert actions == ["trigger", "acknowledge", "resolve"]
+    resolve = [r["json"] for r in http.on(pd_path) if alert_ref(r) == a.alert_id][-1]
+    assert resolve == {"routing_key": "R0UT1NG", "event_action": "resolve", "dedup_key": f"meters-alert-{a.alert_id}"}
+    patches = http.on(f"/servicenow/api/now/table/incident/{sys_id}")
+    assert len(create) == 1 and len(patches) == 1 and patches[0]["method"] == "PATCH"
+    assert patches[0]["json"]["state"] == "6" and "tap changer reset" in patches[0]["json"]["close_notes"]
+    got = stub.GetAlert(pb.GetAlertRequest(name=a.name)).alert
+    assert got.status == apb.ALERT_STATUS_RESOLVED and got.HasField("notified_at")
+
+
+def test_warning_resolution_sends_no_follow_up(stub, receivers):
+    """Warnings never reached PagerDuty or ServiceNow, so resolving one tells neither."""
+    http, _smtp = receivers
+    a = stub.CreateAlert(pb.CreateAlertRequest(alert=alert(title="T-77 warm", asset_id=77))).alert
+    wait_for(lambda: stub.GetAlert(pb.GetAlertRequest(name=a.name)).alert.HasField("notified_at"), what="notified")
+    updates_before = len([r for r in http.on("/servicenow") if r["method"] == "PATCH"])
+    stub.ResolveAlert(pb.ResolveAlertRequest(name=a.name, resolved_by="ops@example.com"))
+    time.sleep(1.0)
+    assert [r for r in http.on("/pagerduty") if alert_ref(r) == a.alert_id] == []
+    assert len([r for r in http.on("/servicenow") if r["method"] == "PATCH"]) == updates_before
