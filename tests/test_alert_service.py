@@ -108,7 +108,7 @@ def alert_ref(request: dict) -> int:
     return int(next(f["value"] for f in facts if f["title"] == "Alert").split("/")[1])
 
 
-def wait_for(predicate, timeout_s=15.0, what="condition"):
+def wait_for(predicate, timeout_s=60.0, what="condition"):  # generous: CI machines are slower
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if value := predicate():
