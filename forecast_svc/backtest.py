@@ -25,6 +25,8 @@ class Backtest:
             "within_5pct": within_5pct(f.forecast, f.actual),
             "mape": mape_percent(f.forecast, f.actual),
             "interval_coverage": coverage(f.lower, f.upper, f.actual),
+            # The price of the coverage: mean band width (upper - lower) over mean forecast, in %.
+            "interval_width_pct": float(100 * np.mean(f.upper - f.lower) / np.mean(f.forecast)),
             "skill_vs_naive": float(1 - mae / naive_mae),
             "naive_mape": mape_percent(f.naive, f.actual),
             "steps": float(len(f)),

@@ -6,7 +6,10 @@ average. On validation days inside the training span (150,000-meter fleet) the s
 put 99 % of day-ahead steps within 5 % where the network model alone put 94 %.
 
 Bands: root-sum-square of the regions' half-widths (each region's errors come from its own
-weather and its own households, so they are close to independent).
+weather and its own households, so they are close to independent). Checked on the calibration
+errors of four fleets (seeds 7, 11, 12, 13): mean pairwise correlation of the regions' day-ahead
+errors -0.08 to 0.04, held out -0.04 to 0.01. A network whose regions share weather would need the
+sum calibrated on its own errors instead.
 """
 
 import numpy as np

@@ -11,9 +11,11 @@ band adds the spread of that share, so it widens for small, noisy scopes.
 Network and region forecasts (and the parent forecast a borrowed one scales) follow the level of the
 demand measured in the week before the start (level.py), not the training fleet's; the factor is
 stored with the run (forecast_runs.level_scale) and model_version says when it applied or when there
-were no actuals to check the level against.
+were no actuals to check the level against; an adapted band also takes the measured scope's own
+noise (level.py).
 """
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -131,10 +133,14 @@ class Forecaster:
         levels = {code: level.measure(model, histories[code], start) for code, (model, _) in found.items()}
         if any(lv.ratio is None for lv in levels.values()):
             w = level.window(network_history, start)
-            network_level = level.from_ratio(
-                w["y"].to_numpy(), np.sum([model.level_at(w) for model, _ in found.values()], axis=0)
-            ) if len(w) >= level.MIN_STEPS else level.Level(1.0)
-            levels = {code: network_level if lv.ratio is None else lv for code, lv in levels.items()}
+            at = {code: model.level_at(w) for code, (model, _) in found.items()} if len(w) >= level.MIN_STEPS else {}
+            network_level = (level.from_ratio(w["y"].to_numpy(), np.sum(list(at.values()), axis=0)) if at
+                             else level.Level(1.0))
+            total = sum(float(np.sum(a)) for a in at.values())
+            # A region borrowing the network's level takes its share of the network's spread (bands).
+            levels = {code: lv if lv.ratio is not None else dataclasses.replace(
+                network_level, spread=network_level.spread * float(np.sum(at[code])) / total if total > 0 else 0.0)
+                for code, lv in levels.items()}
         frames = [level.forecast(model, histories[code], start, steps, levels[code])
                   for code, (model, _) in found.items()]
         regions = pd.concat(histories.values()).groupby("ds")["y"].sum()

@@ -89,7 +89,7 @@ def train(job: MlJob) -> dict[str, str]:
         all_series = fleet_series(scale.cfg, cache_dir(job))
         for scope in scale.scopes:
             series = series_for(all_series, scope).iloc[:-cut]
-            model = DemandModel.fit(series, scope, calibration_days=2 if job.quick else 3, seed=job.seed)
+            model = DemandModel.fit(series, scope, seed=job.seed)
             name = scale.model_name(scope)
             promoted[name] = register(job.registry, model, series, name=name)
     return promoted

@@ -82,6 +82,51 @@ def test_forecast_follows_measured_level(served):
         assert (upper - pred) == pytest.approx(ref_half, rel=0.02) and np.all(lower < pred)
 
 
+def test_adapted_band_covers_the_measured_scopes_own_noise(served):
+    """A small fleet is noisier than the training one relative to its level (household noise does not
+    average out). Actuals at 1/100 of the training series times 10 % lognormal noise: the band must
+    widen to the window's spread around the scaled model, so that the model's own full-level
+    forecast / 100, with fresh noise of the same kind, is covered about 90 % of the time (the band
+    scaled from the full level alone, ~2.5 % of the forecast, covers ~20 %)."""
+    registry, _, series, _ = served
+    start = series["ds"].iloc[-1].to_pydatetime()
+    rng = np.random.default_rng(5)
+    noisy = series.assign(y=series["y"] / 100 * np.exp(rng.normal(0, 0.1, len(series))))
+    run = asyncio.run(Forecaster(HistoryStore(noisy), ModelCache(registry)).compute("region", "NSW", 24, start))
+    at_full = asyncio.run(Forecaster(HistoryStore(series), ModelCache(registry)).compute("region", "NSW", 24, start))
+    pred = np.array([p.predicted_mw for p in run.points])
+    lower, upper = (np.array([getattr(p, f) for p in run.points]) for f in ("lower_mw", "upper_mw"))
+    covered = []
+    for _ in range(20):
+        truth = np.array([p.predicted_mw for p in at_full.points]) / 100 * np.exp(rng.normal(0, 0.1, len(pred)))
+        covered.append(np.mean((truth >= lower) & (truth <= upper)))
+    assert 0.85 <= np.mean(covered) <= 0.97, np.mean(covered)
+    assert np.all(lower < pred) and np.all(pred < upper)
+
+
+def test_a_region_without_actuals_takes_the_networks_level(served):
+    """Actuals at 1/100 for the network and every region but TAS: TAS follows the network's measured
+    level and takes its share of the network's spread. Every scope's history is the same series here,
+    so TAS's borrowed level is 1/5 of its own and the unplaced-meters scale 1/4 instead of 1/5: the
+    sum is 1.05 x the all-measured one; the band stays of the same size (not 5 regions x the
+    network's spread)."""
+    registry, _, series, _ = served
+    start = series["ds"].iloc[-1].to_pydatetime()
+    small = series.assign(y=series["y"] / 100)
+
+    class PartlyMeasured(HistoryStore):
+        async def history(self, scope, scope_id, start, end):
+            frame = await super().history(scope, scope_id, start, end)
+            return frame.iloc[:0] if scope_id == "TAS" else frame
+
+    runs = [asyncio.run(Forecaster(store, ModelCache(registry)).compute("network", "", 24, start))
+            for store in (PartlyMeasured(small), HistoryStore(small))]
+    partly, measured = (np.array([[p.predicted_mw, p.upper_mw - p.predicted_mw] for p in r.points]) for r in runs)
+    assert np.all(np.isfinite(partly)) and np.all(partly[:, 1] > 0)
+    assert partly[:, 0] == pytest.approx(1.05 * measured[:, 0], rel=0.02)
+    assert 0.5 < np.mean(partly[:, 1] / measured[:, 1]) < 1.5
+
+
 def test_no_actuals_answers_the_model_level_and_says_so(served):
     registry, _, series, _ = served
     forecaster = Forecaster(HistoryStore(series.iloc[:0]), ModelCache(registry))
