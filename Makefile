@@ -3,20 +3,34 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
+# KServe's model server: its own venv layered over .venv (kserve 0.21 needs pandas < 3; pyproject [tool.meters])
+KSERVE_PY := .venv/kserve/bin/python
+KSERVE_STAMP := .venv/kserve/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
 
-.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm up down clean
+.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm up down clean serve-kserve serve-bentoml
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install: $(VENV_STAMP) $(PROTO_STAMP) ## create .venv and install the project, its tools and generated stubs
+install: $(VENV_STAMP) $(KSERVE_STAMP) $(PROTO_STAMP) ## create .venv and install the project, its tools and generated stubs
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,serving]'
+	touch $@
+
+# Only kserve and what kserve needs differently (pandas 2) are installed here; a .pth puts .venv's
+# site-packages behind them, so torch, xgboost, scikit-learn and the project itself are shared.
+# pip then says meters' own pin (pandas==3.1.1) is unmet in this venv: expected, and only here.
+$(KSERVE_STAMP): $(VENV_STAMP)
+	test -x $(KSERVE_PY) || $(PY) -m venv --without-pip .venv/kserve
+	$(PY) -c 'import sysconfig; print("import site; site.addsitedir(%r)" % sysconfig.get_paths()["purelib"])' \
+	  > "$$($(KSERVE_PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_meters_main_venv.pth"
+	$(KSERVE_PY) -m pip install -q \
+	  $$($(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["meters"]["kserve-venv"])')
 	touch $@
 
 proto: $(PROTO_STAMP) ## generate Python stubs (and .pyi type stubs) from proto/
@@ -41,6 +55,12 @@ bench: install ## benchmarks: writes bench/results/latest.json
 evaluate: install ## train every model on the synthetic fleet, then evaluate on held-out data: reports/
 	$(PY) -m meters.cli train
 	$(PY) -m meters.cli evaluate
+
+serve-kserve: install ## KServe's model server with the promoted anomaly + failure models (V2 REST :8080, gRPC :8081)
+	$(KSERVE_PY) -m model_serving.kserve_server --http_port 8080 --grpc_port 8081
+
+serve-bentoml: install ## BentoML's server with the same models on :3000 (POST /anomaly, /failure)
+	BENTOML_DO_NOT_TRACK=True .venv/bin/bentoml serve model_serving.bentoml_service:MeterModels --port 3000
 
 up: install gateway ## keep running: local stack + every service + the REST gateway + Prometheus on :9090 (state in .run/up)
 	scripts/up.sh
