@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.forecast", "bench.segmentation"]
+BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.forecast", "bench.segmentation", "bench.serving"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),

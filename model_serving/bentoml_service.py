@@ -11,6 +11,10 @@ but does not fit (columns of unequal length, no rows) is a 400 naming what is wr
 The registry is METERS_MODEL_REGISTRY (else ./models); the models load once per worker.
 """
 
+from model_serving.native_threads import one_thread_per_pool
+
+one_thread_per_pool()  # before torch loads (model_serving/native_threads.py says why)
+
 from collections.abc import Sequence
 
 import bentoml

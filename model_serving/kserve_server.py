@@ -8,6 +8,10 @@ Every kserve.ModelServer flag applies (`--workers`, `--enable_grpc`, ...); `--mo
 with no promoted version is left out (404 on its routes); with neither, the server refuses to start.
 """
 
+from model_serving.native_threads import one_thread_per_pool
+
+one_thread_per_pool()  # before torch loads (model_serving/native_threads.py says why)
+
 import argparse
 import logging
 from pathlib import Path
