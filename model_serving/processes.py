@@ -31,6 +31,7 @@ class Server:
     url: str  # http://127.0.0.1:<port>
     proc: subprocess.Popen
     log: Path
+    grpc_address: str = ""  # host:port of KServe's gRPC V2 endpoint
 
 
 @contextmanager
@@ -38,10 +39,13 @@ def start_kserve(registry: Path, log_dir: Path, ready_timeout_s: float = 180) ->
     """`python -m model_serving.kserve_server` in .venv/kserve, one REST worker, gRPC on a port of its own."""
     if not KSERVE_PYTHON.exists():
         raise FileNotFoundError(f"{KSERVE_PYTHON} is missing: `make install` creates KServe's venv")
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
+    while grpc_port == port:
+        grpc_port = free_port()
     cmd = [str(KSERVE_PYTHON), "-m", "model_serving.kserve_server", "--http_port", str(port),
-           "--grpc_port", str(free_port()), "--model_registry", str(registry)]
-    with _running("kserve", cmd, port, "/v2/health/ready", log_dir, ready_timeout_s, {}) as server:
+           "--grpc_port", str(grpc_port), "--model_registry", str(registry)]
+    with _running("kserve", cmd, port, "/v2/health/ready", log_dir, ready_timeout_s, {},
+                  grpc_address=f"{LOOPBACK}:{grpc_port}") as server:
         yield server
 
 
@@ -58,13 +62,13 @@ def start_bentoml(registry: Path, log_dir: Path, ready_timeout_s: float = 180) -
 
 @contextmanager
 def _running(name: str, cmd: list[str], port: int, ready_path: str, log_dir: Path, ready_timeout_s: float,
-             env: dict[str, str]) -> Iterator[Server]:
+             env: dict[str, str], grpc_address: str = "") -> Iterator[Server]:
     log = log_dir / f"{name}-{port}.log"
     with open(log, "wb") as out:
         # A session of its own: BentoML's arbiter starts worker processes, and stop() signals them all.
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, **env}, start_new_session=True)
-    server = Server(name, f"http://{LOOPBACK}:{port}", proc, log)
+    server = Server(name, f"http://{LOOPBACK}:{port}", proc, log, grpc_address)
     try:
         _wait_ready(server, ready_path, ready_timeout_s)
         yield server

@@ -4,6 +4,7 @@ learns from, with another seed): the model-serving tests and bench/serving.py se
     python -m model_serving.samples anomaly|failure   # print a V2 request body (a few rows)
 """
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -88,12 +89,13 @@ def v2_request(columns: dict[str, np.ndarray]) -> dict:
 
 
 def main(which: str) -> None:
-    if which == "anomaly":
-        history, new = readings(count=2)
-        columns = reading_columns(history, new)
-    else:
-        feats = failure_features(ModelRegistry(DEFAULT_ROOT), transformers=1)
-        columns = {c: feats[c].to_numpy() for c in feats.columns}
+    with contextlib.redirect_stdout(sys.stderr):  # the fleet's progress bars; stdout is the request
+        if which == "anomaly":
+            history, new = readings(count=2)
+            columns = reading_columns(history, new)
+        else:
+            feats = failure_features(ModelRegistry(DEFAULT_ROOT), transformers=1)
+            columns = {c: feats[c].to_numpy() for c in feats.columns}
     print(json.dumps(v2_request(columns)))
 
 

@@ -2,6 +2,9 @@
 (kserve.ModelServer in .venv/kserve) on a free port, real HTTP requests, answers equal to the
 in-process models' on the same inputs. Marked infra: it starts a server (no Kafka or PostgreSQL)."""
 
+import json
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -90,6 +93,43 @@ def test_v1_predict_takes_rows_and_answers_the_same(server, registry, readings, 
     assert status == 200, body
     np.testing.assert_allclose([p["probability"] for p in body["predictions"]],
                                FailurePredictor.load(registry).predict(some).probability, rtol=0, atol=1e-6)
+
+
+# KServe's own gRPC client, run in .venv/kserve (this venv has no kserve): V2 request JSON on stdin,
+# output tensors as JSON on stdout.
+GRPC_CLIENT = """
+import asyncio, json, sys
+import numpy as np
+from kserve import InferenceGRPCClient, InferInput, InferRequest
+
+async def main(address, model, body):
+    inputs = []
+    for t in body["inputs"]:
+        tensor = InferInput(t["name"], t["shape"], t["datatype"])
+        tensor.set_data_from_numpy(np.array([np.nan if v is None else v for v in t["data"]],
+                                            dtype=np.int64 if t["datatype"] == "INT64" else np.float64))
+        inputs.append(tensor)
+    client = InferenceGRPCClient(address)
+    try:
+        reply = await client.infer(InferRequest(model_name=model, infer_inputs=inputs))
+    finally:
+        await client.close()
+    print(json.dumps({o.name: o.as_numpy().tolist() for o in reply.outputs if o.datatype != "BYTES"}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], json.load(sys.stdin)))
+"""
+
+
+def test_v2_grpc_answers_the_same(server, registry, readings):
+    history, new = readings
+    expected = AnomalyDetector.load(registry).score(history, new)
+    done = subprocess.run([str(processes.KSERVE_PYTHON), "-c", GRPC_CLIENT, server.grpc_address, "anomaly"],
+                          input=json.dumps(samples.v2_request(samples.reading_columns(history, new))),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    np.testing.assert_allclose(out["score"], expected.score, rtol=0, atol=1e-6)
+    assert out["anomaly_type"] == expected.anomaly_type.tolist()
 
 
 def test_metadata_names_our_columns(server):
