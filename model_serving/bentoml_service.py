@@ -8,21 +8,25 @@ as the KServe V2 tensors (model_serving.columns: `meter_ids`, ..., `history_mete
 They answer `{"model": ..., "model_version": ..., "outputs": {name: list}}`. An unknown or missing
 field, or a value of the wrong type, is a 400 from BentoML's validation; a request that validates
 but does not fit (columns of unequal length, no rows) is a 400 naming what is wrong.
-The registry is METERS_MODEL_REGISTRY (else ./models); the models load once per worker.
+The registry is METERS_MODEL_REGISTRY (else ./models); the models load once per worker. A model
+with no promoted version is left out (503 on its route); with neither, the service does not start.
 """
 
 from model_serving.native_threads import one_thread_per_pool
 
 one_thread_per_pool()  # before torch loads (model_serving/native_threads.py says why)
 
+import logging
 from collections.abc import Sequence
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, create_model
 
-from meters.model_registry import DEFAULT_ROOT, ModelRegistry
+from meters.model_registry import DEFAULT_ROOT, ModelNotFound, ModelRegistry
 from model_serving.columns import BadRequest, Tensor, as_json_columns
-from model_serving.served import ServedAnomaly, ServedFailure
+from model_serving.served import SERVED, ServedAnomaly, ServedFailure
+
+log = logging.getLogger(__name__)
 
 
 def _input_model(name: str, spec: Sequence[Tensor]) -> type[BaseModel]:
@@ -41,7 +45,14 @@ FailureInput = _input_model("FailureInput", ServedFailure.inputs)
 class MeterModels:
     def __init__(self) -> None:
         registry = ModelRegistry(DEFAULT_ROOT)
-        self.served = {"anomaly": ServedAnomaly.load(registry), "failure": ServedFailure.load(registry)}
+        self.served: dict[str, ServedAnomaly | ServedFailure] = {}
+        for served in SERVED:
+            try:
+                self.served[served.name] = served.load(registry)
+            except ModelNotFound as err:  # served without it, as KServe's server is: 503 on its route
+                log.warning("%s not served: %s", served.name, err)
+        if not self.served:
+            raise ModelNotFound(f"no promoted anomaly or failure model in {registry.root}: run `meters train`")
 
     @bentoml.api(input_spec=AnomalyInput)
     def anomaly(self, ctx: bentoml.Context, **columns) -> dict:
@@ -54,7 +65,10 @@ class MeterModels:
         return self._infer("failure", columns, ctx)
 
     def _infer(self, name: str, columns: dict, ctx: bentoml.Context) -> dict:
-        served = self.served[name]
+        served = self.served.get(name)
+        if served is None:
+            ctx.response.status_code = 503
+            return {"error": f"no promoted {name} model in the registry; run `meters train` and restart"}
         try:
             outputs = served.infer({k: v for k, v in columns.items() if v is not None})
         except BadRequest as err:
