@@ -12,14 +12,18 @@ the prefix `history_`), scoring_svc.models.failure_features.FEATURES for the fai
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from meters.readings import FLOAT_COLUMNS, INT_COLUMNS, ReadingColumns
-from scoring_svc.models.anomaly import TYPE_NAMES, AnomalyScores
-from scoring_svc.models.failure import TOP_K, FailurePredictions
+from scoring_svc.models.failure import TOP_K
 from scoring_svc.models.failure_features import FEATURES
+
+if TYPE_CHECKING:  # torch comes with the anomaly model: a client of the servers (scoring_svc/remote_predictors.py) need not load it
+    from scoring_svc.models.anomaly import AnomalyScores
+    from scoring_svc.models.failure import FailurePredictions
 
 HISTORY_PREFIX = "history_"
 
@@ -148,7 +152,8 @@ def failure_inputs(columns: Mapping[str, object]) -> pd.DataFrame:
 
 
 # -- encoding ----------------------------------------------------------------------------------
-def anomaly_outputs(s: AnomalyScores) -> dict[str, np.ndarray]:
+def anomaly_outputs(s: "AnomalyScores") -> dict[str, np.ndarray]:
+    from scoring_svc.models.anomaly import TYPE_NAMES
     names = np.array([TYPE_NAMES[int(k)] for k in s.anomaly_type], dtype=object)
     return {"meter_ids": s.meter_ids.astype(np.int64), "reading_times_unix_s": s.reading_times_unix_s.astype(np.int64),
             "score": s.score.astype(np.float64), "is_anomaly": s.is_anomaly.astype(bool),
@@ -156,7 +161,7 @@ def anomaly_outputs(s: AnomalyScores) -> dict[str, np.ndarray]:
             "severity": s.severity.astype(np.uint8)}
 
 
-def failure_outputs(p: FailurePredictions) -> dict[str, np.ndarray]:
+def failure_outputs(p: "FailurePredictions") -> dict[str, np.ndarray]:
     n = len(p)
     names = np.array([[name for name, _ in row] for row in p.top_features], dtype=object).reshape(n, TOP_K)
     contributions = np.array([[c for _, c in row] for row in p.top_features], dtype=np.float64).reshape(n, TOP_K)
@@ -181,3 +186,32 @@ def _json(a: np.ndarray) -> list:
     if a.dtype.kind == "f" and np.isnan(a).any():
         return np.where(np.isnan(a), None, a.astype(object)).tolist()
     return a.tolist()
+
+
+# -- the client's side: a V2 request from columns, a V2 reply's outputs as arrays -------------
+def v2_request(columns: Mapping[str, np.ndarray], spec: Sequence[Tensor]) -> dict:
+    """An Open Inference Protocol V2 REST request body: one tensor of shape [n] per column, in `spec`'s
+    order and with its datatypes (NaN as null); columns `spec` does not name are an error here."""
+    known = {t.name: t for t in spec}
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise ValueError(f"not inputs of this model: {', '.join(unknown)}")
+    data = as_json_columns({t.name: np.asarray(columns[t.name]) for t in spec if t.name in columns})
+    return {"inputs": [{"name": t.name, "shape": [len(data[t.name])], "datatype": t.datatype, "data": data[t.name]}
+                       for t in spec if t.name in data]}
+
+
+def v2_outputs(reply: Mapping[str, object], spec: Sequence[Tensor]) -> dict[str, np.ndarray]:
+    """The output tensors of a V2 REST reply as arrays of their shapes (BYTES as str objects); every
+    tensor of `spec` must be there."""
+    by_name = {o["name"]: o for o in reply.get("outputs") or []}
+    missing = [t.name for t in spec if t.name not in by_name]
+    if missing:
+        raise ValueError(f"the reply lacks output(s) {', '.join(missing)}")
+    dtypes = {"INT64": np.int64, "FP64": np.float64, "BOOL": bool, "UINT8": np.uint8, "BYTES": object}
+    out = {}
+    for t in spec:
+        o = by_name[t.name]
+        data = [np.nan if v is None else v for v in o["data"]] if t.datatype == "FP64" else o["data"]
+        out[t.name] = np.asarray(data, dtype=dtypes[t.datatype]).reshape(o["shape"])
+    return out

@@ -35,11 +35,12 @@ class Server:
 
 
 @contextmanager
-def start_kserve(registry: Path, log_dir: Path, ready_timeout_s: float = 180) -> Iterator[Server]:
-    """`python -m model_serving.kserve_server` in .venv/kserve, one REST worker, gRPC on a port of its own."""
+def start_kserve(registry: Path, log_dir: Path, ready_timeout_s: float = 180, port: int = 0) -> Iterator[Server]:
+    """`python -m model_serving.kserve_server` in .venv/kserve, one REST worker, gRPC on a port of its own.
+    `port` (default: a free one) lets a restarted server answer where its clients already point."""
     if not KSERVE_PYTHON.exists():
         raise FileNotFoundError(f"{KSERVE_PYTHON} is missing: `make install` creates KServe's venv")
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = port or free_port(), free_port()
     while grpc_port == port:
         grpc_port = free_port()
     cmd = [str(KSERVE_PYTHON), "-m", "model_serving.kserve_server", "--http_port", str(port),

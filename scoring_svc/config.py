@@ -17,3 +17,10 @@ class ScoringSettings(ServiceSettings):
     max_messages_per_write: int = 50
     # Seconds between passes over the alert outbox when nothing woke it.
     outbox_poll_s: float = 1.0
+    # Base URL of a KServe Open Inference Protocol V2 endpoint serving the `anomaly` / `failure` model
+    # (model_serving/kserve_server.py), e.g. http://127.0.0.1:8080 (METERS_ANOMALY_PREDICTOR_URL,
+    # METERS_FAILURE_PREDICTOR_URL). Empty: the model runs in this process. docs/serving.md, "Remote predictor".
+    anomaly_predictor_url: str = ""
+    failure_predictor_url: str = ""
+    # Seconds one request to a remote predictor may take (connecting: at most 1 s of it); 3 attempts.
+    predictor_timeout_s: float = 10.0

@@ -11,6 +11,7 @@ SIGHUP picks it up.
 import gc
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import grpc
@@ -126,16 +127,30 @@ class _Failure:
 
 
 class Models:
-    """The models being served; swapped whole on reload so a call never sees half of a reload."""
+    """The models being served; swapped whole on reload so a call never sees half of a reload.
 
-    def __init__(self, registry: ModelRegistry):
+    A model whose predictor URL is set (METERS_ANOMALY_PREDICTOR_URL, METERS_FAILURE_PREDICTOR_URL; read
+    from the environment unless `settings` is given) is a client of that KServe V2 endpoint
+    (scoring_svc/remote_predictors.py) instead of the registry's artifact loaded here."""
+
+    def __init__(self, registry: ModelRegistry, settings=None):
+        if settings is None:
+            from scoring_svc.config import ScoringSettings
+            settings = ScoringSettings()
         self._registry = registry
+        self._loaders = {ANOMALY_MODEL: load_anomaly, FAILURE_MODEL: load_failure}
+        for name, url in ((ANOMALY_MODEL, settings.anomaly_predictor_url), (FAILURE_MODEL, settings.failure_predictor_url)):
+            if url:
+                from scoring_svc import remote_predictors
+                remote = getattr(remote_predictors, f"load_{name}")
+                self._loaders[name] = partial(remote, url, timeout_s=settings.predictor_timeout_s)
+                log.info("remote predictor", extra={"fields": {"model": name, "url": url}})
         self.anomaly: AnomalyDetector | None = None
         self.failure: FailurePredictor | None = None
 
     def reload(self) -> None:
-        self.anomaly = self._load(load_anomaly, ANOMALY_MODEL, self.anomaly)
-        self.failure = self._load(load_failure, FAILURE_MODEL, self.failure)
+        self.anomaly = self._load(self._loaders[ANOMALY_MODEL], ANOMALY_MODEL, self.anomaly)
+        self.failure = self._load(self._loaders[FAILURE_MODEL], FAILURE_MODEL, self.failure)
         # The models (torch, scikit-learn, xgboost) are ~300k long-lived objects: a full collection walked
         # them in 0.7 s, the tail of scoring latency. Freeze them out of every later collection.
         gc.collect()
