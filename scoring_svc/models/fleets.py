@@ -19,7 +19,7 @@ FAILURE_FLEET_SCALE = 5
 
 def anomaly_fleet(job: MlJob) -> FleetConfig:
     if job.quick:
-        return FleetConfig(meters=min(job.meters, 1000), days=min(job.days, 8), seed=job.seed)
+        return FleetConfig(meters=min(job.meters, 2000), days=min(job.days, 10), seed=job.seed)
     return FleetConfig(meters=job.meters, days=job.days, seed=job.seed)
 
 
