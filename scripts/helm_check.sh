@@ -65,3 +65,4 @@ reject() {
 reject --set-string services.scoring.replicas=two
 reject --set services.scorring.enabled=true
 reject --set kafka.bootstrap=
+reject --set modelServer.kind=Knative

@@ -84,7 +84,7 @@ def test_writer_is_probed_on_metrics_and_has_no_service_gateway_has_one(rendered
     assert services["gateway"]["spec"]["ports"][0]["targetPort"] == "http"
 
 
-@pytest.mark.parametrize("variant", ["default", "minimal", "full"])
+@pytest.mark.parametrize("variant", ["default", "minimal", "full", "modelserver"])
 def test_every_pod_is_hardened(rendered, variant):
     specs = dict(pod_specs(rendered[variant]))
     assert any(o["kind"] == "Pod" for o in rendered[variant]), "the helm test pod is rendered"
@@ -196,3 +196,50 @@ def test_strict_decoding_rejects_a_misspelt_field(rendered):
     bad = subprocess.run([kubestrict], input=good.replace("timeoutSeconds", "timeoutSecond"),
                          capture_output=True, text=True)
     assert bad.returncode == 1 and 'unknown field "spec.template.spec.containers[0].livenessProbe' in bad.stderr
+
+
+def test_model_server_is_off_by_default(rendered):
+    for variant in ("default", "minimal"):
+        objects = rendered[variant]
+        assert "model-server" not in {o["metadata"]["labels"].get(COMPONENT) for o in objects}, variant
+        assert not any("PREDICTOR_URL" in k for k in rendered_config(objects)), variant
+
+
+def test_model_server_deployment_serves_the_registry_and_scoring_calls_it(rendered):
+    objects = rendered["modelserver"]
+    deployment = of_kind(objects, "Deployment")["model-server"]
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["command"] == ["/opt/kserve/bin/python", "-m", "model_serving.kserve_server"]
+    assert container["image"].startswith("ghcr.io/meters-platform/meters-kserve:")
+    config = rendered_config(objects)
+    assert container["args"] == ["--model_registry", config["METERS_MODEL_REGISTRY"], "--http_port", "8080"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+    assert {v["name"]: v for v in spec["volumes"]}["models"]["persistentVolumeClaim"]["claimName"] == "meters-models"
+    service = of_kind(objects, "Service")["model-server"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    # remoteModels: [anomaly] -- the failure model stays in-process
+    assert config["METERS_ANOMALY_PREDICTOR_URL"] == f"http://{service['metadata']['name']}:8080"
+    assert "METERS_FAILURE_PREDICTOR_URL" not in config
+    assert "env" not in container and "envFrom" not in container, "no database or Kafka settings"
+
+
+def test_model_server_as_a_kserve_inference_service(rendered):
+    objects = rendered["full"]
+    isvc = next(o for o in objects if o["kind"] == "InferenceService")
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    predictor = isvc["spec"]["predictor"]
+    container = predictor["containers"][0]
+    assert predictor["minReplicas"] == 2 and predictor["securityContext"]["runAsNonRoot"] is True
+    assert container["args"][:2] == ["--model_registry", "/mnt/models"]
+    assert {e["name"]: e["value"] for e in container["env"]}["STORAGE_URI"] == "s3://meters-models/registry"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    url = f"http://{isvc['metadata']['name']}-predictor.meters.svc.cluster.local"
+    config = rendered_config(objects)
+    assert config["METERS_ANOMALY_PREDICTOR_URL"] == config["METERS_FAILURE_PREDICTOR_URL"] == url
+    assert "model-server" not in of_kind(objects, "Deployment"), "KServe's controller makes the pods"
+    # without storageUri the registry claim is the storage
+    default_isvc = next(o for o in template("--set", "modelServer.enabled=true", "--set", "modelServer.kind=InferenceService")
+                        if o["kind"] == "InferenceService")
+    env = default_isvc["spec"]["predictor"]["containers"][0]["env"]
+    assert {e["name"]: e["value"] for e in env}["STORAGE_URI"] == "pvc://meters-models/"

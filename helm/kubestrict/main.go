@@ -2,7 +2,7 @@
 // YAML streams on stdin is decoded strictly into the typed Kubernetes API objects of
 // k8s.io/api, so an unknown or misspelt field, a wrong type or an unknown kind/apiVersion
 // fails. (kubeconform would do this from JSON schemas it downloads from GitHub, which the
-// build machines cannot reach.) Kinds from CRDs (monitoring.coreos.com) are skipped.
+// build machines cannot reach.) Kinds from CRDs (monitoring.coreos.com, serving.kserve.io) are skipped.
 //
 //	helm template ... | kubestrict
 package main
@@ -23,7 +23,7 @@ import (
 )
 
 // skipped are API groups served by CRDs, not built into Kubernetes.
-var skipped = []string{"monitoring.coreos.com/"}
+var skipped = []string{"monitoring.coreos.com/", "serving.kserve.io/"}
 
 func main() {
 	decoder := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()

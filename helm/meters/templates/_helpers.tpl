@@ -99,3 +99,16 @@ Use: include "meters.components" . | fromYaml
 {{- define "meters.modelClaim" -}}
 {{- .Values.modelRegistry.existingClaim | default (printf "%s-models" (include "meters.fullname" .)) }}
 {{- end }}
+
+{{/* The model server's V2 base URL, as scoring calls it (modelServer.url, else the object the chart makes:
+the Service, or the <name>-predictor Service KServe makes for an InferenceService). */}}
+{{- define "meters.modelServerURL" -}}
+{{- $name := include "meters.componentName" (dict "root" . "name" "model-server") }}
+{{- if .Values.modelServer.url }}
+{{- .Values.modelServer.url }}
+{{- else if eq .Values.modelServer.kind "InferenceService" }}
+{{- printf "http://%s-predictor.%s.svc.cluster.local" $name .Release.Namespace }}
+{{- else }}
+{{- printf "http://%s:%v" $name .Values.modelServer.port }}
+{{- end }}
+{{- end }}
