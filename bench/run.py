@@ -21,6 +21,7 @@ TARGETS = {
     "failure_p99_ms": ("<", 200),
     "forecast_p99_ms": ("<", 200),
     "segmentation_customers_per_s": (">=", 20_000),
+    "segmentation_customers_per_s_90d": (">=", 20_000),
     "segmentation_customers_per_s_365d": (">=", 20_000),
 }
 
