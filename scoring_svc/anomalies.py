@@ -43,12 +43,12 @@ class ScoredBatch:
 
 class AnomalyScorer:
     def __init__(self, models: Models, history: MeterHistory):
-        self._models = models
+        self.models = models
         self.history = history
 
     def score(self, cols: ReadingColumns, remember: bool = False) -> ScoredBatch:
         """Score readings with their meters' recent history; `remember` adds them to it (the stream does)."""
-        detector = self._models.require_anomaly()
+        detector = self.models.require_anomaly()
         past = self.history.before(cols, detector.history_s) if len(cols) else cols
         started = time.perf_counter()
         result = detector.score(cols, past)

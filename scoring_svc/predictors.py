@@ -139,11 +139,13 @@ class Models:
             settings = ScoringSettings()
         self._registry = registry
         self._loaders = {ANOMALY_MODEL: load_anomaly, FAILURE_MODEL: load_failure}
+        self.remote: set[str] = set()  # models served over the network: callers keep them off the event loop
         for name, url in ((ANOMALY_MODEL, settings.anomaly_predictor_url), (FAILURE_MODEL, settings.failure_predictor_url)):
             if url:
                 from scoring_svc import remote_predictors
                 remote = getattr(remote_predictors, f"load_{name}")
                 self._loaders[name] = partial(remote, url, timeout_s=settings.predictor_timeout_s)
+                self.remote.add(name)
                 log.info("remote predictor", extra={"fields": {"model": name, "url": url}})
         self.anomaly: AnomalyDetector | None = None
         self.failure: FailurePredictor | None = None

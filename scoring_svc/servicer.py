@@ -20,7 +20,7 @@ from scoring_svc.alerts import AlertSender
 from scoring_svc.failure import FailurePredictions
 from scoring_svc.grid_health import grid_health
 from scoring_svc.metrics import READINGS_SCORED
-from scoring_svc.predictors import Models
+from scoring_svc.predictors import ANOMALY_MODEL, Models
 from scoring_svc.store import PredictionFilter, PredictionRow, ScoringStore, enqueue_alerts, insert_predictions
 
 TELEMETRY_COLUMNS = ("transformer_ids", "hour_end_unix_s", "load_kva", "peak_load_kva", "ambient_temp_c",
@@ -92,7 +92,11 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
         self._on_telemetry = on_telemetry  # refreshes the transformer load gauges
 
     async def _score(self, batch, raise_alerts: bool, field: str) -> score_pb2.ScoreBatch:
-        scored = self._scorer.score(_columns(batch, field))
+        cols = _columns(batch, field)
+        # In-process scoring takes about a millisecond and stays inline; a remote predictor waits on the
+        # network, which must not hold the event loop.
+        remote = ANOMALY_MODEL in self._scorer.models.remote
+        scored = await asyncio.to_thread(self._scorer.score, cols) if remote else self._scorer.score(cols)
         READINGS_SCORED.labels("rpc").inc(len(scored.scores))
         if raise_alerts and scored.anomaly_count:
             async with self._store.pool.connection() as conn, conn.transaction():
