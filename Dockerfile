@@ -28,6 +28,8 @@ COPY scoring_svc scoring_svc
 COPY forecast_svc forecast_svc
 COPY customer_svc customer_svc
 COPY alert_svc alert_svc
+# scoring_svc's remote predictor client shares model_serving's V2 tensor encoding.
+COPY model_serving model_serving
 # grpcio-tools at the version pyproject.toml pins, in a throwaway venv.
 RUN python -m venv /opt/tools \
  && /opt/tools/bin/pip install "$(grep -o 'grpcio-tools==[0-9.]*' pyproject.toml)" \
