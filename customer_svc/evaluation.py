@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from customer_svc.config import SEGMENTATION_DAYS
+from customer_svc.config import SEGMENTATION_DAYS  # noqa: E402
 from customer_svc.features import build_features  # noqa: E402
 from customer_svc.fleet_data import load_fleet  # noqa: E402
 from customer_svc.model_io import load_promoted  # noqa: E402
