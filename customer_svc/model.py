@@ -37,7 +37,10 @@ def feature_weights() -> np.ndarray:
     w = np.ones(len(FEATURE_NAMES))
     w[:24] = 0.45
     for name, value in {"log_dark_daily_kwh": 1.6, "midday_zero_share": 0.0, "battery_signature": 1.5,
-                        "late_evening_burst": 1.4, "night_share": 1.0, "weekend_ratio": 1.6}.items():
+                        "late_evening_burst": 1.4, "night_share": 1.0, "weekend_ratio": 1.6,
+                        # The only trait telling seasonal homes from evening-peak ones; at 1.0 the fit
+                        # split them along another axis on one training fleet in three (docs/customers.md).
+                        "temperature_slope": 2.0}.items():
         if name in FEATURE_NAMES:
             w[FEATURE_NAMES.index(name)] = value
     return w
