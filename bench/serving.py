@@ -26,7 +26,7 @@ import numpy as np
 from meters.model_registry import DEFAULT_ROOT, ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
 from model_serving import processes, samples
-from model_serving.columns import as_json_columns
+from model_serving.columns import ANOMALY_INPUTS, as_json_columns, v2_request
 from model_serving.served import settled
 from scoring_svc.models.anomaly import AnomalyDetector
 
@@ -42,7 +42,7 @@ def run() -> dict[str, float]:
         detector = settled(AnomalyDetector.load(registry))
         print(f"   in-process: {CALLS} calls of AnomalyDetector.score {detector.version}", flush=True)
         figures.update(_figures("inprocess", _timed(lambda c: detector.score(*c), calls)))
-        bodies = [samples.v2_request(samples.reading_columns(h, n)) for h, n in calls]
+        bodies = [v2_request(samples.reading_columns(h, n), ANOMALY_INPUTS) for h, n in calls]
         with processes.start_kserve(registry.root, Path(tmp)) as server:
             print(f"   kserve: {CALLS} calls of POST /v2/models/anomaly/infer at {server.url}", flush=True)
             figures.update(_figures("kserve", _over_http(server.url, "/v2/models/anomaly/infer", bodies)))

@@ -136,11 +136,13 @@ class Forecaster:
             at = {code: model.level_at(w) for code, (model, _) in found.items()} if len(w) >= level.MIN_STEPS else {}
             network_level = (level.from_ratio(w["y"].to_numpy(), np.sum(list(at.values()), axis=0)) if at
                              else level.Level(1.0))
-            total = sum(float(np.sum(a)) for a in at.values())
+            share = {code: float(np.sum(a)) for code, a in at.items()}
+            total = sum(share.values())
             # A region borrowing the network's level takes its share of the network's spread (bands).
-            levels = {code: lv if lv.ratio is not None else dataclasses.replace(
-                network_level, spread=network_level.spread * float(np.sum(at[code])) / total if total > 0 else 0.0)
-                for code, lv in levels.items()}
+            for code, lv in levels.items():
+                if lv.ratio is None:
+                    part = share[code] / total if total > 0 else 0.0
+                    levels[code] = dataclasses.replace(network_level, spread=network_level.spread * part)
         frames = [level.forecast(model, histories[code], start, steps, levels[code])
                   for code, (model, _) in found.items()]
         regions = pd.concat(histories.values()).groupby("ds")["y"].sum()

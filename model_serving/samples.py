@@ -17,7 +17,7 @@ from meters.fleet import FleetConfig
 from meters.ml_jobs import MlJob
 from meters.model_registry import DEFAULT_ROOT, ModelRegistry
 from meters.readings import ReadingColumns
-from model_serving.columns import FAILURE_INPUTS, HISTORY_PREFIX, READING_INPUTS, as_json_columns
+from model_serving.columns import ANOMALY_INPUTS, FAILURE_INPUTS, HISTORY_PREFIX, READING_INPUTS, v2_request
 from scoring_svc.models.anomaly_features import HISTORY_S
 from scoring_svc.models.failure import FailurePredictor
 from scoring_svc.models.failure_features import transformer_features
@@ -81,22 +81,15 @@ def quick_registry(root: Path) -> ModelRegistry:
     return registry
 
 
-def v2_request(columns: dict[str, np.ndarray]) -> dict:
-    """An Open Inference Protocol V2 request body: one tensor per column (NaN as null)."""
-    data = as_json_columns(columns)
-    return {"inputs": [{"name": name, "shape": [len(a)], "datatype": "INT64" if a.dtype.kind in "iu" else "FP64",
-                        "data": data[name]} for name, a in columns.items()]}
-
-
 def main(which: str) -> None:
     with contextlib.redirect_stdout(sys.stderr):  # the fleet's progress bars; stdout is the request
         if which == "anomaly":
             history, new = readings(count=2)
-            columns = reading_columns(history, new)
+            columns, spec = reading_columns(history, new), ANOMALY_INPUTS
         else:
             feats = failure_features(ModelRegistry(DEFAULT_ROOT), transformers=1)
-            columns = {c: feats[c].to_numpy() for c in feats.columns}
-    print(json.dumps(v2_request(columns)))
+            columns, spec = {c: feats[c].to_numpy() for c in feats.columns}, FAILURE_INPUTS
+    print(json.dumps(v2_request(columns, spec)))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import pandas as pd
 from meters.errors import DomainError
 from meters.model_registry import ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
+from scoring_svc.config import ScoringSettings
 
 log = logging.getLogger(__name__)
 ANOMALY_MODEL = "anomaly"
@@ -129,14 +130,11 @@ class _Failure:
 class Models:
     """The models being served; swapped whole on reload so a call never sees half of a reload.
 
-    A model whose predictor URL is set (METERS_ANOMALY_PREDICTOR_URL, METERS_FAILURE_PREDICTOR_URL; read
-    from the environment unless `settings` is given) is a client of that KServe V2 endpoint
+    A model whose predictor URL is set (METERS_ANOMALY_PREDICTOR_URL, METERS_FAILURE_PREDICTOR_URL in
+    `settings`) is a client of that KServe V2 endpoint
     (scoring_svc/remote_predictors.py) instead of the registry's artifact loaded here."""
 
-    def __init__(self, registry: ModelRegistry, settings=None):
-        if settings is None:
-            from scoring_svc.config import ScoringSettings
-            settings = ScoringSettings()
+    def __init__(self, registry: ModelRegistry, settings: ScoringSettings):
         self._registry = registry
         self._loaders = {ANOMALY_MODEL: load_anomaly, FAILURE_MODEL: load_failure}
         self.remote: set[str] = set()  # models served over the network: callers keep them off the event loop

@@ -34,6 +34,7 @@ from meters.errors import DomainError, unavailable
 from meters.model_registry import ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
 from model_serving import columns as wire
+from scoring_svc.models.anomaly_features import ALERT_THRESHOLD, HISTORY_S
 from scoring_svc.predictors import (
     ANOMALY_MODEL, FAILURE_MODEL, AnomalyScores, FailureRisk, TransformerInputs, no_model,
 )
@@ -133,10 +134,9 @@ class RemoteAnomaly:
     """scoring_svc.predictors.AnomalyDetector over KServe V2."""
 
     def __init__(self, client: V2Client, version: str = ""):
-        from scoring_svc.models.anomaly_features import HISTORY_S
         self._client = client
         self.version = version
-        self.threshold = 0.85  # scoring_svc.models.anomaly.ALERT_THRESHOLD, not imported: it would load torch
+        self.threshold = ALERT_THRESHOLD
         self.history_s = HISTORY_S
         self.url = client.url
 

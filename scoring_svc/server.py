@@ -42,7 +42,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def main(settings: ScoringSettings) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
-    models = Models(ModelRegistry(settings.model_registry))
+    models = Models(ModelRegistry(settings.model_registry), settings)
     await asyncio.to_thread(models.reload)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(asyncio.to_thread(models.reload)))

@@ -10,7 +10,7 @@ import pytest
 
 from meters.model_registry import ModelRegistry
 from model_serving import processes, samples
-from model_serving.columns import FAILURE_INPUTS, as_json_rows
+from model_serving.columns import ANOMALY_INPUTS, FAILURE_INPUTS, as_json_rows, v2_request
 from model_serving.processes import get_json, post_json
 from scoring_svc.models.anomaly import AnomalyDetector
 from scoring_svc.models.failure import FailurePredictor
@@ -44,7 +44,8 @@ def outputs(body: dict) -> dict[str, dict]:
 
 
 def infer(server, model: str, columns: dict) -> dict:
-    status, body = post_json(f"{server.url}/v2/models/{model}/infer", samples.v2_request(columns))
+    spec = {"anomaly": ANOMALY_INPUTS, "failure": FAILURE_INPUTS}[model]
+    status, body = post_json(f"{server.url}/v2/models/{model}/infer", v2_request(columns, spec))
     assert status == 200, body
     return body
 
@@ -124,7 +125,7 @@ def test_v2_grpc_answers_the_same(server, registry, readings):
     history, new = readings
     expected = AnomalyDetector.load(registry).score(history, new)
     done = subprocess.run([str(processes.KSERVE_PYTHON), "-c", GRPC_CLIENT, server.grpc_address, "anomaly"],
-                          input=json.dumps(samples.v2_request(samples.reading_columns(history, new))),
+                          input=json.dumps(v2_request(samples.reading_columns(history, new), ANOMALY_INPUTS)),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
@@ -149,7 +150,7 @@ def test_metadata_names_our_columns(server):
 ])
 def test_malformed_v2_request_is_a_400_saying_what_is_wrong(server, readings, mutate, says):
     _, new = readings
-    request = samples.v2_request(samples.reading_columns(None, new))
+    request = v2_request(samples.reading_columns(None, new), ANOMALY_INPUTS)
     mutate(request)
     status, body = post_json(f"{server.url}/v2/models/anomaly/infer", request)
     assert status == 400, body

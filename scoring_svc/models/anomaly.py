@@ -25,13 +25,13 @@ from meters.fleet import ANOMALY_NAMES
 from meters.model_registry import Manifest, ModelRegistry, ModelVersion
 from meters.readings import ReadingColumns
 from scoring_svc.models.anomaly_features import (
-    FEATURES, ISOLATION_INDEX, SEQUENCE_STEPS, reading_features, sequence_windows, sort_by_meter_time,
+    ALERT_THRESHOLD, FEATURES, ISOLATION_INDEX, SEQUENCE_STEPS, reading_features, sequence_windows,
+    sort_by_meter_time,
 )
 from scoring_svc.models.isolation import StackedIsolationForest
 from scoring_svc.models.lstm import ReadingSequenceClassifier
 
 MODEL_NAME = "anomaly"
-ALERT_THRESHOLD = 0.85  # plan 7.1: is_anomaly, and an alert, at score >= 0.85
 CRITICAL_THRESHOLD = 0.95  # plan 7.1: critical at >= 0.95, warning below
 N_CLASSES = 7  # fleet codes 0 (normal) .. 6 (reverse_flow); 7 and 8 are absent rows, never scored
 TYPE_NAMES = {code: ANOMALY_NAMES[code] for code in range(N_CLASSES)}

@@ -12,6 +12,7 @@ import numpy as np
 
 from meters.readings import ReadingColumns
 
+ALERT_THRESHOLD = 0.85  # plan 7.1: is_anomaly, and an alert, at score >= 0.85 (torch-free: remote clients use it)
 HISTORY_S = 86_400  # rolling window: 24 h before the reading, the reading itself excluded
 SEQUENCE_STEPS = 8  # the LSTM sees the meter's last 2 h (at 15-minute intervals)
 NOMINAL_V = 230.0
