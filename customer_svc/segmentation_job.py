@@ -1,18 +1,85 @@
-"""One segmentation run: stored hourly usage -> profiles -> features -> promoted model ->
-segments, then recommendations from the same profiles. No gRPC here."""
+"""One segmentation run: monthly usage summaries (stored, or summarised from hourly usage when
+missing or stale) -> features -> promoted model -> segments; recommendations from the last
+RECOMMENDATION_DAYS of hourly usage. No gRPC here."""
+
+import datetime as dt
+import logging
 
 import numpy as np
 
-from customer_svc import weather_store
+from customer_svc import summary_store, weather_store
 from customer_svc.billing import Usage
-from customer_svc.features import build_features
+from customer_svc.features import features
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
 from customer_svc.recommendations import recommend
 from customer_svc.store import CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
+from customer_svc.usage_summary import UsageSummary, merge, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
+
+log = logging.getLogger(__name__)
+# Tariff comparison and time-shift advice bill four whole weeks: a recent bill, weekdays and weekends alike.
+RECOMMENDATION_DAYS = 28
+DAY_S = 86400
+
+
+def window_months(end_unix_s: int, usage_days: int) -> list[dt.date]:
+    """First days of the calendar months overlapping the usage_days before end (a UTC midnight):
+    a run covers whole months, so each month's stored summary serves every run."""
+    first = dt.datetime.fromtimestamp(end_unix_s - usage_days * DAY_S, dt.timezone.utc).date().replace(day=1)
+    last = dt.datetime.fromtimestamp(end_unix_s - DAY_S, dt.timezone.utc).date().replace(day=1)
+    months = [first]
+    while months[-1] < last:
+        m = months[-1]
+        months.append(m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1))
+    return months
+
+
+def _unix(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+
+
+def _next_month(m: dt.date) -> dt.date:
+    return window_months(_unix(m) + 32 * DAY_S, 1)[0]
+
+
+async def _profiles(conn, customers: list[tuple], start_unix_s: int, days: int) -> DailyProfiles:
+    """Every customer's local-day profiles for the `days` local days from the local date of start (a UTC
+    midnight, the same date on every Australian clock), with the regions' temperatures."""
+    # A local day starts 9.5-11 h before the UTC midnight of its date: read from the day before.
+    usage = await load_usage(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
+    weather = await weather_store.load(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
+    meter_customer = {m: i for i, c in enumerate(customers) for m in c[4]}
+    index = np.array([meter_customer[m] for m in usage.meter_ids], dtype=np.int64)
+    regions = [c[2] for c in customers]
+    p = build_profiles(index, usage.hour_start_unix_s, usage.kwh, usage.max_kw, regions, start_unix_s, days)
+    names = sorted(set(regions))
+    temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
+    return DailyProfiles(p.kwh, p.max_kw, p.weekend, p.region, p.first_day, temp)
+
+
+async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSummary:
+    """The month's summary for `customers` (sorted by id): stored if current, else summarised and stored."""
+    ids = np.array([c[0] for c in customers], dtype=np.int64)
+    async with pool.connection() as conn:
+        await conn.execute("INSERT INTO customers.usage_months (month) VALUES (%s) ON CONFLICT DO NOTHING", [month])
+        await conn.commit()
+        async with conn.transaction():
+            # One snapshot for the version and the usage it covers: usage folded later bumps the version.
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur = await conn.execute(
+                "SELECT version, summarised_version FROM customers.usage_months WHERE month = %s", [month])
+            version, summarised = await cur.fetchone()
+            if version == summarised:
+                return await summary_store.load(conn, month, ids)
+            start = _unix(month)
+            p = await _profiles(conn, customers, start, (_unix(_next_month(month)) - start) // DAY_S)
+        u = summarise(p)
+        await summary_store.store(conn, month, version, ids, u)
+        log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
+        return u
 
 
 async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int) -> tuple[int, str]:
@@ -21,50 +88,38 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     customers = await store.customers_with_meters()
     async with store.pool.connection() as conn:
         last = await latest_hour(conn)
-        if last is None or not customers:
-            raise failed_precondition("no usage stored yet", "NO_USAGE")
-        end = (last // 86400 + 1) * 86400  # through the end of the latest UTC day
-        start = end - usage_days * 86400
-        usage = await load_usage(conn, start, end)
-        weather = await weather_store.load(conn, start, end)
-    meter_customer = {m: i for i, c in enumerate(customers) for m in c[4]}
-    index = np.array([meter_customer[m] for m in usage.meter_ids], dtype=np.int64)
-    profiles = build_profiles(index, usage.hour_start_unix_s, usage.kwh, usage.max_kw,
-                              [c[2] for c in customers], start, usage_days)
-    has = np.isfinite(profiles.kwh).any(axis=(1, 2))
-    # Days without any data (before the first reading) would only dilute the features.
-    days_with_data = np.isfinite(profiles.kwh).any(axis=(0, 2))
-    first_day = int(np.argmax(days_with_data)) if days_with_data.any() else 0
-    kwh = profiles.kwh[:, first_day:]
-    weekend = profiles.weekend[:, first_day:]
-    names = sorted({c[2] for c in customers})
-    temp = local_grid(names, *weather, start, usage_days)[:, first_day:] if len(weather[0]) else None
-    profiles = DailyProfiles(kwh, profiles.max_kw, weekend, profiles.region, temp_c=temp)
-    X = build_features(profiles)
-    seg, conf = model.predict(X)
+    if last is None or not customers:
+        raise failed_precondition("no usage stored yet", "NO_USAGE")
+    end = (last // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
+    months = window_months(end, usage_days)
+    u = merge([await month_summary(store.pool, customers, m) for m in months])
+    async with store.pool.connection() as conn:
+        recent = await _profiles(conn, customers, end - RECOMMENDATION_DAYS * DAY_S, RECOMMENDATION_DAYS)
+    seg, conf = model.predict(features(u))
     keys = model.segment_keys()
+    has = u.hours.sum(axis=(1, 2)) > 0
+    hourly = u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
     rows, recs = [], []
     for i in np.flatnonzero(has):
         cid, _hash, _region, tariff, _meters = customers[i]
-        daily = float(np.nanmean(np.nansum(kwh[i], axis=1)))
-        rows.append((cid, keys[seg[i]], float(conf[i]), daily))
-        for r in recommend(Usage(kwh[i], weekend[i]), tariff, keys[seg[i]]):
-            recs.append((cid, r))
-    await store.store_assignments(run_id, rows, recs, segment_profiles(kwh, weekend, has, seg, keys,
+        rows.append((cid, keys[seg[i]], float(conf[i]), float(hourly[i].sum())))
+        if np.isfinite(recent.kwh[i]).any():
+            for r in recommend(Usage(recent.kwh[i], recent.weekend[i]), tariff, keys[seg[i]]):
+                recs.append((cid, r))
+    weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
+    await store.store_assignments(run_id, rows, recs, segment_profiles(weekday, has, seg, keys,
                                                                       [c[2] for c in customers]))
     return len(rows), version
 
 
-def segment_profiles(kwh: np.ndarray, weekend: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,
+def segment_profiles(weekday_hourly: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,
                      regions: list[str]) -> list[tuple]:
     """(region, segment key, customers, summed mean weekday kWh per local hour) per group."""
-    weekday = np.where(weekend[..., None], np.nan, kwh)
-    n = np.maximum(np.sum(~np.isnan(weekday), axis=1), 1)
-    hourly = np.nansum(weekday, axis=1) / n  # (customers, 24)
     region = np.array(regions, dtype=object)
     out = []
     for r in np.unique(region[has]):
         for s in np.unique(seg[has & (region == r)]):
             members = has & (region == r) & (seg == s)
-            out.append((str(r), keys[s], int(members.sum()), hourly[members].sum(axis=0).astype(float).tolist()))
+            out.append((str(r), keys[s], int(members.sum()),
+                        weekday_hourly[members].sum(axis=0).astype(float).tolist()))
     return out

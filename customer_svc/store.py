@@ -4,6 +4,7 @@ import datetime as dt
 
 from psycopg_pool import AsyncConnectionPool
 
+from customer_svc import summary_store
 from meters.errors import not_found
 
 CUSTOMER_COLUMNS = """c.id, c.customer_hash, coalesce(c.segment_id, ''), c.segment_confidence, c.tariff_type,
@@ -37,6 +38,7 @@ class CustomerStore:
                         """INSERT INTO customers.customer_meters (meter_id, customer_id) VALUES (%s, %s)
                            ON CONFLICT (meter_id) DO UPDATE SET customer_id = EXCLUDED.customer_id""",
                         [meter_id, cid])
+            await summary_store.bump(conn)  # a month's summaries are per customer, of its meters and region
         return created, len(rows) - created
 
     async def get_customer(self, customer_hash: str) -> tuple:

@@ -13,6 +13,7 @@ import numpy as np
 
 from psycopg_pool import AsyncConnectionPool
 
+from customer_svc import summary_store
 from customer_svc.hourly import aggregate
 from customer_svc.usage_store import upsert_usage
 from meters import kafka
@@ -45,8 +46,9 @@ async def fold(conn, polled: dict) -> int:
             # cell, and the upsert must see each cell once (a reading repeated across them counts once).
             col = {f: np.concatenate([getattr(c, f) for c in parts]) for f in
                    ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw")}
-            await upsert_usage(conn, aggregate(col["meter_ids"], col["reading_times_unix_s"],
-                                               col["consumption_kwh"], col["demand_kw"]))
+            usage = aggregate(col["meter_ids"], col["reading_times_unix_s"], col["consumption_kwh"], col["demand_kw"])
+            await upsert_usage(conn, usage)
+            await summary_store.bump(conn, summary_store.months_of_hours(usage.hour_start_unix_s))
         for tp, recs in polled.items():
             await conn.execute(
                 """INSERT INTO customers.consumer_offsets (topic, kafka_partition, next_offset)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from customer_svc import summary_store
 from meters.errors import FieldViolation, invalid_argument
 
 MAX_ROWS = 100_000
@@ -32,6 +33,7 @@ async def record(pool, regions: list[str], hours: list[int], temps: list[float])
                    VALUES (%s, to_timestamp(%s), %s)
                    ON CONFLICT (region, hour_start) DO UPDATE SET temperature_c = EXCLUDED.temperature_c""",
                 list(zip(regions, hours, temps)))
+        await summary_store.bump(conn, summary_store.months_of_hours(np.asarray(hours, dtype=np.int64)))
     return len(regions)
 
 

@@ -53,6 +53,7 @@ def test_model_names_segments_better_than_chance(fleet):
 def test_temperature_slope_recovers_a_planted_sensitivity():
     from customer_svc.features import temperature_slope
     from customer_svc.profiles import DailyProfiles
+    from customer_svc.usage_summary import summarise
 
     rng = np.random.default_rng(3)
     days = 56
@@ -63,7 +64,7 @@ def test_temperature_slope_recovers_a_planted_sensitivity():
     kwh = shape[None, None, :] * (1 + b[:, None, None] * x[None]) * rng.lognormal(0, 0.05, (3, days, 24))
     p = DailyProfiles(kwh.astype(np.float32), np.ones(3, np.float32), np.arange(days) % 7 >= 5,
                       np.zeros(3, dtype=np.int64), temp_c=temp[None].astype(np.float32))
-    got = temperature_slope(p, p.kwh)
+    got = temperature_slope(summarise(p))
     # b / (1 + b * mean x): the slope is relative to the customer's mean, which includes the weather.
     assert got[0] == pytest.approx(0, abs=0.05) and got[1] < got[2] and got[2] > 0.6
 

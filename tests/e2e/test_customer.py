@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from customer_svc import training
+from customer_svc.summary_store import ROW, from_records
 from meters.fleet.weather import hourly_temperature
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
 from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
@@ -238,3 +239,33 @@ def test_demand_response_event_measured(stub, loaded, segmented, db):
     if first_page.next_page_token:
         stub.ListDemandResponseEvents(pb.ListDemandResponseEventsRequest(page_size=1,
                                                                          page_token=first_page.next_page_token))
+
+
+def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, segmented, db, ingest_channel):
+    """A run stores each month's per-customer summary; the next run reuses it while nothing it covers
+    changed, and a late reading makes the month stale, so the next run summarises it again."""
+    month_sql = "SELECT version, summarised_version FROM customers.usage_months WHERE month = '2026-01-01'"
+    version, summarised = db.execute(month_sql).fetchone()
+    assert version == summarised
+    meter = int(loaded["meter_id"].iloc[0])
+    cid = db.execute("SELECT customer_id FROM customers.customer_meters WHERE meter_id = %s", [meter]).fetchone()[0]
+    hours_sql = "SELECT stats FROM customers.usage_summaries WHERE month = '2026-01-01' AND customer_id = %s"
+    hours_before = from_records(np.frombuffer(db.execute(hours_sql, [cid]).fetchone()[0], dtype=ROW)).hours.sum()
+
+    again = stub.RunSegmentation(pb.RunSegmentationRequest(usage_days=CFG.days, wait=True)).segmentation_run
+    assert again.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED
+    assert db.execute(month_sql).fetchone() == (version, summarised)  # reused, not summarised again
+
+    # Two readings in the hour after the fleet's last interval (still January): one more hour of data.
+    end = CFG.start_unix_s + CFG.days * 86400
+    late = from_arrays(meter_ids=[meter, meter], reading_times_unix_s=[end + 900, end + 1800],
+                       consumption_kwh=[0.4, 0.5], demand_kw=[0.8, 1.0], voltage_v=[230.0, 231.0],
+                       current_a=[3.5, 4.3], power_factor=[0.95, 0.95])
+    assert stream_readings(ingest_channel, [late]).summary.accepted == 2
+    assert wait_for(lambda: db.execute(month_sql).fetchone()[0] > version), "the late usage did not mark January"
+    refreshed = stub.RunSegmentation(pb.RunSegmentationRequest(usage_days=CFG.days, wait=True)).segmentation_run
+    assert refreshed.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED
+    new_version, new_summarised = db.execute(month_sql).fetchone()
+    assert new_summarised == new_version > version
+    hours_after = from_records(np.frombuffer(db.execute(hours_sql, [cid]).fetchone()[0], dtype=ROW)).hours.sum()
+    assert hours_after == hours_before + 1

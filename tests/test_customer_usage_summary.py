@@ -1,0 +1,69 @@
+"""Monthly usage summaries: merging months gives the whole window's statistics, records survive
+storage, and features from merged months match features of the days in one piece."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from customer_svc.features import FEATURE_NAMES, features
+from customer_svc.fleet_data import load_fleet
+from customer_svc.segmentation_job import window_months
+from customer_svc.summary_store import from_records, months_of_hours, to_records
+from customer_svc.usage_summary import days_of, merge, summarise, summarise_by_month
+from meters.fleet import FleetConfig
+from meters.fleet.config import NEM_TZ
+
+ADDITIVE = ("kwh", "hours", "hours_weathered", "kwh_weathered", "kwh_x", "x_sum", "x_sq", "dark_sq", "midday_hours")
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    # 2026-01-20 .. 2026-02-18: two calendar months
+    return load_fleet(FleetConfig(meters=300, days=30, seed=5, start=dt.datetime(2026, 1, 20, tzinfo=NEM_TZ))).profiles()
+
+
+def test_months_merge_to_the_whole_window(profiles):
+    whole = summarise(profiles)
+    months = merge([summarise(days_of(profiles, 0, 12)), summarise(days_of(profiles, 12, 30))])
+    for name in ADDITIVE:
+        np.testing.assert_allclose(getattr(months, name), getattr(whole, name), rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(months.max_kwh, whole.max_kwh)
+    assert months.late_hist.sum() == whole.late_hist.sum()  # one count per day with late-evening data
+
+
+def test_features_from_months_match_one_piece(profiles):
+    by_month = features(summarise_by_month(profiles))
+    whole = features(summarise(profiles))
+    assert by_month.shape == (300, len(FEATURE_NAMES)) and np.isfinite(by_month).all()
+    exact = [i for i, n in enumerate(FEATURE_NAMES) if n not in ("midday_zero_share", "battery_signature",
+                                                               "late_evening_burst")]
+    # Month-relative figures (PV zeros, late-evening histogram) differ a little; the rest are sums.
+    np.testing.assert_allclose(by_month[:, exact], whole[:, exact], rtol=1e-4, atol=1e-4)
+    for name in ("midday_zero_share", "late_evening_burst"):
+        i = FEATURE_NAMES.index(name)
+        assert np.corrcoef(by_month[:, i], whole[:, i])[0, 1] > 0.95
+
+
+def test_records_round_trip(profiles):
+    u = summarise(days_of(profiles, 12, 30))
+    back = from_records(to_records(u))
+    for name in ADDITIVE + ("max_kw", "midday_low", "late_hist"):
+        np.testing.assert_allclose(getattr(back, name), getattr(u, name), rtol=1e-6, err_msg=name)
+
+
+def test_local_months_of_utc_hours():
+    # The UTC hour from 2026-01-31 13:00 is 2026-02-01 00:00 in Sydney (UTC+11) but 23:00 on a UTC+10 clock:
+    # both months are marked. Two hours later it is February on every Australian clock.
+    t = int(dt.datetime(2026, 1, 31, 13, tzinfo=dt.timezone.utc).timestamp())
+    assert months_of_hours(np.array([t])) == [dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
+    assert months_of_hours(np.array([t + 2 * 3600])) == [dt.date(2026, 2, 1)]
+    assert months_of_hours(np.array([t - 3 * 3600])) == [dt.date(2026, 1, 1)]
+
+
+def test_window_covers_whole_months():
+    end = int(dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc).timestamp())
+    assert window_months(end, 14) == [dt.date(2026, 11, 1)]
+    assert window_months(end, 90)[0] == dt.date(2026, 8, 1)
+    year = window_months(end, 365)
+    assert year[0] == dt.date(2025, 11, 1) and year[-1] == dt.date(2026, 11, 1) and len(year) == 13
