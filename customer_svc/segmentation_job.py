@@ -15,7 +15,7 @@ from customer_svc.profiles import DailyProfiles, build_profiles
 from customer_svc.recommendations import recommend
 from customer_svc.store import CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
-from customer_svc.usage_summary import UsageSummary, merge, summarise
+from customer_svc.usage_summary import UsageSummary, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
@@ -92,7 +92,9 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
         raise failed_precondition("no usage stored yet", "NO_USAGE")
     end = (last // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
     months = window_months(end, usage_days)
-    u = merge([await month_summary(store.pool, customers, m) for m in months])
+    u = None
+    for m in months:  # one month in memory at a time besides the running total
+        u = merge_into(u, await month_summary(store.pool, customers, m))
     async with store.pool.connection() as conn:
         recent = await _profiles(conn, customers, end - RECOMMENDATION_DAYS * DAY_S, RECOMMENDATION_DAYS)
     seg, conf = model.predict(features(u))

@@ -1,4 +1,7 @@
-"""customers.usage_summaries: monthly per-customer summaries, stored and read as fixed-width records.
+"""customers.usage_summaries: monthly per-customer summaries, stored in blocks of customers.
+
+A block's `stats` is each UsageSummary field for all its customers, one field after another
+(LAYOUT), so reading one back is a handful of zero-copy numpy views.
 
 Versions: every change to what a month summarises bumps its row in customers.usage_months (in the
 changing transaction); a summary is computed from a REPEATABLE READ snapshot holding the version it
@@ -10,32 +13,31 @@ import datetime as dt
 import numpy as np
 
 from customer_svc.usage_summary import LATE_EDGES, UsageSummary
-from meters.pgcopy import HEADER, TRAILER
 
-# Counts fit a month: <= 31 days per (day type, hour), <= 155 midday hours.
-ROW = np.dtype([("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered", "u1", (2, 24)),
-                ("kwh_weathered", "<f4", (2, 24)), ("kwh_x", "<f4", (2, 24)), ("x_sum", "<f4", (2, 24)),
-                ("x_sq", "<f4", (2, 24)), ("dark_sq", "<f4"), ("max_kwh", "<f4"), ("max_kw", "<f4"),
-                ("midday_low", "<u2"), ("midday_hours", "<u2"), ("late_hist", "u1", (len(LATE_EDGES),))])
-# A COPY BINARY tuple of (month date, customer_id int8, stats bytea): fixed width, so numpy writes
-# and parses the stream whole.
-_WIRE = np.dtype([("n", ">i2"), ("month_len", ">i4"), ("month", ">i4"), ("id_len", ">i4"), ("customer_id", ">i8"),
-                  ("stats_len", ">i4"), ("stats", ROW)])
-_PG_EPOCH = dt.date(2000, 1, 1)
+BLOCK = 10_000  # customers per stored row (~11 MB)
+# (field, stored dtype, shape per customer). Counts fit a month: <= 31 days per (day type, hour).
+LAYOUT = (("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered", "u1", (2, 24)),
+          ("kwh_weathered", "<f4", (2, 24)), ("kwh_x", "<f4", (2, 24)), ("x_sum", "<f4", (2, 24)),
+          ("x_sq", "<f4", (2, 24)), ("dark_sq", "<f4", ()), ("max_kwh", "<f4", ()), ("max_kw", "<f4", ()),
+          ("midday_low", "<u2", ()), ("midday_hours", "<u2", ()), ("late_hist", "u1", (len(LATE_EDGES),)))
+BYTES_PER_CUSTOMER = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in LAYOUT)
 # Local month of a UTC hour: Australian clocks run 9.5 to 11 hours ahead, so mark both candidates.
 _LOCAL_OFFSETS_S = (34_200, 39_600)
+_PG_EPOCH = dt.date(2000, 1, 1)
 
 
-def to_records(u: UsageSummary) -> np.ndarray:
-    rec = np.zeros(len(u), dtype=ROW)
-    for name in ROW.names:
-        rec[name] = getattr(u, name)
-    return rec
+def to_bytes(u: UsageSummary) -> bytes:
+    return b"".join(np.ascontiguousarray(getattr(u, name), dtype=t).tobytes() for name, t, _ in LAYOUT)
 
 
-def from_records(rec: np.ndarray) -> UsageSummary:
-    return UsageSummary(**{name: rec[name].astype(np.float64 if rec[name].dtype.kind == "f" else np.int32)
-                           for name in ROW.names})
+def from_bytes(buf: bytes, customers: int) -> UsageSummary:
+    """Views into buf (read-only, stored dtypes)."""
+    out, offset = {}, 0
+    for name, t, shape in LAYOUT:
+        count = customers * int(np.prod(shape))
+        out[name] = np.frombuffer(buf, dtype=t, count=count, offset=offset).reshape((customers, *shape))
+        offset += count * np.dtype(t).itemsize
+    return UsageSummary(**out)
 
 
 def months_of_hours(hour_start_unix_s: np.ndarray) -> list[dt.date]:
@@ -57,42 +59,42 @@ async def bump(conn, months: list[dt.date] | None = None) -> None:
            ON CONFLICT (month) DO UPDATE SET version = customers.usage_months.version + 1""", [sorted(months)])
 
 
-async def versions(conn) -> dict[dt.date, tuple[int, int | None]]:
-    """month -> (version, summarised_version)."""
-    cur = await conn.execute("SELECT month, version, summarised_version FROM customers.usage_months")
-    return {m: (v, s) for m, v, s in await cur.fetchall()}
-
-
 async def store(conn, month: dt.date, version: int, customer_ids: np.ndarray, u: UsageSummary) -> None:
-    """Replace the month's summaries by `u` (customer_ids in its row order), as of `version`."""
-    wire = np.zeros(len(u), dtype=_WIRE)
-    wire["n"], wire["month_len"], wire["id_len"], wire["stats_len"] = 3, 4, 8, ROW.itemsize
-    wire["month"] = (month - _PG_EPOCH).days
-    wire["customer_id"] = customer_ids
-    wire["stats"] = to_records(u)
+    """Replace the month's summaries by `u` (customer_ids ascending, in its row order), as of `version`."""
     async with conn.transaction():
         # Two runs summarising the same month take turns (else both would insert its rows).
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('customers.usage_summaries'), %s)",
                            [(month - _PG_EPOCH).days])
         await conn.execute("DELETE FROM customers.usage_summaries WHERE month = %s", [month])
-        async with conn.cursor().copy("COPY customers.usage_summaries FROM STDIN (FORMAT BINARY)") as copy:
-            await copy.write(HEADER + wire.tobytes() + TRAILER)
+        for block, start in enumerate(range(0, len(u), BLOCK)):
+            part = UsageSummary(**{name: getattr(u, name)[start:start + BLOCK] for name, _, _ in LAYOUT})
+            await conn.execute(
+                "INSERT INTO customers.usage_summaries (month, block, customer_ids, stats) VALUES (%s, %s, %b, %b)",
+                [month, block, np.ascontiguousarray(customer_ids[start:start + BLOCK], dtype="<i8").tobytes(),
+                 to_bytes(part)])
         await conn.execute("UPDATE customers.usage_months SET summarised_version = %s WHERE month = %s",
                            [version, month])
 
 
 async def load(conn, month: dt.date, customer_ids: np.ndarray) -> UsageSummary:
-    """The month's stored summaries for customer_ids (sorted), zeros for customers without one."""
-    buf = bytearray()
-    async with conn.cursor().copy(
-            "COPY (SELECT * FROM customers.usage_summaries WHERE month = %s) TO STDOUT (FORMAT BINARY)",
-            [month]) as copy:
-        async for chunk in copy:
-            buf += chunk
-    body = bytes(buf[len(HEADER):len(buf) - len(TRAILER)])
-    wire = np.frombuffer(body, dtype=_WIRE)
-    rec = np.zeros(len(customer_ids), dtype=ROW)
-    pos = np.searchsorted(customer_ids, wire["customer_id"].astype(np.int64))
-    known = (pos < len(customer_ids)) & (customer_ids[np.minimum(pos, len(customer_ids) - 1)] == wire["customer_id"])
-    rec[pos[known]] = wire["stats"][known]
-    return from_records(rec)
+    """The month's stored summaries for customer_ids (ascending), zeros for customers without one."""
+    cur = conn.cursor(binary=True)  # bytea as raw bytes, not hex text
+    await cur.execute("SELECT customer_ids, stats FROM customers.usage_summaries WHERE month = %s ORDER BY block",
+                      [month])
+    rows = await cur.fetchall()
+    stored_ids = [np.frombuffer(ids, dtype="<i8") for ids, _ in rows]
+    blocks = [from_bytes(stats, len(ids)) for ids, (_, stats) in zip(stored_ids, rows)]
+    everyone = np.concatenate(stored_ids) if rows else np.empty(0, dtype=np.int64)
+    same = np.array_equal(everyone, customer_ids)
+    out = {}
+    for name, t, shape in LAYOUT:
+        stored = np.concatenate([getattr(b, name) for b in blocks]) if rows else np.zeros((0, *shape), dtype=t)
+        if same:
+            out[name] = stored
+            continue
+        # Customers registered since (or gone): place the stored rows by id.
+        pos = np.searchsorted(customer_ids, everyone)
+        found = (pos < len(customer_ids)) & (customer_ids[np.minimum(pos, len(customer_ids) - 1)] == everyone)
+        out[name] = np.zeros((len(customer_ids), *shape), dtype=t)
+        out[name][pos[found]] = stored[found]
+    return UsageSummary(**out)

@@ -11,7 +11,9 @@ Two figures are relative to the month's own level, not the window's: the midday 
 (PV) and the late-evening energy histogram (EV bursts). A month is long enough for either.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from functools import reduce
 
 import numpy as np
 
@@ -62,19 +64,21 @@ class UsageSummary:
 _MAX_FIELDS = ("max_kwh", "max_kw")
 
 
-def merge(parts: list[UsageSummary]) -> UsageSummary:
-    """The summary of the union of the parts' (disjoint) days, for the same customers in the same order."""
-    out = {}
+def merge(parts: Iterable[UsageSummary]) -> UsageSummary:
+    """The summary of the union of the parts' (disjoint) days, for the same customers in the same
+    order. Parts may be a generator: only the running total and one part are held at a time."""
+    return reduce(merge_into, parts, None)
+
+
+def merge_into(total: UsageSummary | None, part: UsageSummary) -> UsageSummary:
+    """total + part, in total's arrays (float64 sums, int32 counts; a copy of part when total is None)."""
+    if total is None:
+        return UsageSummary(**{f.name: getattr(part, f.name).astype(
+            np.float64 if getattr(part, f.name).dtype.kind == "f" else np.int32) for f in fields(UsageSummary)})
     for f in fields(UsageSummary):
-        arrays = [getattr(p, f.name) for p in parts]
-        if f.name in _MAX_FIELDS:
-            out[f.name] = np.maximum.reduce(arrays)
-        else:
-            total = np.zeros(arrays[0].shape, dtype=np.float64 if arrays[0].dtype.kind == "f" else np.int32)
-            for a in arrays:
-                total += a
-            out[f.name] = total
-    return UsageSummary(**out)
+        into = getattr(total, f.name)
+        (np.maximum if f.name in _MAX_FIELDS else np.add)(into, getattr(part, f.name), out=into, casting="unsafe")
+    return total
 
 
 def _day_sums(values: np.ndarray, day_weight: np.ndarray) -> np.ndarray:

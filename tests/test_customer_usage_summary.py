@@ -9,7 +9,7 @@ import pytest
 from customer_svc.features import FEATURE_NAMES, features
 from customer_svc.fleet_data import load_fleet
 from customer_svc.segmentation_job import window_months
-from customer_svc.summary_store import from_records, months_of_hours, to_records
+from customer_svc.summary_store import BYTES_PER_CUSTOMER, from_bytes, months_of_hours, to_bytes
 from customer_svc.usage_summary import days_of, merge, summarise, summarise_by_month
 from meters.fleet import FleetConfig
 from meters.fleet.config import NEM_TZ
@@ -25,7 +25,7 @@ def profiles():
 
 def test_months_merge_to_the_whole_window(profiles):
     whole = summarise(profiles)
-    months = merge([summarise(days_of(profiles, 0, 12)), summarise(days_of(profiles, 12, 30))])
+    months = merge(summarise(days_of(profiles, a, b)) for a, b in ((0, 12), (12, 30)))
     for name in ADDITIVE:
         np.testing.assert_allclose(getattr(months, name), getattr(whole, name), rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_array_equal(months.max_kwh, whole.max_kwh)
@@ -47,7 +47,9 @@ def test_features_from_months_match_one_piece(profiles):
 
 def test_records_round_trip(profiles):
     u = summarise(days_of(profiles, 12, 30))
-    back = from_records(to_records(u))
+    stored = to_bytes(u)
+    assert len(stored) == len(u) * BYTES_PER_CUSTOMER
+    back = from_bytes(stored, len(u))
     for name in ADDITIVE + ("max_kw", "midday_low", "late_hist"):
         np.testing.assert_allclose(getattr(back, name), getattr(u, name), rtol=1e-6, err_msg=name)
 
