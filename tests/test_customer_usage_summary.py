@@ -51,7 +51,8 @@ def test_records_round_trip(profiles):
     assert len(stored) == len(u) * BYTES_PER_CUSTOMER
     back = from_bytes(stored, len(u))
     for name in ADDITIVE + ("max_kw", "midday_low", "late_hist"):
-        np.testing.assert_allclose(getattr(back, name), getattr(u, name), rtol=1e-6, err_msg=name)
+        tol = 1e-3 if name in ("x_sum", "x_sq") else 1e-6  # weather sums are stored in half precision
+        np.testing.assert_allclose(getattr(back, name), getattr(u, name), rtol=tol, atol=tol, err_msg=name)
 
 
 def test_local_months_of_utc_hours():
