@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast_svc import borrowed as borrowing
 from forecast_svc.accuracy import coverage, mape_percent, within_5pct
 from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import STEPS_PER_DAY, DemandModel
@@ -47,6 +48,31 @@ def run(model: DemandModel, series: pd.DataFrame, first_origin: int, steps: int 
         f["naive"] = y[origin - WEEK:origin - WEEK + steps] if origin >= WEEK else np.nan
         frames.append(f)
     return Backtest(frames)
+
+
+def borrowed(model: DemandModel, parent_series: pd.DataFrame, series: pd.DataFrame, first_origin: int,
+             steps: int = STEPS_PER_DAY) -> Backtest:
+    """The rolling-origin backtest of a scope that borrows its parent's model, through the service's
+    own function (borrowed.forecast) and with what the service would have measured: the scope's and
+    the parent's demand (ds, y; no temperatures) over borrowed.HISTORY before each origin.
+    parent_series and series: regular series on the same grid."""
+    y = series["y"].to_numpy()
+    frames = []
+    for origin in range(first_origin, len(series) - steps + 1, STEPS_PER_DAY):
+        start = series["ds"].iloc[origin - 1]
+        since = start - borrowing.HISTORY
+        measured = [s.loc[(s["ds"] >= since) & (s["ds"] <= start), ["ds", "y"]].dropna().reset_index(drop=True)
+                    for s in (parent_series, series)]
+        f = borrowing.forecast(model, *measured, start.to_pydatetime(), steps).frame
+        f["actual"] = y[origin:origin + steps]
+        f["naive"] = y[origin - WEEK:origin - WEEK + steps] if origin >= WEEK else np.nan
+        frames.append(f)
+    return Backtest(frames)
+
+
+def pooled(parts: list[Backtest]) -> Backtest:
+    """Several scopes' backtests scored together (a sample of substations, of transformers)."""
+    return Backtest([f for p in parts for f in p.frames])
 
 
 def summed(parts: list[Backtest]) -> Backtest:

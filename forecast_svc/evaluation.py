@@ -8,17 +8,22 @@ model's own figures go as `forecast_network_model_...`.
 
 Temperatures for the forecast day come from the persistence outlook (what the service has); the
 `_known_weather` figures repeat the network backtest with the true temperatures as a perfect
-weather forecast, to show what a weather feed would add."""
+weather forecast, to show what a weather feed would add.
+
+Substations and transformers have no models: for a sample of each (data.scope_series) the served
+scale's backtest borrows the region's model (else the network's) through the service's own
+function (backtest.borrowed -> borrowed.forecast), from the demand the service would have measured;
+the sample's steps are scored together as `forecast_substation_...`, `forecast_transformer_...`."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forecast_svc import backtest  # noqa: E402
-from forecast_svc.data import fleet_series  # noqa: E402
+from forecast_svc import backtest, borrowed  # noqa: E402
+from forecast_svc.data import fleet_series, scope_series  # noqa: E402
 from forecast_svc.model import DemandModel, regular  # noqa: E402
-from forecast_svc.scopes import NETWORK, REGION  # noqa: E402
+from forecast_svc.scopes import NETWORK, REGION, SUBSTATION, TRANSFORMER, Scope  # noqa: E402
 from forecast_svc.training import Scale, cache_dir, holdout_days, scales, series_for  # noqa: E402
 from meters.ml_jobs import MlJob  # noqa: E402
 
@@ -43,7 +48,27 @@ def evaluate(job: MlJob) -> dict[str, float]:
         figures[f"forecast_mape_known_weather{tail}"] = known_weather["mape"]
         figures[f"forecast_within_5pct_known_weather{tail}"] = known_weather["within_5pct"]
         _plot(headline, job.reports_dir / f"forecast_network_holdout{tail}.png", scale.cfg.meters)
+        if not scale.suffix:  # the served models
+            runs = borrowed_backtests(job, scale)
+            for kind in (SUBSTATION, TRANSFORMER):
+                _put(figures, f"forecast_{kind}", tail,
+                     backtest.pooled([r for scope, r in runs.items() if scope.kind == kind]).figures())
     return figures
+
+
+def borrowed_backtests(job: MlJob, scale: Scale) -> dict[Scope, backtest.Backtest]:
+    """Per sampled substation and transformer: its held-out backtest borrowing the first of its
+    parents (borrowed.parents) that the scale has a model for."""
+    all_series = fleet_series(scale.cfg, cache_dir(job))
+    models = {scope: DemandModel.load(job.registry.promoted(scale.model_name(scope)).path) for scope in scale.scopes}
+    runs = {}
+    for scope, own in scope_series(scale.cfg, cache_dir(job)).items():
+        parent = next(p for p in borrowed.parents(scope) if p in models)
+        parent_series = regular(series_for(all_series, parent)[["ds", "y"]])
+        series = regular(own).set_index("ds").reindex(parent_series["ds"]).rename_axis("ds").reset_index()
+        first_origin = len(series) - holdout_days(job) * 96
+        runs[scope] = backtest.borrowed(models[parent], parent_series, series, first_origin)
+    return runs
 
 
 def _backtests(job: MlJob, scale: Scale) -> tuple[dict, dict]:

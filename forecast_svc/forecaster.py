@@ -21,10 +21,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from forecast_svc import level
+from forecast_svc import borrowed, level
 from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import DemandModel
-from forecast_svc.residual import LOOKBACK_STEPS
 from forecast_svc.scopes import NETWORK, REGION, SCOPES, TIMEZONES, Scope
 from forecast_svc.store import ForecastStore, Point, Run
 from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
@@ -161,26 +160,17 @@ class Forecaster:
 
     async def _borrowed(self, target: Scope, history: pd.DataFrame, start: dt.datetime,
                         steps: int) -> tuple[pd.DataFrame, str, float | None]:
-        parents = [Scope(REGION, target.region, target.region)] if target.region and target.kind != REGION else []
-        parents.append(Scope(NETWORK))
-        for parent in parents:
+        for parent in borrowed.parents(target):
             found = self.models.get(parent.model_name)
             if found is None:
                 continue
             model, version = found
-            parent_hist = await self.store.history(parent.kind, parent.scope_id, start - HISTORY, start)
-            joined = history.merge(parent_hist, on="ds", suffixes=("", "_p")).tail(7 * 96)
-            if joined.empty or joined["y_p"].sum() <= 0:
+            parent_hist = await self.store.history(parent.kind, parent.scope_id, start - borrowed.HISTORY, start)
+            b = borrowed.forecast(model, parent_hist, history, start, steps, self.interval_level)
+            if b is None:
                 raise failed_precondition(f"no measured demand yet for {target.kind} {target.scope_id}", "NO_ACTUALS")
-            share = float(joined["y"].sum() / joined["y_p"].sum())
-            spread = float(np.quantile(np.abs(joined["y"] - share * joined["y_p"]), self.interval_level))
-            lv = level.measure(model, parent_hist, start)  # the parent at its measured level
-            f = level.forecast(model, parent_hist.tail(LOOKBACK_STEPS), start, steps, lv)
-            half = np.hypot(share * (f["upper"] - f["forecast"]), spread)
-            f["forecast"] *= share
-            f["lower"], f["upper"] = f["forecast"] - half, f["forecast"] + half
-            note = f", level x {lv.factor:.4g}" if lv.adapted else ""
-            return f, f"{version} (via {parent.model_name} x {share:.4g}{note})", share * lv.factor
+            note = f", level x {b.level.factor:.4g}" if b.level.adapted else ""
+            return b.frame, f"{version} (via {parent.model_name} x {b.share:.4g}{note})", b.share * b.level.factor
         raise failed_precondition("no promoted forecast model: run `meters train` or RetrainForecastModel", "NO_MODEL")
 
 

@@ -34,6 +34,7 @@ BLENDS = (0.0, 0.5, 1.0)
 CALIBRATION_DAYS = 7  # rolling origins the bands are calibrated on (at most what leaves MIN_FIT_DAYS)
 REFIT_DAYS = 1  # the trial model is refitted before every REFIT_DAYS-th origin
 MIN_FIT_DAYS = 7  # history a trial model needs before the first calibration origin
+MIN_BLOCK_ERRORS = 20  # errors a time-of-day block of a band needs for its own quantile
 
 
 @dataclass(frozen=True)
@@ -198,15 +199,32 @@ def params_from_errors(p: ModelParams, errors: dict[float, list[np.ndarray]]) ->
     half-width per lead day: the conformal quantile of that lead day's absolute errors."""
     mae = {b: float(np.nanmean(np.abs(np.vstack(errors[b])[:, :STEPS_PER_DAY]))) for b in BLENDS}
     blend = min(BLENDS, key=lambda b: mae[b])
-    err = np.abs(np.vstack(errors[blend]))
-    bands, last = [], None
-    for day in range(3):
-        e = err[:, day * STEPS_PER_DAY:(day + 1) * STEPS_PER_DAY]
-        e = e[~np.isnan(e)]
-        last = conformal_quantile(e, p.interval_level) if len(e) >= STEPS_PER_DAY else last * 1.15
-        bands.append(last)
+    bands = lead_day_bands(np.abs(np.vstack(errors[blend])), p.interval_level)[:, 0].tolist()
     return ModelParams(p.scope, p.has_temperature, p.interval_level, blend, bands, [],
                        {"day_ahead_mae_by_blend": mae, "origins": len(errors[blend])})
+
+
+def lead_day_bands(abs_errors: np.ndarray, level: float, blocks: int = 1) -> np.ndarray | None:
+    """Band half-widths, 3 lead days x `blocks` times of day, from the absolute errors of forecasts
+    made from day starts (origins x steps from the origin, NaN where nothing was measured): the
+    conformal quantile of each lead day's errors in each block of the day (step from the origin mod
+    a day; a block with under MIN_BLOCK_ERRORS takes the whole day's). A lead day with under a day
+    of errors takes the previous one's x 1.15; None when the first has under a day."""
+    width = STEPS_PER_DAY // blocks
+    bands, last = [], None
+    for day in range(3):
+        e = abs_errors[:, day * STEPS_PER_DAY:(day + 1) * STEPS_PER_DAY]
+        if np.count_nonzero(~np.isnan(e)) < STEPS_PER_DAY:
+            if last is None:
+                return None
+            last = last * 1.15
+        else:
+            whole = conformal_quantile(e[~np.isnan(e)], level)
+            cells = [e[:, b * width:(b + 1) * width] for b in range(blocks)]
+            last = np.array([conformal_quantile(c[~np.isnan(c)], level)
+                             if np.count_nonzero(~np.isnan(c)) >= MIN_BLOCK_ERRORS else whole for c in cells])
+        bands.append(last)
+    return np.vstack(bands)
 
 
 def _fit_parts(series: pd.DataFrame, scope: Scope, has_temp: bool, seed: int,
