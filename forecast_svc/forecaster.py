@@ -6,7 +6,8 @@ The network, when every region has a promoted model, is the sum of the regions' 
 toward the network only); else its own model. A region with its own promoted model
 ("forecast-region-NSW", ...) uses it. Any other scope (a substation or transformer: tens of thousands of them) borrows its region's model,
 else the network's, scaled by the scope's share of that parent's demand over the last week; its
-band adds the spread of that share, so it widens for small, noisy scopes.
+band is calibrated on the scope's own errors over the last week (borrowed.py), so it widens for
+small, noisy scopes and at the times of day they are noisy.
 
 Network and region forecasts (and the parent forecast a borrowed one scales) follow the level of the
 demand measured in the week before the start (level.py), not the training fleet's; the factor is
@@ -170,6 +171,8 @@ class Forecaster:
             if b is None:
                 raise failed_precondition(f"no measured demand yet for {target.kind} {target.scope_id}", "NO_ACTUALS")
             note = f", level x {b.level.factor:.4g}" if b.level.adapted else ""
+            note += (f", band from its errors over {b.origins} days" if b.origins
+                     else ", band from the share's spread: under a day measured")
             return b.frame, f"{version} (via {parent.model_name} x {b.share:.4g}{note})", b.share * b.level.factor
         raise failed_precondition("no promoted forecast model: run `meters train` or RetrainForecastModel", "NO_MODEL")
 
