@@ -32,8 +32,7 @@ def window_months(end_unix_s: int, usage_days: int) -> list[dt.date]:
     last = dt.datetime.fromtimestamp(end_unix_s - DAY_S, dt.timezone.utc).date().replace(day=1)
     months = [first]
     while months[-1] < last:
-        m = months[-1]
-        months.append(m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1))
+        months.append(_next_month(months[-1]))
     return months
 
 
@@ -42,7 +41,7 @@ def _unix(day: dt.date) -> int:
 
 
 def _next_month(m: dt.date) -> dt.date:
-    return window_months(_unix(m) + 32 * DAY_S, 1)[0]
+    return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
 
 
 async def _profiles(conn, customers: list[tuple], start_unix_s: int, days: int) -> DailyProfiles:

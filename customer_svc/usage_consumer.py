@@ -46,7 +46,8 @@ async def fold(conn, polled: dict) -> int:
             # cell, and the upsert must see each cell once (a reading repeated across them counts once).
             col = {f: np.concatenate([getattr(c, f) for c in parts]) for f in
                    ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw")}
-            usage = aggregate(col["meter_ids"], col["reading_times_unix_s"], col["consumption_kwh"], col["demand_kw"])
+            usage = aggregate(col["meter_ids"], col["reading_times_unix_s"], col["consumption_kwh"],
+                              col["demand_kw"])
             await upsert_usage(conn, usage)
             await summary_store.bump(conn, summary_store.months_of_hours(usage.hour_start_unix_s))
         for tp, recs in polled.items():

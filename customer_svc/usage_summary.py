@@ -115,8 +115,8 @@ def summarise(p: DailyProfiles) -> UsageSummary:
         kwh=sums.astype(np.float64), hours=hours.astype(np.int32), **_weather_sums(p, k0, valid, day_types),
         dark_sq=sum(np.einsum("cdh,cdh->c", k, k) for k in dark_views).astype(np.float64),
         max_kwh=k0.max(axis=(1, 2)).astype(np.float64), max_kw=p.max_kw.astype(np.float64),
-        midday_low=low.sum(axis=(1, 2)).astype(np.int32), midday_hours=valid[:, :, MIDDAY].sum(axis=(1, 2)).astype(np.int32),
-        late_hist=late_hist)
+        midday_low=low.sum(axis=(1, 2)).astype(np.int32),
+        midday_hours=valid[:, :, MIDDAY].sum(axis=(1, 2)).astype(np.int32), late_hist=late_hist)
 
 
 def _weather_sums(p: DailyProfiles, k0: np.ndarray, valid: np.ndarray, day_types) -> dict[str, np.ndarray]:
@@ -127,8 +127,7 @@ def _weather_sums(p: DailyProfiles, k0: np.ndarray, valid: np.ndarray, day_types
     regions = np.unique(p.region)
     for r in regions:
         members = np.flatnonzero(p.region == r)
-        # one copy of the data over all regions
-        k, v = (k0, valid) if len(regions) == 1 else (k0[members], valid[members])
+        k, v = (k0, valid) if len(regions) == 1 else (k0[members], valid[members])  # one region: no copy
         x = degree_hours(p.temp_c[r])
         known = ~np.isnan(x)
         x0 = np.where(known, x, 0.0).astype(np.float32)

@@ -20,7 +20,8 @@ ADDITIVE = ("kwh", "hours", "hours_weathered", "kwh_weathered", "kwh_x", "x_sum"
 @pytest.fixture(scope="module")
 def profiles():
     # 2026-01-20 .. 2026-02-18: two calendar months
-    return load_fleet(FleetConfig(meters=300, days=30, seed=5, start=dt.datetime(2026, 1, 20, tzinfo=NEM_TZ))).profiles()
+    cfg = FleetConfig(meters=300, days=30, seed=5, start=dt.datetime(2026, 1, 20, tzinfo=NEM_TZ))
+    return load_fleet(cfg).profiles()
 
 
 def test_months_merge_to_the_whole_window(profiles):

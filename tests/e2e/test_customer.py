@@ -242,8 +242,8 @@ def test_demand_response_event_measured(stub, loaded, segmented, db):
 
 
 def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, segmented, db, ingest_channel):
-    """A run stores each month's per-customer summary; the next run reuses it while nothing it covers
-    changed, and a late reading makes the month stale, so the next run summarises it again."""
+    """A run stores each month's per-customer summary; the next run (a year) reuses it while nothing it
+    covers changed, and a late reading makes the month stale, so the next run summarises it again."""
     month_sql = "SELECT version, summarised_version FROM customers.usage_months WHERE month = '2026-01-01'"
     version, summarised = db.execute(month_sql).fetchone()
     assert version == summarised
@@ -251,9 +251,15 @@ def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, s
     cid = db.execute("SELECT customer_id FROM customers.customer_meters WHERE meter_id = %s", [meter]).fetchone()[0]
     hours_before = _stored_hours(db, cid)
 
-    again = stub.RunSegmentation(pb.RunSegmentationRequest(usage_days=CFG.days, wait=True)).segmentation_run
-    assert again.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED
+    segments_sql = "SELECT id, segment_id FROM customers.customers ORDER BY id"
+    segments = db.execute(segments_sql).fetchall()
+    # The default window, a year: January is reused; the twelve months before it hold no usage.
+    again = stub.RunSegmentation(pb.RunSegmentationRequest(wait=True)).segmentation_run
+    assert again.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED and again.usage_days == 365
     assert db.execute(month_sql).fetchone() == (version, summarised)  # reused, not summarised again
+    months = db.execute("SELECT count(*) FROM customers.usage_months WHERE version = summarised_version").fetchone()
+    assert months[0] == 13
+    assert db.execute(segments_sql).fetchall() == segments  # empty months change nobody's segment
 
     # Two readings in the hour after the fleet's last interval (still January): one more hour of data.
     end = CFG.start_unix_s + CFG.days * 86400
