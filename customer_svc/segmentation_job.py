@@ -10,6 +10,7 @@ import numpy as np
 from customer_svc import summary_store, weather_store
 from customer_svc.billing import Usage
 from customer_svc.features import features
+from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
 from customer_svc.recommendations import recommend
@@ -72,11 +73,13 @@ async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSu
                 "SELECT version, summarised_version FROM customers.usage_months WHERE month = %s", [month])
             version, summarised = await cur.fetchone()
             if version == summarised:
+                SEGMENTATION_MONTHS.labels("stored").inc()
                 return await summary_store.load(conn, month, ids)
             start = _unix(month)
             p = await _profiles(conn, customers, start, (_unix(_next_month(month)) - start) // DAY_S)
         u = summarise(p)
         await summary_store.store(conn, month, version, ids, u)
+        SEGMENTATION_MONTHS.labels("summarised").inc()
         log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
         return u
 

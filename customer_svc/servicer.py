@@ -7,6 +7,7 @@ import logging
 
 from customer_svc import demand_response, weather_store
 from customer_svc.config import SEGMENTATION_DAYS
+from customer_svc.metrics import SEGMENTATION_RUN_SECONDS
 from customer_svc.segmentation_job import run_segmentation
 from customer_svc.store import CustomerStore
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
@@ -114,7 +115,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
     async def _run(self, run_id: int, days: int) -> None:
         try:
-            assigned, version = await run_segmentation(self._store, self._registry, run_id, days)
+            with SEGMENTATION_RUN_SECONDS.time():
+                assigned, version = await run_segmentation(self._store, self._registry, run_id, days)
             await self._store.finish_run(run_id, "succeeded", assigned, version)
         except DomainError as e:
             await self._store.finish_run(run_id, "failed", error=e.message)

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from customer_svc import summary_store
 from customer_svc.hourly import aggregate
+from customer_svc.metrics import USAGE_READINGS_FOLDED
 from customer_svc.usage_store import upsert_usage
 from meters import kafka
 from meters.readings import from_accepted
@@ -69,7 +70,7 @@ async def consume_forever(pool: AsyncConnectionPool, bootstrap: str, group_id: s
             if not polled:
                 continue
             async with pool.connection() as conn:
-                await fold(conn, polled)
+                USAGE_READINGS_FOLDED.inc(await fold(conn, polled))
             await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
     except asyncio.CancelledError:
         raise

@@ -295,7 +295,15 @@ def customer_segments():
         grid("Meters by type and status", Sql("""SELECT coalesce(meter_type, 'unknown') AS meter_type, status,
               count(*) AS meters FROM meters.smart_meters GROUP BY 1, 2 ORDER BY 3 DESC"""), w=12),
         grid("Open customer alerts", Sql(open_alerts_sql("asset_type = 'customer'")), w=12),
-    ], time_from="now-7d", description="Segment distribution, segmentation runs and demand response.")
+        graph("Monthly usage summaries used by segmentation runs (per day)",
+              prom("sum by (source) (increase(meters_segmentation_months_total[1d]))", "{{source}}"), w=8),
+        graph("Segmentation run duration (mean per day)",
+              prom("increase(meters_segmentation_run_seconds_sum[1d]) / increase(meters_segmentation_run_seconds_count[1d])",
+                   "mean"), unit="s", w=8),
+        graph("Readings folded into hourly usage",
+              prom("sum(rate(meters_customer_usage_readings_folded_total[$__rate_interval]))", "readings/s"), w=8),
+    ], time_from="now-7d", description="Segment distribution, segmentation runs, demand response and the usage "
+                                       "pipeline behind them.")
 
 
 DASHBOARDS = [grid_overview, substation_status, transformer_health, power_quality, anomaly_tracker,
