@@ -58,13 +58,14 @@ class EventResult:
 
 
 def measure(histories: list[np.ndarray], day_oks: list[np.ndarray], event_day: int, hours: np.ndarray,
-            baseline_days: int = 10) -> EventResult:
-    """Sum the participants' baselines and actual use over the event (kW = kWh per hour)."""
+            baseline_days: int = 10, highest: int | None = None) -> EventResult:
+    """Sum the participants' baselines and actual use over the event (kW = kWh per hour): "high X of
+    Y" with Y = baseline_days and X = highest (default Y: "10 of 10")."""
     base_total, actual_total, reduced, seen, slots = 0.0, 0.0, 0, 0, 0
     per: list[tuple[float, float] | None] = []
     for history, ok in zip(histories, day_oks):
         today = history[event_day]
-        b = high_x_of_y(history, ok, event_day, hours, baseline_days, baseline_days, event_today=today)
+        b = high_x_of_y(history, ok, event_day, hours, highest or baseline_days, baseline_days, event_today=today)
         actual = today[hours]
         slots += len(hours)
         present = ~np.isnan(actual) & ~np.isnan(b.hourly_kwh)

@@ -3,7 +3,8 @@
 Held out: another seed (other customers, other weather) than training. Figures:
 adjusted Rand index and accuracy against the planted segments, per-segment recall, over
 the service's default window (a year); the same model over the plan's 90 days as
-`*_90d`; plot: the 12 named segments' mean weekday load profiles.
+`*_90d`; plot: the 12 named segments' mean weekday load profiles. On the same year,
+demand response baselines against planted reductions (dr_evaluation.py).
 """
 
 import matplotlib
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
+from customer_svc import dr_evaluation  # noqa: E402
 from customer_svc.config import SEGMENTATION_DAYS  # noqa: E402
 from customer_svc.features import build_features  # noqa: E402
 from customer_svc.fleet_data import load_fleet  # noqa: E402
@@ -45,6 +47,8 @@ def evaluate(job: MlJob) -> dict[str, float]:
         if not suffix:
             plot_profiles(profiles.kwh, profiles.weekend, predicted, model.segment_keys(),
                           job.reports_dir / "segment_profiles.png")
+            if not job.quick:  # events need a month of history
+                figures.update(dr_evaluation.evaluate(profiles, job.reports_dir / "dr_baseline.png", job.seed))
     return figures
 
 
