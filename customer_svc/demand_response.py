@@ -2,7 +2,8 @@
 
 Participants: opted-in customers of the target segments (and region). Measurement
 uses baseline.measure ("10 of 10" with additive same-day adjustment by default) on
-the participants' hourly usage, per UTC hour of the event.
+the participants' hourly usage, per UTC hour of the event; days of a participant's
+other events are never its baseline days.
 """
 
 import datetime as dt
@@ -134,6 +135,15 @@ async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandRespons
             """SELECT p.customer_id, array_agg(m.meter_id) FROM customers.demand_response_participants p
                JOIN customers.customer_meters m USING (customer_id) WHERE p.event_id = %s GROUP BY p.customer_id""", [eid])
         parts = await cur.fetchall()
+        # Days of the participants' other (not cancelled) events: never baseline days.
+        cur = await conn.execute(
+            """SELECT p.customer_id, array_agg(DISTINCT ((extract(epoch FROM e.start_time)::bigint - %s) / 86400))
+               FROM customers.demand_response_participants p
+               JOIN customers.demand_response_events e ON e.id = p.event_id
+               WHERE p.customer_id IN (SELECT customer_id FROM customers.demand_response_participants WHERE event_id = %s)
+                 AND e.id <> %s AND NOT e.cancelled AND e.start_time >= to_timestamp(%s) AND e.start_time < to_timestamp(%s)
+               GROUP BY p.customer_id""", [day0, eid, eid, day0, start])
+        other_event_days = dict(await cur.fetchall())
         usage = await load_usage(conn, day0, end + 86400)
     days = int((end + 86400 - day0) // 86400)
     event_day = int((start - day0) // 86400)
@@ -141,7 +151,7 @@ async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandRespons
     histories, oks = [], []
     weekday = lambda d: dt.datetime.fromtimestamp(day0 + d * 86400, dt.timezone.utc).weekday() < 5  # noqa: E731
     same_type = np.array([weekday(d) == weekday(event_day) for d in range(days)])
-    for _cid, meters in parts:
+    for cid, meters in parts:
         sel = np.isin(usage.meter_ids, meters)
         d = (usage.hour_start_unix_s[sel] - day0) // 86400
         hr = (usage.hour_start_unix_s[sel] - day0) % 86400 // 3600
@@ -151,7 +161,9 @@ async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandRespons
         seen[d, hr] = True
         h = np.where(seen, h2, np.nan)
         histories.append(h)
-        oks.append(same_type & seen.any(axis=1))
+        ok = same_type & seen.any(axis=1)
+        ok[[d for d in other_event_days.get(cid, []) if 0 <= d < days]] = False
+        oks.append(ok)
     result = measure(histories, oks, event_day, hours, baseline_days)
     base_mw, actual_mw = result.baseline_kw / 1000, result.actual_kw / 1000
     per_participant = [(cid, *(r or (None, None))) for (cid, _meters), r in zip(parts, result.per_participant)]

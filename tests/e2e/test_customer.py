@@ -241,6 +241,28 @@ def test_demand_response_event_measured(stub, loaded, segmented, db):
                                                                          page_token=first_page.next_page_token))
 
 
+def test_other_event_days_are_not_baseline_days(stub, loaded, segmented):
+    """The participants' other events are never baseline days: declaring an event on an earlier day of
+    the same type changes the first event's baseline (another day takes that day's place)."""
+    start = CFG.start_unix_s + (CFG.days - 1) * 86400 + 17 * 3600
+
+    def event(at: int) -> dpb.DemandResponseEvent:
+        return dpb.DemandResponseEvent(event_type=dpb.DEMAND_RESPONSE_EVENT_TYPE_PEAK_REDUCTION,
+                                       start_time=Timestamp(seconds=at), end_time=Timestamp(seconds=at + 2 * 3600),
+                                       target_reduction_mw=0.001)
+
+    def baseline_mw(name: str) -> float:
+        return stub.MeasureDemandResponseEvent(pb.MeasureDemandResponseEventRequest(
+            name=name, baseline_days=5)).demand_response_event.measurement.baseline_demand_mw
+
+    first = stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(
+        demand_response_event=event(start), request_id="e2e-dr-1")).demand_response_event  # the test above's
+    before = baseline_mw(first.name)
+    assert baseline_mw(first.name) == pytest.approx(before, rel=1e-12)  # measuring again is deterministic
+    stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(
+        demand_response_event=event(start - 86400), request_id="e2e-dr-2"))  # the day before: same participants
+    assert baseline_mw(first.name) != pytest.approx(before, rel=1e-6)
+
 def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, segmented, db, ingest_channel):
     """A run stores each month's per-customer summary; the next run (a year) reuses it while nothing it
     covers changed, and a late reading makes the month stale, so the next run summarises it again."""
