@@ -10,7 +10,8 @@ a year of hourly data.
 import numpy as np
 
 from customer_svc.profiles import DailyProfiles
-from customer_svc.usage_summary import DARK_HOURS, EPS, LATE_EDGES, UsageSummary, summarise_by_month
+from customer_svc.usage_summary import (DARK_HOURS, EPS, LATE_EDGES, MIDDAY_EDGES, UsageSummary,
+                                        summarise_by_month)
 
 HOURS = [f"hour_{h:02d}" for h in range(24)]
 FEATURE_NAMES = HOURS + [
@@ -23,21 +24,31 @@ PV_ZERO_SHARE = 0.3
 DAYLIGHT = np.arange(8, 17)
 
 
-def _hist_quantiles(hist: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
-    """Row quantiles of values binned at LATE_EDGES (counts per bin; the last bin is open, read as
+def _hist_quantiles(hist: np.ndarray, edges: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Row quantiles of values counted in bins [edges[i], edges[i+1]) (the last bin is open, read as
     its lower edge), interpolated linearly within a bin."""
     cum = np.cumsum(hist, axis=1, dtype=np.float64)
     total = np.maximum(cum[:, -1], 1)
-    upper = np.r_[LATE_EDGES[1:], LATE_EDGES[-1]]
+    upper = np.r_[edges[1:], edges[-1]]
+    rows = np.arange(len(hist))
     out = []
     for q in qs:
         target = q * total
         b = np.minimum((cum < target[:, None]).sum(axis=1), hist.shape[1] - 1)
-        before = np.where(b > 0, cum[np.arange(len(b)), b - 1], 0.0)
-        inside = np.maximum(hist[np.arange(len(b)), b], 1)
-        frac = np.clip((target - before) / inside, 0, 1)
-        out.append(LATE_EDGES[b] + (upper[b] - LATE_EDGES[b]) * frac)
+        before = np.where(b > 0, cum[rows, b - 1], 0.0)
+        frac = np.clip((target - before) / np.maximum(hist[rows, b], 1), 0, 1)
+        out.append(edges[b] + (upper[b] - edges[b]) * frac)
     return out
+
+
+def _hist_share_below(hist: np.ndarray, edges: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Per row, the share of the counted values below limit[row] (linear within the bin holding it)."""
+    b = np.clip(np.searchsorted(edges, limit, side="right") - 1, 0, len(edges) - 2)
+    rows = np.arange(len(hist))
+    below = np.cumsum(hist, axis=1, dtype=np.float64)
+    before = np.where(b > 0, below[rows, b - 1], 0.0)
+    frac = np.clip((limit - edges[b]) / (edges[b + 1] - edges[b]), 0, 1)
+    return (before + hist[rows, b] * frac) / np.maximum(below[:, -1], 1)
 
 
 def build_features(p: DailyProfiles) -> np.ndarray:
@@ -51,8 +62,9 @@ def features(u: UsageSummary) -> np.ndarray:
     weekday_hourly = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)  # (c, 24)
     weekend_hourly = u.kwh[:, 1] / np.maximum(u.hours[:, 1], 1)
     hourly = u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
-    # Rooftop PV: the import register reads ~0 through the middle of the day.
-    zero_share = u.midday_low / np.maximum(u.midday_hours, 1)
+    # Rooftop PV: the import register reads ~0 (< 2 % of the customer's mean hour) through midday.
+    mean_h = np.maximum(u.kwh.sum(axis=(1, 2)) / np.maximum(u.hours.sum(axis=(1, 2)), 1), EPS)
+    zero_share = _hist_share_below(u.midday_hist, MIDDAY_EDGES, 0.02 * mean_h)
     # Shape and level from the hours PV cannot touch, so a household with panels looks like
     # its neighbours without; its daylight hours take the typical (median) daylight shape.
     dark = weekday_hourly[:, DARK_HOURS].mean(axis=1)
@@ -81,11 +93,12 @@ def features(u: UsageSummary) -> np.ndarray:
     if pv.any() and (~pv).any():
         weekend_midday[pv] = np.median(weekend_midday[~pv])
     # EV charging: a few evenings with a big block of energy after 20:00 -> high upper quantile.
-    q20, q80 = _hist_quantiles(u.late_hist, (0.2, 0.8))
+    q20, q80 = _hist_quantiles(u.late_hist, LATE_EDGES, (0.2, 0.8))
+    burst = (q80 - q20) / (4 * dark_mean)
     return np.column_stack([
         shape, level, np.log1p(std_h / dark_mean), np.log1p(u.max_kwh / dark_mean),
         np.log(np.maximum(u.max_kw, EPS)), np.log(np.clip(weekend_ratio, 0.1, 10)), weekend_midday,
-        zero_share, battery, evening, night, q80 - q20, temperature_slope(u),
+        zero_share, battery, evening, night, burst, temperature_slope(u),
     ]).astype(np.float32)
 
 

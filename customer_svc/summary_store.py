@@ -12,10 +12,11 @@ import datetime as dt
 
 import numpy as np
 
-from customer_svc.usage_summary import LATE_EDGES, UsageSummary
+from customer_svc.usage_summary import LATE_EDGES, MIDDAY_EDGES, UsageSummary
 
 BLOCK = 10_000  # customers per stored row (~11 MB)
-# (field, stored dtype, shape per customer). Counts fit a month: <= 31 days per (day type, hour).
+# (field, stored dtype, shape per customer). Counts fit a month in a byte: <= 31 days per (day type,
+# hour) or per bin of late-evening energy; midday bins hold <= 155 hours.
 # The temperature slope's terms are stored in half precision: the weather's own sums (degree-hours)
 # as they are, the energy terms as shares of `kwh` (RELATIVE: 0-1 and the mean degree-hours, where
 # half precision holds kWh of any size). The slope moves by < 4e-4 (a year of 3,000 customers) for
@@ -23,7 +24,7 @@ BLOCK = 10_000  # customers per stored row (~11 MB)
 LAYOUT = (("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered", "u1", (2, 24)),
           ("kwh_weathered", "<f2", (2, 24)), ("kwh_x", "<f2", (2, 24)), ("x_sum", "<f2", (2, 24)),
           ("x_sq", "<f2", (2, 24)), ("dark_sq", "<f4", ()), ("max_kwh", "<f4", ()), ("max_kw", "<f4", ()),
-          ("midday_low", "<u2", ()), ("midday_hours", "<u2", ()), ("late_hist", "u1", (len(LATE_EDGES),)))
+          ("midday_hist", "u1", (len(MIDDAY_EDGES),)), ("late_hist", "u1", (len(LATE_EDGES),)))
 RELATIVE = ("kwh_weathered", "kwh_x")
 BYTES_PER_CUSTOMER = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in LAYOUT)
 # Local month of a UTC hour: Australian clocks run 9.5 to 11 hours ahead, so mark both candidates.

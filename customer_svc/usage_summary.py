@@ -7,8 +7,10 @@ or maximum, so a month is summarised once and a year's run merges twelve of them
 paths (training, evaluation, the bench) go through the same functions by splitting their profiles
 into calendar months.
 
-Two figures are relative to the month's own level, not the window's: the midday near-zero share
-(PV) and the late-evening energy histogram (EV bursts). A month is long enough for either.
+Two figures need a threshold or quantile relative to the window's level: the midday near-zero
+share (PV) and the spread of late-evening energy (EV bursts). Their summaries are histograms in
+absolute kWh (log-spaced bins), so they add up like the rest and the window's level is applied when
+features are computed. Every field therefore adds up day by day.
 """
 
 from collections.abc import Iterable
@@ -25,8 +27,10 @@ MIDDAY = slice(10, 15)
 LATE = slice(20, 24)
 DARK_RANGES = ((0, 8), (17, 24))
 DARK_HOURS = np.r_[tuple(slice(a, b) for a, b in DARK_RANGES)]
-# Late-evening energy relative to the dark hours' mean: log-spaced bins, an underflow bin first.
-LATE_EDGES = np.r_[0.0, np.geomspace(0.02, 50.0, 40)].astype(np.float32)
+# Histogram bins in kWh, log-spaced (22-26 % wide) from a bin of ~zero reads up: midday hours
+# (PV reads ~0) and late-evening energy per day (20:00-24:00; EV charging adds 5-20 kWh).
+MIDDAY_EDGES = np.r_[0.0, np.geomspace(5e-4, 50.0, 50)]
+LATE_EDGES = np.r_[0.0, np.geomspace(4e-3, 400.0, 60)]
 # Degree-hours weighted like the most weather-sensitive segment's heating/cooling (a matched filter).
 _SEASONAL = next(s for s in SEGMENTS if s.key == "seasonal_variation_heavy")
 
@@ -53,9 +57,8 @@ class UsageSummary:
     dark_sq: np.ndarray  # (c,) summed squared energy of the dark hours (PV cannot touch them)
     max_kwh: np.ndarray  # (c,) largest hourly energy
     max_kw: np.ndarray  # (c,) largest interval demand
-    midday_low: np.ndarray  # (c,) midday hours importing < 2 % of the month's mean hour (rooftop PV)
-    midday_hours: np.ndarray  # (c,) midday hours with data
-    late_hist: np.ndarray  # (c, len(LATE_EDGES)) days by late-evening energy / (4 x dark mean)
+    midday_hist: np.ndarray  # (c, len(MIDDAY_EDGES)) midday hours (10:00-15:00) with data, by kWh
+    late_hist: np.ndarray  # (c, len(LATE_EDGES)) days with late-evening data, by 20:00-24:00 kWh
 
     def __len__(self) -> int:
         return len(self.kwh)
@@ -100,23 +103,22 @@ def summarise(p: DailyProfiles) -> UsageSummary:
     day_types = (1.0 - weekend, weekend)
     sums = np.stack([_day_sums(k0, w) for w in day_types], axis=1)
     hours = np.stack([_day_sums(valid, w) for w in day_types], axis=1)
-    mean_h = np.maximum(sums.sum(axis=1).sum(axis=1) / np.maximum(hours.sum(axis=(1, 2)), 1), EPS)
-    low = (k0[:, :, MIDDAY] < (0.02 * mean_h)[:, None, None]) & ~missing[:, :, MIDDAY]
     dark_views = [k0[:, :, a:b] for a, b in DARK_RANGES]  # views, no copies
-    dark_mean = np.maximum(sums[:, :, DARK_HOURS].sum(axis=(1, 2)) / np.maximum(
-        hours[:, :, DARK_HOURS].sum(axis=(1, 2)), 1), EPS)
-    late = k0[:, :, LATE].sum(axis=2) / (4 * dark_mean[:, None])
     late_days = valid[:, :, LATE].any(axis=2)
-    bins = np.searchsorted(LATE_EDGES, late, side="right") - 1
-    late_hist = np.zeros((len(kwh), len(LATE_EDGES)), dtype=np.int32)
-    rows = np.broadcast_to(np.arange(len(kwh))[:, None], bins.shape)
-    np.add.at(late_hist, (rows[late_days], bins[late_days]), 1)
     return UsageSummary(
         kwh=sums.astype(np.float64), hours=hours.astype(np.int32), **_weather_sums(p, k0, valid, day_types),
         dark_sq=sum(np.einsum("cdh,cdh->c", k, k) for k in dark_views).astype(np.float64),
         max_kwh=k0.max(axis=(1, 2)).astype(np.float64), max_kw=p.max_kw.astype(np.float64),
-        midday_low=low.sum(axis=(1, 2)).astype(np.int32),
-        midday_hours=valid[:, :, MIDDAY].sum(axis=(1, 2)).astype(np.int32), late_hist=late_hist)
+        midday_hist=_histogram(k0[:, :, MIDDAY], ~missing[:, :, MIDDAY], MIDDAY_EDGES),
+        late_hist=_histogram(k0[:, :, LATE].sum(axis=2), late_days, LATE_EDGES))
+
+
+def _histogram(values: np.ndarray, keep: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(c, len(edges)) counts per customer (axis 0) of `values` where `keep`, in bins [edges[i], edges[i+1])."""
+    n = len(edges)
+    bins = np.searchsorted(edges, values, side="right") - 1 + n * np.arange(len(values)).reshape(
+        (-1,) + (1,) * (values.ndim - 1))
+    return np.bincount(bins[keep], minlength=len(values) * n).reshape(len(values), n).astype(np.int32)
 
 
 def _weather_sums(p: DailyProfiles, k0: np.ndarray, valid: np.ndarray, day_types) -> dict[str, np.ndarray]:
