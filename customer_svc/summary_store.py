@@ -14,7 +14,7 @@ import numpy as np
 
 from customer_svc.usage_summary import LATE_EDGES, MIDDAY_EDGES, UsageSummary
 
-BLOCK = 10_000  # customers per stored row (~11 MB)
+BLOCK = 10_000  # customers per stored row (~8 MB)
 # (field, stored dtype, shape per customer). Counts fit a month in a byte: <= 31 days per (day type,
 # hour) or per bin of late-evening energy; midday bins hold <= 155 hours.
 # The temperature slope's terms are stored in half precision: the weather's own sums (degree-hours)
