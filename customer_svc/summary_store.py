@@ -100,15 +100,16 @@ async def load(conn, month: dt.date, customer_ids: np.ndarray) -> UsageSummary:
     blocks = [from_bytes(stats, len(ids)) for ids, (_, stats) in zip(stored_ids, rows)]
     everyone = np.concatenate(stored_ids) if rows else np.empty(0, dtype=np.int64)
     same = np.array_equal(everyone, customer_ids)
+    if not same:  # customers registered since (or gone): place the stored rows by id
+        pos = np.searchsorted(customer_ids, everyone)
+        found = (pos < len(customer_ids)) & (customer_ids[np.minimum(pos, len(customer_ids) - 1)] == everyone)
     out = {}
     for name, t, shape in LAYOUT:
         stored = np.concatenate([getattr(b, name) for b in blocks]) if rows else np.zeros((0, *shape), dtype=t)
         if same:
             out[name] = stored
-            continue
-        # Customers registered since (or gone): place the stored rows by id.
-        pos = np.searchsorted(customer_ids, everyone)
-        found = (pos < len(customer_ids)) & (customer_ids[np.minimum(pos, len(customer_ids) - 1)] == everyone)
-        out[name] = np.zeros((len(customer_ids), *shape), dtype=t)
-        out[name][pos[found]] = stored[found]
+        else:
+            # stored's dtype, not the layout's: RELATIVE fields come back in kWh, beyond half precision
+            out[name] = np.zeros((len(customer_ids), *shape), dtype=stored.dtype)
+            out[name][pos[found]] = stored[found]
     return UsageSummary(**out)
