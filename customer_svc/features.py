@@ -10,8 +10,7 @@ a year of hourly data.
 import numpy as np
 
 from customer_svc.profiles import DailyProfiles
-from customer_svc.usage_summary import (DARK_HOURS, EPS, LATE_EDGES, MIDDAY_EDGES, UsageSummary,
-                                        summarise_by_month)
+from customer_svc.usage_summary import DARK_HOURS, LATE_EDGES, MIDDAY_EDGES, UsageSummary, summarise_by_month
 
 HOURS = [f"hour_{h:02d}" for h in range(24)]
 FEATURE_NAMES = HOURS + [
@@ -19,6 +18,7 @@ FEATURE_NAMES = HOURS + [
     "weekend_ratio", "weekend_midday_share", "midday_zero_share", "battery_signature",
     "evening_share", "night_share", "late_evening_burst", "temperature_slope",
 ]
+EPS = 1e-3
 # A customer whose import reads ~0 on this share of midday intervals has rooftop PV.
 PV_ZERO_SHARE = 0.3
 DAYLIGHT = np.arange(8, 17)

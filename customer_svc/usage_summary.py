@@ -22,7 +22,6 @@ import numpy as np
 from customer_svc.profiles import DailyProfiles
 from meters.fleet.segments import SEGMENTS
 
-EPS = 1e-3
 MIDDAY = slice(10, 15)
 LATE = slice(20, 24)
 DARK_RANGES = ((0, 8), (17, 24))

@@ -18,40 +18,38 @@ from scoring_svc.models.anomaly import AnomalyDetector
 from scoring_svc.models.failure import FailurePredictor
 
 
-class ServedAnomaly:
+class _Served:
+    """One promoted model of `model_class` (loaded from the registry, settled for serving)."""
+
+    model_class: type
+
+    def __init__(self, model):
+        self.model = model
+        self.version = model.version
+
+    @classmethod
+    def load(cls, registry: ModelRegistry):
+        return cls(settled(cls.model_class.load(registry)))
+
+
+class ServedAnomaly(_Served):
     """scoring_svc's AnomalyDetector: readings (and optionally each meter's last 24 h) in,
     score, is_anomaly, type and severity per reading out."""
 
-    name = "anomaly"
+    name, model_class = "anomaly", AnomalyDetector
     inputs, outputs = columns.ANOMALY_INPUTS, columns.ANOMALY_OUTPUTS
-
-    def __init__(self, detector: AnomalyDetector):
-        self.model = detector
-        self.version = detector.version
-
-    @classmethod
-    def load(cls, registry: ModelRegistry) -> "ServedAnomaly":
-        return cls(settled(AnomalyDetector.load(registry)))
 
     def infer(self, request: Mapping[str, object]) -> dict[str, np.ndarray]:
         history, new = columns.anomaly_inputs(request)
         return columns.anomaly_outputs(self.model.score(history, new))
 
 
-class ServedFailure:
+class ServedFailure(_Served):
     """scoring_svc's FailurePredictor: one row of transformer features in, the probability of
     failure within 72 h, the alarm and the top contributing features out."""
 
-    name = "failure"
+    name, model_class = "failure", FailurePredictor
     inputs, outputs = columns.FAILURE_INPUTS, columns.FAILURE_OUTPUTS
-
-    def __init__(self, predictor: FailurePredictor):
-        self.model = predictor
-        self.version = predictor.version
-
-    @classmethod
-    def load(cls, registry: ModelRegistry) -> "ServedFailure":
-        return cls(settled(FailurePredictor.load(registry)))
 
     def infer(self, request: Mapping[str, object]) -> dict[str, np.ndarray]:
         return columns.failure_outputs(self.model.predict(columns.failure_inputs(request)))
