@@ -15,6 +15,8 @@ from sklearn.cluster import KMeans
 
 from customer_svc.archetypes import archetype_features, archetype_keys
 from customer_svc.features import FEATURE_NAMES, PV_ZERO_SHARE, build_features
+from customer_svc.profiles import DailyProfiles
+from customer_svc.pv_assignment import PvAssignment
 
 N_SEGMENTS = 12
 METRIC_ROUNDS = 3
@@ -81,11 +83,20 @@ class SegmentationModel:
     # max demand) no longer count several times and noisy ones count less.
     metric: np.ndarray | None = None
 
+    # PV homes (and partial PV) assigned by how each cluster looks behind panels (pv_assignment.py).
+    pv_assignment: PvAssignment | None = None
+
+    def scaled(self, X: np.ndarray) -> np.ndarray:
+        """Robust-scaled, clipped and weighted features; unknown values (e.g. no weather) neutral."""
+        X = np.where(np.isnan(X), self.center, X)
+        return np.clip((X - self.center) / self.scale, -6, 6) * self.weights
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.where(np.isnan(X), self.center, X)  # unknown (e.g. no weather for the region): neutral
+        """The space K-means runs in: PV homes aligned, scaled, whitened."""
         if self.pv_offset is not None:
+            X = np.where(np.isnan(X), self.center, X)
             X = X - np.outer(_has_pv(X), self.pv_offset)
-        Z = np.clip((X - self.center) / self.scale, -6, 6) * self.weights
+        Z = self.scaled(X)
         return Z if self.metric is None else Z @ self.metric
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +109,15 @@ class SegmentationModel:
         cluster = np.argmin(d2, axis=1)
         # Confidence: how much closer the nearest centroid is than the runner-up.
         conf = 1.0 - np.sqrt(part[:, 0] / np.maximum(part[:, 1], 1e-9))
-        return self.cluster_segment[cluster], conf
+        segment = self.cluster_segment[cluster]
+        if self.pv_assignment is not None:
+            self.pv_assignment.assign(X, self.scaled(X), segment, conf)
+        return segment, conf
 
     @staticmethod
-    def fit(X: np.ndarray, seed: int = 0, max_iter: int = 100) -> "SegmentationModel":
+    def fit(X: np.ndarray, profiles: DailyProfiles | None = None, seed: int = 0,
+            max_iter: int = 100) -> "SegmentationModel":
+        """K-means on the customers' features X; with their profiles, also learn where PV homes belong."""
         X = X.astype(np.float64)
         known = np.where(np.isnan(X).all(axis=0), 0.0, X)  # a feature never known (no weather at all): 0
         center = np.nanmedian(known, axis=0)
@@ -130,6 +146,9 @@ class SegmentationModel:
         model.metric = metric
         model.centroids = km.cluster_centers_
         model.cluster_segment = cols[np.argsort(rows)]
+        if profiles is not None:
+            segment = model.cluster_segment[km.labels_]
+            model.pv_assignment = PvAssignment.fit(profiles, X, segment, model.scaled)
         return model
 
     def segment_keys(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ ARTIFACT = "model.pkl"
 def save(registry: ModelRegistry, model: SegmentationModel, metrics: dict, params: dict, window: dict) -> str:
     with registry.staged(MODEL_NAME) as (version, staging):
         (staging / ARTIFACT).write_bytes(pickle.dumps(model))
-        registry.commit(staging, Manifest(MODEL_NAME, version, "scikit-learn KMeans", list(FEATURE_NAMES),
+        registry.commit(staging, Manifest(MODEL_NAME, version, "scikit-learn KMeans + LinearDiscriminantAnalysis (PV homes)", list(FEATURE_NAMES),
                                           window, metrics, params))
     return version
 

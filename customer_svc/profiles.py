@@ -26,6 +26,7 @@ class DailyProfiles:
     first_day: str = ""  # ISO date of day 0 (for people)
     # degC per (region index, day, local hour), NaN = unknown; None: no weather given.
     temp_c: np.ndarray | None = None
+    region_names: tuple[str, ...] = ()  # region index -> NEM region (empty: unknown)
 
     def __len__(self) -> int:
         return len(self.kwh)
@@ -75,4 +76,4 @@ def build_profiles(customer_index: np.ndarray, hour_start_unix_s: np.ndarray, kw
     peak = np.zeros(n, dtype=np.float32)
     np.maximum.at(peak, customer_index, max_kw.astype(np.float32))
     first = pd.Timestamp(start_unix_s, unit="s", tz="UTC").tz_convert(REGION_TIMEZONES["NSW"]).date().isoformat()
-    return DailyProfiles(flat.reshape(n, days, 24), peak, weekend, region_of, first)
+    return DailyProfiles(flat.reshape(n, days, 24), peak, weekend, region_of, first, region_names=tuple(names))

@@ -17,7 +17,8 @@ def train(job: MlJob) -> dict[str, str]:
     cfg = FleetConfig(meters=600 if job.quick else job.meters, days=14 if job.quick else SEGMENTATION_DAYS,
                       seed=job.seed)
     fleet = load_fleet(cfg)
-    model = SegmentationModel.fit(build_features(fleet.profiles()))
+    profiles = fleet.profiles()
+    model = SegmentationModel.fit(build_features(profiles), profiles)
     version = model_io.save(job.registry, model, {}, {"meters": cfg.meters, "days": cfg.days, "seed": cfg.seed},
                             {"start": cfg.start.isoformat(), "days": str(cfg.days)})
     job.registry.promote(model_io.MODEL_NAME, version)

@@ -12,13 +12,14 @@ import pandas as pd
 from meters.fleet.config import FleetConfig
 from meters.regions import REGIONS, TIMEZONES  # noqa: F401 - REGIONS is part of this module's API
 
-# (annual mean daily temperature degC, seasonal half-range, diurnal half-range, latitude deg south)
+# (annual mean daily temperature degC, seasonal half-range, diurnal half-range, latitude deg south,
+# longitude deg east)
 CLIMATE = {
-    "NSW": (18.5, 4.5, 4.0, 33.9),
-    "VIC": (15.5, 4.5, 5.0, 37.8),
-    "QLD": (21.0, 3.5, 4.5, 27.5),
-    "SA": (17.5, 5.5, 5.5, 34.9),
-    "TAS": (12.5, 3.5, 4.0, 42.9),
+    "NSW": (18.5, 4.5, 4.0, 33.9, 151.2),
+    "VIC": (15.5, 4.5, 5.0, 37.8, 145.0),
+    "QLD": (21.0, 3.5, 4.5, 27.5, 153.0),
+    "SA": (17.5, 5.5, 5.5, 34.9, 138.6),
+    "TAS": (12.5, 3.5, 4.0, 42.9, 147.3),
 }
 
 
@@ -95,20 +96,27 @@ class RegionClock:
             self.local_hours[r] = hours
             self.weekend[r] = (local.day_of_week.to_numpy() >= 5) | np.array([d in holidays for d in dates])
             doy = local.day_of_year.to_numpy(dtype=np.float64)
-            mean_t, seasonal, diurnal, lat = CLIMATE[region]
+            mean_t, seasonal, diurnal, lat, lon = CLIMATE[region]
             season = np.cos(2 * np.pi * (doy - 20.0) / 365.25)  # +1 late January, -1 late July
             self.temp_c[r] = (
                 mean_t + seasonal * season + weather[r, day, 0]
                 + diurnal * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
             )
-            self.sun[r] = _clear_sky(hours, doy, lat) * weather[r, day, 1]
+            utc_hours = (mids.hour + mids.minute / 60.0 + mids.second / 3600.0).to_numpy(dtype=np.float64)
+            self.sun[r] = _clear_sky(utc_hours, doy, lat, lon) * weather[r, day, 1]
 
 
-def _clear_sky(hours: np.ndarray, doy: np.ndarray, lat_deg: float) -> np.ndarray:
-    """Relative PV output (0..1) from the sun's elevation, southern hemisphere."""
+def _clear_sky(utc_hours: np.ndarray, doy: np.ndarray, lat_deg: float, lon_deg: float) -> np.ndarray:
+    """Relative PV output (0..1) from the sun's elevation, southern hemisphere.
+
+    The sun keeps solar time, not the clock: noon is where the longitude and the equation of time
+    put it (11:50-12:40 standard time in the NEM, an hour later on daylight-saving clocks).
+    """
     decl = np.radians(-23.44) * np.cos(2 * np.pi * (doy + 10.0) / 365.25)  # -23.4 deg at the December solstice
     lat = np.radians(-lat_deg)
-    hour_angle = np.radians(15.0 * (hours - 12.5))  # local solar noon ~12:30 on standard-time clocks
+    b = 2 * np.pi * (doy - 81.0) / 364.0
+    equation_of_time_h = (9.87 * np.sin(2 * b) - 7.53 * np.cos(b) - 1.5 * np.sin(b)) / 60.0
+    hour_angle = np.radians(15.0 * (utc_hours + lon_deg / 15.0 + equation_of_time_h - 12.0))
     sin_elev = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(hour_angle)
     return np.clip(sin_elev, 0.0, None) ** 1.3
 
