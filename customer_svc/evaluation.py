@@ -3,8 +3,9 @@
 Held out: another seed (other customers, other weather) than training. Figures:
 adjusted Rand index and accuracy against the planted segments, per-segment recall, over
 the service's default window (a year); the same model over the plan's 90 days as
-`*_90d`; plot: the 12 named segments' mean weekday load profiles. On the same year,
-demand response baselines against planted reductions (dr_evaluation.py).
+`*_90d`; plots: the 12 named segments' mean weekday load profiles, and planted against assigned
+segments (a confusion matrix). On the same year, demand response baselines against planted
+reductions (dr_evaluation.py).
 """
 
 import matplotlib
@@ -47,9 +48,30 @@ def evaluate(job: MlJob) -> dict[str, float]:
         if not suffix:
             plot_profiles(profiles.kwh, profiles.weekend, predicted, model.segment_keys(),
                           job.reports_dir / "segment_profiles.png")
+            plot_confusion(fleet.truth, predicted, model.segment_keys(), job.reports_dir / "segment_confusion.png")
             if not job.quick:  # events need a month of history
                 figures.update(dr_evaluation.evaluate(profiles, job.reports_dir / "dr_baseline.png", job.seed))
     return figures
+
+
+def plot_confusion(truth: np.ndarray, predicted: np.ndarray, keys, path) -> None:
+    """Planted segment (rows) against assigned segment (columns), each row as shares of its customers."""
+    counts = np.array([[np.sum((truth == t) & (predicted == p)) for p in keys] for t in keys], dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(10, 8.5))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), n in np.ndenumerate(counts):
+        if n:
+            ax.text(j, i, int(n), ha="center", va="center", fontsize=7,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(keys)), keys, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(keys)), keys, fontsize=8)
+    ax.set_xlabel("assigned segment")
+    ax.set_ylabel("planted segment")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def plot_profiles(kwh: np.ndarray, weekend: np.ndarray, predicted: np.ndarray, keys, path) -> None:
