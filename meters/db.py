@@ -7,8 +7,12 @@ a history table) when the service starts or by `meters db migrate`.
 
 from pathlib import Path
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from yoyo import get_backend, read_migrations
+
+# Session advisory lock key for migrations (any constant shared by every migrator: b"meters").
+MIGRATION_LOCK = 0x6D6574657273
 
 
 def yoyo_url(dsn: str) -> str:
@@ -17,12 +21,21 @@ def yoyo_url(dsn: str) -> str:
 
 
 def migrate(dsn: str, *migration_dirs: Path) -> int:
-    """Apply pending migrations from the given folders; return how many ran."""
-    backend = get_backend(yoyo_url(dsn))
+    """Apply pending migrations from the given folders; return how many ran.
+
+    yoyo's lock is a row in `yoyo_lock`, which a process killed mid-migration leaves behind: every
+    later start would then time out on it. Migrators therefore first take a session advisory lock,
+    which PostgreSQL releases when its connection dies; whoever holds it is the only live migrator,
+    so a yoyo lock row found then is stale and is removed.
+    """
     migrations = read_migrations(*(str(d) for d in migration_dirs))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+    with psycopg.connect(dsn, autocommit=True) as guard:
+        guard.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+        backend = get_backend(yoyo_url(dsn))
+        backend.break_lock()
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
     return len(pending)
 
 
