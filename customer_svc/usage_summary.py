@@ -56,6 +56,7 @@ class UsageSummary:
     dark_sq: np.ndarray  # (c,) summed squared energy of the dark hours (PV cannot touch them)
     max_kwh: np.ndarray  # (c,) largest hourly energy
     max_kw: np.ndarray  # (c,) largest interval demand
+    weekday_max_kwh: np.ndarray  # (c, 24) largest weekday energy per local hour (demand tariffs bill it)
     midday_hist: np.ndarray  # (c, len(MIDDAY_EDGES)) midday hours (10:00-15:00) with data, by kWh
     late_hist: np.ndarray  # (c, len(LATE_EDGES)) days with late-evening data, by 20:00-24:00 kWh
 
@@ -63,7 +64,7 @@ class UsageSummary:
         return len(self.kwh)
 
 
-_MAX_FIELDS = ("max_kwh", "max_kw")
+_MAX_FIELDS = ("max_kwh", "max_kw", "weekday_max_kwh")
 
 
 def merge(parts: Iterable[UsageSummary]) -> UsageSummary:
@@ -108,6 +109,7 @@ def summarise(p: DailyProfiles) -> UsageSummary:
         kwh=sums.astype(np.float64), hours=hours.astype(np.int32), **_weather_sums(p, k0, valid, day_types),
         dark_sq=sum(np.einsum("cdh,cdh->c", k, k) for k in dark_views).astype(np.float64),
         max_kwh=k0.max(axis=(1, 2)).astype(np.float64), max_kw=p.max_kw.astype(np.float64),
+        weekday_max_kwh=k0.max(axis=1, where=weekend[:, :, None] == 0, initial=0).astype(np.float64),
         midday_hist=_histogram(k0[:, :, MIDDAY], ~missing[:, :, MIDDAY], MIDDAY_EDGES),
         late_hist=_histogram(k0[:, :, LATE].sum(axis=2), late_days, LATE_EDGES))
 
