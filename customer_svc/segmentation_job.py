@@ -1,6 +1,6 @@
-"""One segmentation run: monthly usage summaries (stored, or summarised from hourly usage when
-missing or stale) -> features -> promoted model -> segments; recommendations from the last
-RECOMMENDATION_DAYS of hourly usage. No gRPC here."""
+"""One segmentation run: the window's monthly usage summaries (stored, or summarised from hourly usage
+when missing or stale) -> features -> promoted model -> segments; recommendations from the window's
+latest month's summary. No gRPC here."""
 
 import datetime as dt
 import logging
@@ -8,33 +8,48 @@ import logging
 import numpy as np
 
 from customer_svc import summary_store, weather_store
-from customer_svc.billing import Usage
 from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
-from customer_svc.recommendations import recommend
-from customer_svc.store import CustomerStore
+from customer_svc.recommendations import Recommendations, hourly_means, recommend
+from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
 from customer_svc.usage_summary import UsageSummary, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
 log = logging.getLogger(__name__)
-# Tariff comparison and time-shift advice bill four whole weeks: a recent bill, weekdays and weekends alike.
-RECOMMENDATION_DAYS = 28
 DAY_S = 86400
 
 
-def window_months(end_unix_s: int, usage_days: int) -> list[dt.date]:
-    """First days of the calendar months overlapping the usage_days before end (a UTC midnight):
-    a run covers whole months, so each month's stored summary serves every run."""
-    first = dt.datetime.fromtimestamp(end_unix_s - usage_days * DAY_S, dt.timezone.utc).date().replace(day=1)
-    last = dt.datetime.fromtimestamp(end_unix_s - DAY_S, dt.timezone.utc).date().replace(day=1)
-    months = [first]
-    while months[-1] < last:
+def window_months(latest_hour_unix_s: int, usage_days: int) -> list[dt.date]:
+    """First days of the calendar months a run segments over: of the months overlapping the usage_days
+    before the end of the latest usage's UTC day, those that are complete (the latest usage hour starts
+    after the month's end on every Australian clock). A run covers whole months, so each month's stored
+    summary serves every run; a complete month is summarised from hourly usage once, and again only when
+    late usage changes it, so a steady-state run reads stored summaries only. Only a window without a
+    complete month (shorter than the month so far) is the open month, which new usage keeps changing.
+    """
+    end = (latest_hour_unix_s // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
+    months = [_utc_month(end - usage_days * DAY_S)]
+    while months[-1] < open_month(latest_hour_unix_s):
         months.append(_next_month(months[-1]))
-    return months
+    return [m for m in months if _complete(m, latest_hour_unix_s)] or months[-1:]
+
+
+def open_month(latest_hour_unix_s: int) -> dt.date:
+    """The month of the latest usage (its UTC date's)."""
+    return _utc_month(latest_hour_unix_s)
+
+
+def _complete(month: dt.date, latest_hour_unix_s: int) -> bool:
+    # The month ends last on the clock least ahead of UTC.
+    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= _unix(_next_month(month))
+
+
+def _utc_month(unix_s: int) -> dt.date:
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).date().replace(day=1)
 
 
 def _unix(day: dt.date) -> int:
@@ -92,28 +107,44 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
         last = await latest_hour(conn)
     if last is None or not customers:
         raise failed_precondition("no usage stored yet", "NO_USAGE")
-    end = (last // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
-    months = window_months(end, usage_days)
-    u = None
-    for m in months:  # one month in memory at a time besides the running total
-        u = merge_into(u, await month_summary(store.pool, customers, m))
-    async with store.pool.connection() as conn:
-        recent = await _profiles(conn, customers, end - RECOMMENDATION_DAYS * DAY_S, RECOMMENDATION_DAYS)
+    months = window_months(last, usage_days)
+    u, latest = await _merged(store.pool, customers, months)
+    if not _with_usage(u).any() and months[-1] != open_month(last):
+        # A fleet younger than the window's complete months: its usage is all in the open month.
+        months = [open_month(last)]
+        u, latest = await _merged(store.pool, customers, months)
     seg, conf = model.predict(features(u))
     keys = model.segment_keys()
-    has = u.hours.sum(axis=(1, 2)) > 0
-    hourly = u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
-    rows, recs = [], []
-    for i in np.flatnonzero(has):
-        cid, _hash, _region, tariff, _meters = customers[i]
-        rows.append((cid, keys[seg[i]], float(conf[i]), float(hourly[i].sum())))
-        if np.isfinite(recent.kwh[i]).any():
-            for r in recommend(Usage(recent.kwh[i], recent.weekend[i]), tariff, keys[seg[i]]):
-                recs.append((cid, r))
+    ids = np.array([c[0] for c in customers], dtype=np.int64)
+    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, ids, [c[3] for c in customers])
+    has = _with_usage(u)
     weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
-    await store.store_assignments(run_id, rows, recs, segment_profiles(weekday, has, seg, keys,
-                                                                      [c[2] for c in customers]))
-    return len(rows), version
+    await store.store_assignments(run_id, assigned, recs, segment_profiles(weekday, has, seg, keys,
+                                                                          [c[2] for c in customers]))
+    return len(assigned), version
+
+
+def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, seg: np.ndarray, conf: np.ndarray,
+                keys: tuple[str, ...], ids: np.ndarray, tariffs: list[str]) -> tuple[Assignments, Recommendations]:
+    """What a run stores: the segment of every customer with usage in the window (u) and
+    recommendations from the window's latest month (latest)."""
+    has = _with_usage(u)
+    assigned = Assignments(ids[has], seg[has], conf[has], hourly_means(u)[has].sum(axis=1), keys)
+    recs = recommend(latest, ids, tariffs, np.array(keys, dtype=object)[seg], latest_month.strftime("%B %Y"))
+    return assigned, recs
+
+
+def _with_usage(u: UsageSummary) -> np.ndarray:
+    return u.hours.sum(axis=(1, 2)) > 0
+
+
+async def _merged(pool, customers: list[tuple], months: list[dt.date]) -> tuple[UsageSummary, UsageSummary]:
+    """The months' summaries merged, and the last month's own (what recommendations bill)."""
+    total = part = None
+    for m in months:  # one month in memory at a time besides the running total
+        part = await month_summary(pool, customers, m)
+        total = merge_into(total, part)
+    return total, part
 
 
 def segment_profiles(weekday_hourly: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,
