@@ -12,6 +12,9 @@ Everything is computed with numpy over the customer axis; Python runs per recomm
 to format its text.
 """
 
+import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +30,7 @@ MIN_TARIFF_SAVING_AUD = 1.0
 SHIFTABLE_FRACTION = 0.5  # of a named load's peak-window energy a household can realistically move
 EV_SPREAD_KWH = 4.0  # 80th minus 20th percentile of late-evening energy per day
 EV_MIN_DAYS = 4
+RULES_VERSION = 1  # bump when what recommend() returns for the same month changes: runs renew everyone's
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Recommendations:
         return {self.recommendation_type[i]: (self.title[i], self.description[i],
                                               float(self.estimated_monthly_savings_aud[i]))
                 for i in np.flatnonzero(self.customer_ids == customer_id)}
+
+
+def recommendation_basis(month: dt.date, summary_version: int) -> str:
+    """What recommendations of a month are a function of, besides each customer's segment: the month's
+    summary (month and version; tariff_type changes bump every month's version), the tariffs, the rules."""
+    tariffs = hashlib.sha256(json.dumps(load_tariffs(), sort_keys=True).encode()).hexdigest()[:16]
+    return f"{month.isoformat()} summary v{summary_version} tariffs {tariffs} rules v{RULES_VERSION}"
 
 
 def _clock(hour: int) -> str:

@@ -12,10 +12,10 @@ from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
-from customer_svc.recommendations import Recommendations, hourly_means, recommend
+from customer_svc.recommendations import Recommendations, hourly_means, recommend, recommendation_basis
 from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
-from customer_svc.usage_summary import UsageSummary, merge_into, summarise
+from customer_svc.usage_summary import UsageSummary, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
@@ -75,8 +75,9 @@ async def _profiles(conn, customers: list[tuple], start_unix_s: int, days: int) 
     return DailyProfiles(p.kwh, p.max_kw, p.weekend, p.region, p.first_day, temp)
 
 
-async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSummary:
-    """The month's summary for `customers` (sorted by id): stored if current, else summarised and stored."""
+async def month_summary(pool, customers: list[tuple], month: dt.date) -> tuple[UsageSummary, int]:
+    """The month's summary for `customers` (sorted by id), stored if current, else summarised and stored;
+    and the month's version it summarises."""
     ids = np.array([c[0] for c in customers], dtype=np.int64)
     async with pool.connection() as conn:
         await conn.execute("INSERT INTO customers.usage_months (month) VALUES (%s) ON CONFLICT DO NOTHING", [month])
@@ -89,14 +90,14 @@ async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSu
             version, summarised = await cur.fetchone()
             if version == summarised:
                 SEGMENTATION_MONTHS.labels("stored").inc()
-                return await summary_store.load(conn, month, ids)
+                return await summary_store.load(conn, month, ids), version
             start = _unix(month)
             p = await _profiles(conn, customers, start, (_unix(_next_month(month)) - start) // DAY_S)
         u = summarise(p)
         await summary_store.store(conn, month, version, ids, u)
         SEGMENTATION_MONTHS.labels("summarised").inc()
         log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
-        return u
+        return u, version
 
 
 async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int) -> tuple[int, str]:
@@ -108,29 +109,45 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     if last is None or not customers:
         raise failed_precondition("no usage stored yet", "NO_USAGE")
     months = window_months(last, usage_days)
-    u, latest = await _merged(store.pool, customers, months)
+    u, latest, latest_version = await _merged(store.pool, customers, months)
     if not _with_usage(u).any() and months[-1] != open_month(last):
         # A fleet younger than the window's complete months: its usage is all in the open month.
         months = [open_month(last)]
-        u, latest = await _merged(store.pool, customers, months)
+        u, latest, latest_version = await _merged(store.pool, customers, months)
     seg, conf = model.predict(features(u))
     keys = model.segment_keys()
+    basis = recommendation_basis(months[-1], latest_version)
+    renew = customers_to_renew(basis, await store.last_recommendation_basis(), np.array(keys, dtype=object)[seg],
+                               np.array([c[5] for c in customers], dtype=object))
     ids = np.array([c[0] for c in customers], dtype=np.int64)
-    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, ids, [c[3] for c in customers])
-    has = _with_usage(u)
+    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, ids, [c[3] for c in customers], renew)
     weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
-    await store.store_assignments(run_id, assigned, recs, segment_profiles(weekday, has, seg, keys,
-                                                                          [c[2] for c in customers]))
+    await store.store_assignments(run_id, assigned, recs, basis, segment_profiles(
+        weekday, _with_usage(u), seg, keys, [c[2] for c in customers]))
     return len(assigned), version
 
 
+def customers_to_renew(basis: str, previous_basis: str | None, segments: np.ndarray,
+                       previous_segments: np.ndarray) -> np.ndarray:
+    """(c,) bool: the customers whose pending recommendations a run replaces. Everyone when the basis
+    moved (another month or summary version, other tariffs or rules); else only those whose segment
+    changed (the demand-response offer follows the segment), since the rest would get the same ones."""
+    if basis != previous_basis:
+        return np.ones(len(segments), dtype=bool)
+    return segments != previous_segments
+
+
 def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, seg: np.ndarray, conf: np.ndarray,
-                keys: tuple[str, ...], ids: np.ndarray, tariffs: list[str]) -> tuple[Assignments, Recommendations]:
-    """What a run stores: the segment of every customer with usage in the window (u) and
-    recommendations from the window's latest month (latest)."""
+                keys: tuple[str, ...], ids: np.ndarray, tariffs: list[str],
+                renew: np.ndarray) -> tuple[Assignments, Recommendations]:
+    """What a run stores: the segment of every customer with usage in the window (u), and recommendations
+    from the window's latest month (latest) for those of them it renews."""
     has = _with_usage(u)
-    assigned = Assignments(ids[has], seg[has], conf[has], hourly_means(u)[has].sum(axis=1), keys)
-    recs = recommend(latest, ids, tariffs, np.array(keys, dtype=object)[seg], latest_month.strftime("%B %Y"))
+    assigned = Assignments(ids[has], seg[has], conf[has], hourly_means(u)[has].sum(axis=1), keys, renew[has])
+    rows = np.flatnonzero(has & renew)
+    billed = latest if len(rows) == len(latest) else customers_of(latest, rows)
+    recs = recommend(billed, ids[rows], np.array(tariffs, dtype=object)[rows], np.array(keys, dtype=object)[seg[rows]],
+                     latest_month.strftime("%B %Y"))
     return assigned, recs
 
 
@@ -138,13 +155,13 @@ def _with_usage(u: UsageSummary) -> np.ndarray:
     return u.hours.sum(axis=(1, 2)) > 0
 
 
-async def _merged(pool, customers: list[tuple], months: list[dt.date]) -> tuple[UsageSummary, UsageSummary]:
-    """The months' summaries merged, and the last month's own (what recommendations bill)."""
-    total = part = None
+async def _merged(pool, customers: list[tuple], months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:
+    """The months' summaries merged, and the last month's own (what recommendations bill) and version."""
+    total = part = version = None
     for m in months:  # one month in memory at a time besides the running total
-        part = await month_summary(pool, customers, m)
+        part, version = await month_summary(pool, customers, m)
         total = merge_into(total, part)
-    return total, part
+    return total, part, version
 
 
 def segment_profiles(weekday_hourly: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,

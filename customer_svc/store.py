@@ -28,6 +28,7 @@ class Assignments:
     confidence: np.ndarray  # (n,)
     mean_daily_kwh: np.ndarray  # (n,)
     segment_keys: Sequence[str]
+    renew_recommendations: np.ndarray  # (n,) bool: replace the customer's pending recommendations
 
     def __len__(self) -> int:
         return len(self.customer_ids)
@@ -71,10 +72,11 @@ class CustomerStore:
         return row
 
     async def customers_with_meters(self) -> list[tuple]:
-        """(customer id, hash, region, tariff, meter_ids) of every customer with a meter."""
+        """(customer id, hash, region, tariff, meter_ids, segment key or '') of every customer with a meter."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT c.id, c.customer_hash, c.region, c.tariff_type, array_agg(m.meter_id ORDER BY m.meter_id)
+                """SELECT c.id, c.customer_hash, c.region, c.tariff_type, array_agg(m.meter_id ORDER BY m.meter_id),
+                          coalesce(c.segment_id, '')
                    FROM customers.customers c JOIN customers.customer_meters m ON m.customer_id = c.id
                    GROUP BY c.id ORDER BY c.id""")
             return await cur.fetchall()
@@ -149,11 +151,19 @@ class CustomerStore:
             raise not_found("segmentation_run", f"segmentationRuns/{run_id}")
         return row
 
-    async def store_assignments(self, run_id: int, assigned: Assignments, recs: Recommendations,
+    async def last_recommendation_basis(self) -> str | None:
+        """The basis of the latest stored recommendations (recommendations.recommendation_basis)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("""SELECT recommendation_basis FROM customers.segmentation_runs
+                                        WHERE recommendation_basis IS NOT NULL ORDER BY id DESC LIMIT 1""")
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def store_assignments(self, run_id: int, assigned: Assignments, recs: Recommendations, basis: str,
                                 profiles: list[tuple] = ()) -> None:
-        """One transaction: every assigned customer's segment, confidence, mean daily kWh and run; the run's
-        recommendations in place of the previous run's pending ones; profiles: (region, segment key,
-        customers, 24 summed weekday hourly kWh)."""
+        """One transaction: every assigned customer's segment, confidence, mean daily kWh and run; `recs` in
+        place of the pending recommendations of the customers whose recommendations are renewed, and their
+        basis on the run; profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
         async with self.pool.connection() as conn, conn.transaction():
             async with conn.cursor() as cur:
                 await cur.executemany(
@@ -163,20 +173,22 @@ class CustomerStore:
             # COPY, not a statement per row: a run at 1.2 M customers writes ~1.2 M assignments and
             # a few million recommendations.
             await conn.execute("CREATE TEMP TABLE run_assignments (customer_id int8, segment int2,"
-                               " confidence float8, mean_daily_kwh float8) ON COMMIT DROP")
+                               " confidence float8, mean_daily_kwh float8, renew int2) ON COMMIT DROP")
             async with conn.cursor().copy("COPY run_assignments FROM STDIN (FORMAT BINARY)") as copy:
                 await copy.write(copy_payload([("int8", assigned.customer_ids), ("int2", assigned.segment),
-                                               ("float8", assigned.confidence),
-                                               ("float8", assigned.mean_daily_kwh)]))
+                                               ("float8", assigned.confidence), ("float8", assigned.mean_daily_kwh),
+                                               ("int2", assigned.renew_recommendations)]))
             await conn.execute("ANALYZE run_assignments")  # else the planner guesses its size
             await conn.execute(
                 """UPDATE customers.customers c SET segment_id = (%s::text[])[a.segment + 1],
                      segment_confidence = a.confidence, mean_daily_kwh = a.mean_daily_kwh, segmentation_run_id = %s,
                      updated_at = now()
                    FROM run_assignments a WHERE c.id = a.customer_id""", [list(assigned.segment_keys), run_id])
-            # A run's recommendations replace the pending ones of the previous run.
+            # A run's recommendations replace the pending ones of the customers it renews.
             await conn.execute("""DELETE FROM customers.customer_recommendations r USING run_assignments a
-                                  WHERE r.customer_id = a.customer_id AND r.status = 'pending'""")
+                                  WHERE r.customer_id = a.customer_id AND a.renew = 1 AND r.status = 'pending'""")
+            await conn.execute("UPDATE customers.segmentation_runs SET recommendation_basis = %s WHERE id = %s",
+                               [basis, run_id])
             async with conn.cursor().copy(
                     """COPY customers.customer_recommendations (customer_id, recommendation_type, title, description,
                          estimated_monthly_savings, segmentation_run_id) FROM STDIN""") as copy:

@@ -1,12 +1,15 @@
 """Tariff billing, recommendations and DR baseline arithmetic, checked by hand on tiny profiles."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
 from customer_svc.baseline import high_x_of_y
 from customer_svc.billing import DAYS_PER_MONTH, monthly_bills
 from customer_svc.profiles import DailyProfiles
-from customer_svc.recommendations import recommend
+from customer_svc.recommendations import recommend, recommendation_basis
+from customer_svc.segmentation_job import customers_to_renew
 from customer_svc.usage_summary import summarise
 
 TARIFFS = {"tariffs": {
@@ -98,6 +101,15 @@ def test_recommendations_time_shift_tariff_and_dr():
     assert ev["tariff_change"][2] == pytest.approx(bills["time_of_use"] - bills[cheapest])
     assert f"Billing January 2026 under each offer: time_of_use ${bills['time_of_use']:.2f}" in ev["tariff_change"][1]
     assert ev["demand_response"][2] == 12.0
+
+
+def test_a_run_renews_recommendations_when_their_basis_moves_else_on_a_segment_change():
+    before = np.array(["low_consumption", "ev_charging_households", ""], dtype=object)  # "": never assigned
+    now = np.array(["low_consumption", "evening_residential_peak", "low_consumption"], dtype=object)
+    basis = recommendation_basis(dt.date(2026, 1, 1), 3)
+    assert customers_to_renew(basis, basis, now, before).tolist() == [False, True, True]
+    for moved in (recommendation_basis(dt.date(2026, 1, 1), 4), recommendation_basis(dt.date(2026, 2, 1), 3), None):
+        assert customers_to_renew(basis, moved, now, before).all()
 
 
 def test_high_x_of_y_with_additive_adjustment():
