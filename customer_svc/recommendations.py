@@ -30,7 +30,7 @@ MIN_TARIFF_SAVING_AUD = 1.0
 SHIFTABLE_FRACTION = 0.5  # of a named load's peak-window energy a household can realistically move
 EV_SPREAD_KWH = 4.0  # 80th minus 20th percentile of late-evening energy per day
 EV_MIN_DAYS = 4
-RULES_VERSION = 1  # bump when what recommend() returns for the same month changes: runs renew everyone's
+RULES_VERSION = 1  # bump when recommend() gives other results for the same month: the next run renews all
 
 
 @dataclass(frozen=True)

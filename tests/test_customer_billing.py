@@ -8,8 +8,9 @@ import pytest
 from customer_svc.baseline import high_x_of_y
 from customer_svc.billing import DAYS_PER_MONTH, monthly_bills
 from customer_svc.profiles import DailyProfiles
-from customer_svc.recommendations import recommend, recommendation_basis
+from customer_svc.recommendations import Recommendations, recommend, recommendation_basis
 from customer_svc.segmentation_job import customers_to_renew
+from customer_svc.store import _recommendation_rows
 from customer_svc.usage_summary import summarise
 
 TARIFFS = {"tariffs": {
@@ -110,6 +111,13 @@ def test_a_run_renews_recommendations_when_their_basis_moves_else_on_a_segment_c
     assert customers_to_renew(basis, basis, now, before).tolist() == [False, True, True]
     for moved in (recommendation_basis(dt.date(2026, 1, 1), 4), recommendation_basis(dt.date(2026, 2, 1), 3), None):
         assert customers_to_renew(basis, moved, now, before).all()
+
+
+def test_recommendation_rows_are_copy_text():
+    recs = Recommendations(np.array([7, 9]), ["time_shift", "demand_response"], ["Shift", "Join"],
+                           ["Move it\tlater", "A \\ B"], np.array([1.5, 12.0]))
+    block, = _recommendation_rows(recs, 3)
+    assert block == b"7\ttime_shift\tShift\tMove it\\tlater\t1.5\t3\n9\tdemand_response\tJoin\tA \\\\ B\t12.0\t3\n"
 
 
 def test_high_x_of_y_with_additive_adjustment():
