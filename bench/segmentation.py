@@ -44,7 +44,7 @@ from customer_svc.features import build_features, features
 from customer_svc.model import SegmentationModel
 from customer_svc.profiles import DailyProfiles
 from customer_svc.recommendations import Recommendations
-from customer_svc.segmentation_job import run_results, segment_profiles
+from customer_svc.segmentation_job import Fleet, run_results, segment_profiles
 from customer_svc.server import MIGRATIONS
 from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour
@@ -172,11 +172,9 @@ def _store_seconds(dsn: str, runs: list[tuple[Assignments, Recommendations]]) ->
                 await store.store_assignments(run_id, assigned, recs, f"bench run {run_id}")
                 seconds.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            customers = await store.customers_with_meters()
+            Fleet.of(await store.customers_with_meters())
             async with pool.connection() as conn:
                 await latest_hour(conn)
-            # the columns the job takes from the rows (timed; the values are not used here)
-            np.array([c[0] for c in customers]), [c[3] for c in customers], np.array([c[5] for c in customers])
             return time.perf_counter() - t0, seconds[1:]
         finally:
             await pool.close()

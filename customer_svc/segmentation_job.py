@@ -4,6 +4,7 @@ latest month's summary. No gRPC here."""
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
 from customer_svc.recommendations import Recommendations, hourly_means, recommend, recommendation_basis
 from customer_svc.store import Assignments, CustomerStore
-from customer_svc.usage_store import latest_hour, load_usage
+from customer_svc.usage_store import latest_hour, load_usage, meter_owners
 from customer_svc.usage_summary import UsageSummary, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
@@ -60,25 +61,42 @@ def _next_month(m: dt.date) -> dt.date:
     return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
 
 
-async def _profiles(conn, customers: list[tuple], start_unix_s: int, days: int) -> DailyProfiles:
+@dataclass(frozen=True)
+class Fleet:
+    """The customers with a meter, by id (CustomerStore.customers_with_meters), as columns."""
+
+    ids: np.ndarray  # int64, ascending
+    regions: list[str]
+    tariffs: list[str]
+    segments: np.ndarray  # object: the current segment key, '' if none
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "Fleet":
+        return cls(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], [r[2] for r in rows],
+                   np.array([r[3] for r in rows], dtype=object))
+
+
+async def _profiles(conn, fleet: Fleet, start_unix_s: int, days: int) -> DailyProfiles:
     """Every customer's local-day profiles for the `days` local days from the local date of start (a UTC
     midnight, the same date on every Australian clock), with the regions' temperatures."""
     # A local day starts 9.5-11 h before the UTC midnight of its date: read from the day before.
     usage = await load_usage(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
     weather = await weather_store.load(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
-    meter_customer = {m: i for i, c in enumerate(customers) for m in c[4]}
-    index = np.array([meter_customer[m] for m in usage.meter_ids], dtype=np.int64)
-    regions = [c[2] for c in customers]
-    p = build_profiles(index, usage.hour_start_unix_s, usage.kwh, usage.max_kw, regions, start_unix_s, days)
-    names = sorted(set(regions))
+    meters, owners = await meter_owners(conn)
+    owner = owners[np.searchsorted(meters, usage.meter_ids)]  # load_usage reads registered meters only
+    index = np.minimum(np.searchsorted(fleet.ids, owner), len(fleet.ids) - 1)
+    ours = fleet.ids[index] == owner  # not a customer registered since the fleet was read
+    p = build_profiles(index[ours], usage.hour_start_unix_s[ours], usage.kwh[ours], usage.max_kw[ours],
+                       fleet.regions, start_unix_s, days)
+    names = sorted(set(fleet.regions))
     temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
     return DailyProfiles(p.kwh, p.max_kw, p.weekend, p.region, p.first_day, temp)
 
 
-async def month_summary(pool, customers: list[tuple], month: dt.date) -> tuple[UsageSummary, int]:
-    """The month's summary for `customers` (sorted by id), stored if current, else summarised and stored;
-    and the month's version it summarises."""
-    ids = np.array([c[0] for c in customers], dtype=np.int64)
+async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummary, int]:
+    """The month's summary for the fleet's customers, stored if current, else summarised and stored; and
+    the month's version it summarises."""
+    ids = fleet.ids
     async with pool.connection() as conn:
         await conn.execute("INSERT INTO customers.usage_months (month) VALUES (%s) ON CONFLICT DO NOTHING", [month])
         await conn.commit()
@@ -92,7 +110,7 @@ async def month_summary(pool, customers: list[tuple], month: dt.date) -> tuple[U
                 SEGMENTATION_MONTHS.labels("stored").inc()
                 return await summary_store.load(conn, month, ids), version
             start = _unix(month)
-            p = await _profiles(conn, customers, start, (_unix(_next_month(month)) - start) // DAY_S)
+            p = await _profiles(conn, fleet, start, (_unix(_next_month(month)) - start) // DAY_S)
         u = summarise(p)
         await summary_store.store(conn, month, version, ids, u)
         SEGMENTATION_MONTHS.labels("summarised").inc()
@@ -103,27 +121,26 @@ async def month_summary(pool, customers: list[tuple], month: dt.date) -> tuple[U
 async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int) -> tuple[int, str]:
     """Assign every customer with usage; return (customers assigned, model version)."""
     model, version = load_promoted(registry)
-    customers = await store.customers_with_meters()
+    fleet = Fleet.of(await store.customers_with_meters())
     async with store.pool.connection() as conn:
         last = await latest_hour(conn)
-    if last is None or not customers:
+    if last is None or not len(fleet.ids):
         raise failed_precondition("no usage stored yet", "NO_USAGE")
     months = window_months(last, usage_days)
-    u, latest, latest_version = await _merged(store.pool, customers, months)
+    u, latest, latest_version = await _merged(store.pool, fleet, months)
     if not _with_usage(u).any() and months[-1] != open_month(last):
         # A fleet younger than the window's complete months: its usage is all in the open month.
         months = [open_month(last)]
-        u, latest, latest_version = await _merged(store.pool, customers, months)
+        u, latest, latest_version = await _merged(store.pool, fleet, months)
     seg, conf = model.predict(features(u))
     keys = model.segment_keys()
     basis = recommendation_basis(months[-1], latest_version)
     renew = customers_to_renew(basis, await store.last_recommendation_basis(), np.array(keys, dtype=object)[seg],
-                               np.array([c[5] for c in customers], dtype=object))
-    ids = np.array([c[0] for c in customers], dtype=np.int64)
-    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, ids, [c[3] for c in customers], renew)
+                               fleet.segments)
+    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, fleet.ids, fleet.tariffs, renew)
     weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
     await store.store_assignments(run_id, assigned, recs, basis, segment_profiles(
-        weekday, _with_usage(u), seg, keys, [c[2] for c in customers]))
+        weekday, _with_usage(u), seg, keys, fleet.regions))
     return len(assigned), version
 
 
@@ -155,11 +172,11 @@ def _with_usage(u: UsageSummary) -> np.ndarray:
     return u.hours.sum(axis=(1, 2)) > 0
 
 
-async def _merged(pool, customers: list[tuple], months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:
+async def _merged(pool, fleet: Fleet, months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:
     """The months' summaries merged, and the last month's own (what recommendations bill) and version."""
     total = part = version = None
     for m in months:  # one month in memory at a time besides the running total
-        part, version = await month_summary(pool, customers, m)
+        part, version = await month_summary(pool, fleet, m)
         total = merge_into(total, part)
     return total, part, version
 

@@ -72,13 +72,11 @@ class CustomerStore:
         return row
 
     async def customers_with_meters(self) -> list[tuple]:
-        """(customer id, hash, region, tariff, meter_ids, segment key or '') of every customer with a meter."""
+        """(customer id, region, tariff, segment key or '') of every customer with a meter, by id."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT c.id, c.customer_hash, c.region, c.tariff_type, array_agg(m.meter_id ORDER BY m.meter_id),
-                          coalesce(c.segment_id, '')
-                   FROM customers.customers c JOIN customers.customer_meters m ON m.customer_id = c.id
-                   GROUP BY c.id ORDER BY c.id""")
+                """SELECT c.id, c.region, c.tariff_type, coalesce(c.segment_id, '') FROM customers.customers c
+                   WHERE EXISTS (SELECT 1 FROM customers.customer_meters m WHERE m.customer_id = c.id) ORDER BY c.id""")
             return await cur.fetchall()
 
     async def list_recommendations(self, customer_id: int, before_id: int | None, limit: int, status: str,
