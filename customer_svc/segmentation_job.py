@@ -1,40 +1,56 @@
-"""One segmentation run: monthly usage summaries (stored, or summarised from hourly usage when
-missing or stale) -> features -> promoted model -> segments; recommendations from the last
-RECOMMENDATION_DAYS of hourly usage. No gRPC here."""
+"""One segmentation run: the window's monthly usage summaries (stored, or summarised from hourly usage
+when missing or stale) -> features -> promoted model -> segments; recommendations from the window's
+latest month's summary. No gRPC here."""
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
 from customer_svc import summary_store, weather_store
-from customer_svc.billing import Usage
 from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import DailyProfiles, build_profiles
-from customer_svc.recommendations import recommend
-from customer_svc.store import CustomerStore
-from customer_svc.usage_store import latest_hour, load_usage
-from customer_svc.usage_summary import UsageSummary, merge_into, summarise
+from customer_svc.recommendations import Recommendations, hourly_means, recommend, recommendation_basis
+from customer_svc.store import Assignments, CustomerStore
+from customer_svc.usage_store import latest_hour, load_usage, meter_owners
+from customer_svc.usage_summary import UsageSummary, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
 log = logging.getLogger(__name__)
-# Tariff comparison and time-shift advice bill four whole weeks: a recent bill, weekdays and weekends alike.
-RECOMMENDATION_DAYS = 28
 DAY_S = 86400
 
 
-def window_months(end_unix_s: int, usage_days: int) -> list[dt.date]:
-    """First days of the calendar months overlapping the usage_days before end (a UTC midnight):
-    a run covers whole months, so each month's stored summary serves every run."""
-    first = dt.datetime.fromtimestamp(end_unix_s - usage_days * DAY_S, dt.timezone.utc).date().replace(day=1)
-    last = dt.datetime.fromtimestamp(end_unix_s - DAY_S, dt.timezone.utc).date().replace(day=1)
-    months = [first]
-    while months[-1] < last:
+def window_months(latest_hour_unix_s: int, usage_days: int) -> list[dt.date]:
+    """First days of the calendar months a run segments over: of the months overlapping the usage_days
+    before the end of the latest usage's UTC day, those that are complete (the latest usage hour starts
+    after the month's end on every Australian clock). A run covers whole months, so each month's stored
+    summary serves every run; a complete month is summarised from hourly usage once, and again only when
+    late usage changes it, so a steady-state run reads stored summaries only. Only a window without a
+    complete month (shorter than the month so far) is the open month, which new usage keeps changing.
+    """
+    end = (latest_hour_unix_s // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
+    months = [_utc_month(end - usage_days * DAY_S)]
+    while months[-1] < open_month(latest_hour_unix_s):
         months.append(_next_month(months[-1]))
-    return months
+    return [m for m in months if _complete(m, latest_hour_unix_s)] or months[-1:]
+
+
+def open_month(latest_hour_unix_s: int) -> dt.date:
+    """The month of the latest usage (its UTC date's)."""
+    return _utc_month(latest_hour_unix_s)
+
+
+def _complete(month: dt.date, latest_hour_unix_s: int) -> bool:
+    # The month ends last on the clock least ahead of UTC.
+    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= _unix(_next_month(month))
+
+
+def _utc_month(unix_s: int) -> dt.date:
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).date().replace(day=1)
 
 
 def _unix(day: dt.date) -> int:
@@ -45,24 +61,42 @@ def _next_month(m: dt.date) -> dt.date:
     return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
 
 
-async def _profiles(conn, customers: list[tuple], start_unix_s: int, days: int) -> DailyProfiles:
+@dataclass(frozen=True)
+class Fleet:
+    """The customers with a meter, by id (CustomerStore.customers_with_meters), as columns."""
+
+    ids: np.ndarray  # int64, ascending
+    regions: list[str]
+    tariffs: list[str]
+    segments: np.ndarray  # object: the current segment key, '' if none
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "Fleet":
+        return cls(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], [r[2] for r in rows],
+                   np.array([r[3] for r in rows], dtype=object))
+
+
+async def _profiles(conn, fleet: Fleet, start_unix_s: int, days: int) -> DailyProfiles:
     """Every customer's local-day profiles for the `days` local days from the local date of start (a UTC
     midnight, the same date on every Australian clock), with the regions' temperatures."""
     # A local day starts 9.5-11 h before the UTC midnight of its date: read from the day before.
     usage = await load_usage(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
     weather = await weather_store.load(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
-    meter_customer = {m: i for i, c in enumerate(customers) for m in c[4]}
-    index = np.array([meter_customer[m] for m in usage.meter_ids], dtype=np.int64)
-    regions = [c[2] for c in customers]
-    p = build_profiles(index, usage.hour_start_unix_s, usage.kwh, usage.max_kw, regions, start_unix_s, days)
-    names = sorted(set(regions))
+    meters, owners = await meter_owners(conn)
+    owner = owners[np.searchsorted(meters, usage.meter_ids)]  # load_usage reads registered meters only
+    index = np.minimum(np.searchsorted(fleet.ids, owner), len(fleet.ids) - 1)
+    ours = fleet.ids[index] == owner  # not a customer registered since the fleet was read
+    p = build_profiles(index[ours], usage.hour_start_unix_s[ours], usage.kwh[ours], usage.max_kw[ours],
+                       fleet.regions, start_unix_s, days)
+    names = sorted(set(fleet.regions))
     temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
     return DailyProfiles(p.kwh, p.max_kw, p.weekend, p.region, p.first_day, temp)
 
 
-async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSummary:
-    """The month's summary for `customers` (sorted by id): stored if current, else summarised and stored."""
-    ids = np.array([c[0] for c in customers], dtype=np.int64)
+async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummary, int]:
+    """The month's summary for the fleet's customers, stored if current, else summarised and stored; and
+    the month's version it summarises."""
+    ids = fleet.ids
     async with pool.connection() as conn:
         await conn.execute("INSERT INTO customers.usage_months (month) VALUES (%s) ON CONFLICT DO NOTHING", [month])
         await conn.commit()
@@ -74,46 +108,77 @@ async def month_summary(pool, customers: list[tuple], month: dt.date) -> UsageSu
             version, summarised = await cur.fetchone()
             if version == summarised:
                 SEGMENTATION_MONTHS.labels("stored").inc()
-                return await summary_store.load(conn, month, ids)
+                return await summary_store.load(conn, month, ids), version
             start = _unix(month)
-            p = await _profiles(conn, customers, start, (_unix(_next_month(month)) - start) // DAY_S)
+            p = await _profiles(conn, fleet, start, (_unix(_next_month(month)) - start) // DAY_S)
         u = summarise(p)
         await summary_store.store(conn, month, version, ids, u)
         SEGMENTATION_MONTHS.labels("summarised").inc()
         log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
-        return u
+        return u, version
 
 
 async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int) -> tuple[int, str]:
     """Assign every customer with usage; return (customers assigned, model version)."""
     model, version = load_promoted(registry)
-    customers = await store.customers_with_meters()
+    fleet = Fleet.of(await store.customers_with_meters())
     async with store.pool.connection() as conn:
         last = await latest_hour(conn)
-    if last is None or not customers:
+    if last is None or not len(fleet.ids):
         raise failed_precondition("no usage stored yet", "NO_USAGE")
-    end = (last // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
-    months = window_months(end, usage_days)
-    u = None
-    for m in months:  # one month in memory at a time besides the running total
-        u = merge_into(u, await month_summary(store.pool, customers, m))
-    async with store.pool.connection() as conn:
-        recent = await _profiles(conn, customers, end - RECOMMENDATION_DAYS * DAY_S, RECOMMENDATION_DAYS)
+    months = window_months(last, usage_days)
+    u, latest, latest_version = await _merged(store.pool, fleet, months)
+    if not _with_usage(u).any() and months[-1] != open_month(last):
+        # A fleet younger than the window's complete months: its usage is all in the open month.
+        months = [open_month(last)]
+        u, latest, latest_version = await _merged(store.pool, fleet, months)
     seg, conf = model.predict(features(u))
     keys = model.segment_keys()
-    has = u.hours.sum(axis=(1, 2)) > 0
-    hourly = u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
-    rows, recs = [], []
-    for i in np.flatnonzero(has):
-        cid, _hash, _region, tariff, _meters = customers[i]
-        rows.append((cid, keys[seg[i]], float(conf[i]), float(hourly[i].sum())))
-        if np.isfinite(recent.kwh[i]).any():
-            for r in recommend(Usage(recent.kwh[i], recent.weekend[i]), tariff, keys[seg[i]]):
-                recs.append((cid, r))
+    basis = recommendation_basis(months[-1], latest_version)
+    renew = customers_to_renew(basis, await store.last_recommendation_basis(), np.array(keys, dtype=object)[seg],
+                               fleet.segments)
+    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, fleet.ids, fleet.tariffs, renew)
     weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
-    await store.store_assignments(run_id, rows, recs, segment_profiles(weekday, has, seg, keys,
-                                                                      [c[2] for c in customers]))
-    return len(rows), version
+    await store.store_assignments(run_id, assigned, recs, basis, segment_profiles(
+        weekday, _with_usage(u), seg, keys, fleet.regions))
+    return len(assigned), version
+
+
+def customers_to_renew(basis: str, previous_basis: str | None, segments: np.ndarray,
+                       previous_segments: np.ndarray) -> np.ndarray:
+    """(c,) bool: the customers whose pending recommendations a run replaces. Everyone when the basis
+    moved (another month or summary version, other tariffs or rules); else only those whose segment
+    changed (the demand-response offer follows the segment), since the rest would get the same ones."""
+    if basis != previous_basis:
+        return np.ones(len(segments), dtype=bool)
+    return segments != previous_segments
+
+
+def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, seg: np.ndarray, conf: np.ndarray,
+                keys: tuple[str, ...], ids: np.ndarray, tariffs: list[str],
+                renew: np.ndarray) -> tuple[Assignments, Recommendations]:
+    """What a run stores: the segment of every customer with usage in the window (u), and recommendations
+    from the window's latest month (latest) for those of them it renews."""
+    has = _with_usage(u)
+    assigned = Assignments(ids[has], seg[has], conf[has], hourly_means(u)[has].sum(axis=1), keys, renew[has])
+    rows = np.flatnonzero(has & renew)
+    billed = latest if len(rows) == len(latest) else customers_of(latest, rows)
+    recs = recommend(billed, ids[rows], np.array(tariffs, dtype=object)[rows], np.array(keys, dtype=object)[seg[rows]],
+                     latest_month.strftime("%B %Y"))
+    return assigned, recs
+
+
+def _with_usage(u: UsageSummary) -> np.ndarray:
+    return u.hours.sum(axis=(1, 2)) > 0
+
+
+async def _merged(pool, fleet: Fleet, months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:
+    """The months' summaries merged, and the last month's own (what recommendations bill) and version."""
+    total = part = version = None
+    for m in months:  # one month in memory at a time besides the running total
+        part, version = await month_summary(pool, fleet, m)
+        total = merge_into(total, part)
+    return total, part, version
 
 
 def segment_profiles(weekday_hourly: np.ndarray, has: np.ndarray, seg: np.ndarray, keys,

@@ -1,16 +1,37 @@
 """PostgreSQL reads and writes of customers, recommendations, runs and events (schema `customers`)."""
 
 import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 from psycopg_pool import AsyncConnectionPool
 
 from customer_svc import summary_store
+from customer_svc.recommendations import Recommendations
+from meters.pgcopy import copy_payload
 from meters.errors import not_found
 
 CUSTOMER_COLUMNS = """c.id, c.customer_hash, coalesce(c.segment_id, ''), c.segment_confidence, c.tariff_type,
   c.solar_installed, c.ev_charging, c.demand_response_opted_in, c.region, c.mean_daily_kwh,
   c.created_at, c.updated_at,
   (SELECT coalesce(array_agg(meter_id ORDER BY meter_id), '{}') FROM customers.customer_meters m WHERE m.customer_id = c.id)"""
+
+
+@dataclass(frozen=True)
+class Assignments:
+    """A run's segment per customer, as columns."""
+
+    customer_ids: np.ndarray  # (n,) int64
+    segment: np.ndarray  # (n,) index into segment_keys
+    confidence: np.ndarray  # (n,)
+    mean_daily_kwh: np.ndarray  # (n,)
+    segment_keys: Sequence[str]
+    renew_recommendations: np.ndarray  # (n,) bool: replace the customer's pending recommendations
+
+    def __len__(self) -> int:
+        return len(self.customer_ids)
 
 
 class CustomerStore:
@@ -51,12 +72,11 @@ class CustomerStore:
         return row
 
     async def customers_with_meters(self) -> list[tuple]:
-        """(customer id, hash, region, tariff, meter_ids) of every customer with a meter."""
+        """(customer id, region, tariff, segment key or '') of every customer with a meter, by id."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT c.id, c.customer_hash, c.region, c.tariff_type, array_agg(m.meter_id ORDER BY m.meter_id)
-                   FROM customers.customers c JOIN customers.customer_meters m ON m.customer_id = c.id
-                   GROUP BY c.id ORDER BY c.id""")
+                """SELECT c.id, c.region, c.tariff_type, coalesce(c.segment_id, '') FROM customers.customers c
+                   WHERE EXISTS (SELECT 1 FROM customers.customer_meters m WHERE m.customer_id = c.id) ORDER BY c.id""")
             return await cur.fetchall()
 
     async def list_recommendations(self, customer_id: int, before_id: int | None, limit: int, status: str,
@@ -129,10 +149,19 @@ class CustomerStore:
             raise not_found("segmentation_run", f"segmentationRuns/{run_id}")
         return row
 
-    async def store_assignments(self, run_id: int, rows: list[tuple], recs: list[tuple],
+    async def last_recommendation_basis(self) -> str | None:
+        """The basis of the latest stored recommendations (recommendations.recommendation_basis)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("""SELECT recommendation_basis FROM customers.segmentation_runs
+                                        WHERE recommendation_basis IS NOT NULL ORDER BY id DESC LIMIT 1""")
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def store_assignments(self, run_id: int, assigned: Assignments, recs: Recommendations, basis: str,
                                 profiles: list[tuple] = ()) -> None:
-        """rows: (customer id, segment key, confidence, mean daily kWh); recs: (customer id, rec);
-        profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
+        """One transaction: every assigned customer's segment, confidence, mean daily kWh and run; `recs` in
+        place of the pending recommendations of the customers whose recommendations are renewed, and their
+        basis on the run; profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
         async with self.pool.connection() as conn, conn.transaction():
             async with conn.cursor() as cur:
                 await cur.executemany(
@@ -141,24 +170,50 @@ class CustomerStore:
                     [(run_id, region, seg, n, hourly) for region, seg, n, hourly in profiles])
             # COPY, not a statement per row: a run at 1.2 M customers writes ~1.2 M assignments and
             # a few million recommendations.
-            await conn.execute("CREATE TEMP TABLE run_assignments (customer_id int8, segment_id text,"
-                               " confidence float8, mean_daily_kwh float8) ON COMMIT DROP")
-            async with conn.cursor().copy("COPY run_assignments FROM STDIN") as copy:
-                for row in rows:
-                    await copy.write_row(row)
+            await conn.execute("CREATE TEMP TABLE run_assignments (customer_id int8, segment int2,"
+                               " confidence float8, mean_daily_kwh float8, renew int2) ON COMMIT DROP")
+            async with conn.cursor().copy("COPY run_assignments FROM STDIN (FORMAT BINARY)") as copy:
+                await copy.write(copy_payload([("int8", assigned.customer_ids), ("int2", assigned.segment),
+                                               ("float8", assigned.confidence), ("float8", assigned.mean_daily_kwh),
+                                               ("int2", assigned.renew_recommendations)]))
+            await conn.execute("ANALYZE run_assignments")  # else the planner guesses its size
             await conn.execute(
-                """UPDATE customers.customers c SET segment_id = a.segment_id, segment_confidence = a.confidence,
-                     mean_daily_kwh = a.mean_daily_kwh, segmentation_run_id = %s, updated_at = now()
-                   FROM run_assignments a WHERE c.id = a.customer_id""", [run_id])
-            # A run's recommendations replace the pending ones of the previous run.
+                """UPDATE customers.customers c SET segment_id = (%s::text[])[a.segment + 1],
+                     segment_confidence = a.confidence, mean_daily_kwh = a.mean_daily_kwh, segmentation_run_id = %s,
+                     updated_at = now()
+                   FROM run_assignments a WHERE c.id = a.customer_id""", [list(assigned.segment_keys), run_id])
+            # A run's recommendations replace the pending ones of the customers it renews.
             await conn.execute("""DELETE FROM customers.customer_recommendations r USING run_assignments a
-                                  WHERE r.customer_id = a.customer_id AND r.status = 'pending'""")
+                                  WHERE r.customer_id = a.customer_id AND a.renew = 1 AND r.status = 'pending'""")
+            await conn.execute("UPDATE customers.segmentation_runs SET recommendation_basis = %s WHERE id = %s",
+                               [basis, run_id])
             async with conn.cursor().copy(
                     """COPY customers.customer_recommendations (customer_id, recommendation_type, title, description,
                          estimated_monthly_savings, segmentation_run_id) FROM STDIN""") as copy:
-                for cid, r in recs:
-                    await copy.write_row((cid, r.recommendation_type, r.title, r.description,
-                                          r.estimated_monthly_savings_aud, run_id))
+                for block in _recommendation_rows(recs, run_id):
+                    await copy.write(block)
+
+
+COPY_BLOCK_ROWS = 100_000
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _recommendation_rows(recs: Recommendations, run_id: int):
+    """COPY text of the recommendations, in blocks of COPY_BLOCK_ROWS rows (bytes)."""
+    for start in range(0, len(recs), COPY_BLOCK_ROWS):
+        part = slice(start, start + COPY_BLOCK_ROWS)
+        texts = [_copy_text(getattr(recs, name)[part]) for name in ("recommendation_type", "title", "description")]
+        lines = map(f"{{}}\t{{}}\t{{}}\t{{}}\t{{}}\t{run_id}\n".format, recs.customer_ids[part].tolist(), *texts,
+                    recs.estimated_monthly_savings_aud[part].tolist())
+        yield "".join(lines).encode()
+
+
+def _copy_text(values: list[str]) -> list[str]:
+    """values escaped for COPY's text format (backslash, tab, newline, carriage return)."""
+    if not _COPY_SPECIAL.search("".join(values)):  # one scan: generated text rarely has any
+        return values
+    return [v.translate(_COPY_ESCAPES) for v in values]
 
 
 def utc(unix_s: float) -> dt.datetime:

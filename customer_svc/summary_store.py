@@ -24,11 +24,12 @@ BLOCK = 10_000  # customers per stored row (~8 MB)
 LAYOUT = (("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered", "u1", (2, 24)),
           ("kwh_weathered", "<f2", (2, 24)), ("kwh_x", "<f2", (2, 24)), ("x_sum", "<f2", (2, 24)),
           ("x_sq", "<f2", (2, 24)), ("dark_sq", "<f4", ()), ("max_kwh", "<f4", ()), ("max_kw", "<f4", ()),
+          ("weekday_max_kwh", "<f4", (24,)),
           ("midday_hist", "u1", (len(MIDDAY_EDGES),)), ("late_hist", "u1", (len(LATE_EDGES),)))
 RELATIVE = ("kwh_weathered", "kwh_x")
 BYTES_PER_CUSTOMER = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in LAYOUT)
 # Local month of a UTC hour: Australian clocks run 9.5 to 11 hours ahead, so mark both candidates.
-_LOCAL_OFFSETS_S = (34_200, 39_600)
+LOCAL_OFFSETS_S = (34_200, 39_600)
 _PG_EPOCH = dt.date(2000, 1, 1)
 
 
@@ -44,6 +45,8 @@ def to_bytes(u: UsageSummary) -> bytes:
 
 def from_bytes(buf: bytes, customers: int) -> UsageSummary:
     """Read-only views into buf in the stored dtypes (the RELATIVE fields: float32 copies in kWh)."""
+    if len(buf) != customers * BYTES_PER_CUSTOMER:
+        raise ValueError(f"{len(buf)} bytes is not {customers} summaries of {BYTES_PER_CUSTOMER} bytes")
     out, offset = {}, 0
     for name, t, shape in LAYOUT:
         count = customers * int(np.prod(shape))
@@ -57,7 +60,7 @@ def from_bytes(buf: bytes, customers: int) -> UsageSummary:
 def months_of_hours(hour_start_unix_s: np.ndarray) -> list[dt.date]:
     """The local calendar months (first days) the UTC hours fall in, in any Australian region."""
     t = np.unique(hour_start_unix_s // 3600 * 3600)
-    local = np.concatenate([(t + off).astype("datetime64[s]") for off in _LOCAL_OFFSETS_S])
+    local = np.concatenate([(t + off).astype("datetime64[s]") for off in LOCAL_OFFSETS_S])
     return [m.astype(dt.date) for m in np.unique(local.astype("datetime64[M]")).astype("datetime64[D]")]
 
 

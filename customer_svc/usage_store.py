@@ -43,6 +43,13 @@ async def load_usage(conn, start_unix_s: int, end_unix_s: int) -> HourlyUsage:
     return HourlyUsage(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2], a[:, 3], a[:, 4].astype(np.int32))
 
 
+async def meter_owners(conn) -> tuple[np.ndarray, np.ndarray]:
+    """(registered meter ids ascending, their customers' ids)."""
+    cur = await conn.execute("SELECT meter_id, customer_id FROM customers.customer_meters ORDER BY meter_id")
+    pairs = np.array(await cur.fetchall(), dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
 async def latest_hour(conn) -> int | None:
     """The latest hour with usage of a registered customer's meter (other meters' readings flow by too).
     One backward probe of the (meter_id, hour_start) key per registered meter, not a scan of the

@@ -56,6 +56,7 @@ class UsageSummary:
     dark_sq: np.ndarray  # (c,) summed squared energy of the dark hours (PV cannot touch them)
     max_kwh: np.ndarray  # (c,) largest hourly energy
     max_kw: np.ndarray  # (c,) largest interval demand
+    weekday_max_kwh: np.ndarray  # (c, 24) largest weekday energy per local hour (demand tariffs bill it)
     midday_hist: np.ndarray  # (c, len(MIDDAY_EDGES)) midday hours (10:00-15:00) with data, by kWh
     late_hist: np.ndarray  # (c, len(LATE_EDGES)) days with late-evening data, by 20:00-24:00 kWh
 
@@ -63,7 +64,7 @@ class UsageSummary:
         return len(self.kwh)
 
 
-_MAX_FIELDS = ("max_kwh", "max_kw")
+_MAX_FIELDS = ("max_kwh", "max_kw", "weekday_max_kwh")
 
 
 def merge(parts: Iterable[UsageSummary]) -> UsageSummary:
@@ -108,6 +109,7 @@ def summarise(p: DailyProfiles) -> UsageSummary:
         kwh=sums.astype(np.float64), hours=hours.astype(np.int32), **_weather_sums(p, k0, valid, day_types),
         dark_sq=sum(np.einsum("cdh,cdh->c", k, k) for k in dark_views).astype(np.float64),
         max_kwh=k0.max(axis=(1, 2)).astype(np.float64), max_kw=p.max_kw.astype(np.float64),
+        weekday_max_kwh=k0.max(axis=1, where=weekend[:, :, None] == 0, initial=0).astype(np.float64),
         midday_hist=_histogram(k0[:, :, MIDDAY], ~missing[:, :, MIDDAY], MIDDAY_EDGES),
         late_hist=_histogram(k0[:, :, LATE].sum(axis=2), late_days, LATE_EDGES))
 
@@ -155,6 +157,11 @@ def summarise_by_month(p: DailyProfiles) -> UsageSummary:
         cuts = np.arange(31, days, 31)
     bounds = np.r_[0, cuts, days]
     return merge([summarise(days_of(p, a, b)) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def customers_of(u: UsageSummary, rows: np.ndarray) -> UsageSummary:
+    """The summaries of some customers (an index or a mask over u's rows)."""
+    return UsageSummary(**{f.name: getattr(u, f.name)[rows] for f in fields(UsageSummary)})
 
 
 def days_of(p: DailyProfiles, a: int, b: int) -> DailyProfiles:

@@ -30,7 +30,8 @@ def test_months_merge_to_the_whole_window(profiles):
     months = merge(summarise(days_of(profiles, a, b)) for a, b in ((0, 12), (12, 30)))
     for name in ADDITIVE:
         np.testing.assert_allclose(getattr(months, name), getattr(whole, name), rtol=1e-5, atol=1e-6, err_msg=name)
-    np.testing.assert_array_equal(months.max_kwh, whole.max_kwh)
+    for name in ("max_kwh", "weekday_max_kwh"):
+        np.testing.assert_array_equal(getattr(months, name), getattr(whole, name), err_msg=name)
 
 
 def test_features_from_months_match_one_piece(profiles):
@@ -45,9 +46,11 @@ def test_records_round_trip(profiles):
     stored = to_bytes(u)
     assert len(stored) == len(u) * BYTES_PER_CUSTOMER
     back = from_bytes(stored, len(u))
-    for name in ADDITIVE + ("max_kw",):
+    for name in ADDITIVE + ("max_kw", "weekday_max_kwh"):
         tol = 1e-3 if name in RELATIVE + ("x_sum", "x_sq") else 1e-6  # the slope's terms: half precision
         np.testing.assert_allclose(getattr(back, name), getattr(u, name), rtol=tol, atol=tol, err_msg=name)
+    with pytest.raises(ValueError):  # another layout's record
+        from_bytes(stored[:-BYTES_PER_CUSTOMER // 2], len(u))
 
 
 def test_local_months_of_utc_hours():
@@ -59,9 +62,19 @@ def test_local_months_of_utc_hours():
     assert months_of_hours(np.array([t - 3 * 3600])) == [dt.date(2026, 1, 1)]
 
 
-def test_window_covers_whole_months():
-    end = int(dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc).timestamp())
-    assert window_months(end, 14) == [dt.date(2026, 11, 1)]
-    assert window_months(end, 90)[0] == dt.date(2026, 8, 1)
-    year = window_months(end, 365)
-    assert year[0] == dt.date(2025, 11, 1) and year[-1] == dt.date(2026, 11, 1) and len(year) == 13
+def _utc(*ymdh) -> int:
+    return int(dt.datetime(*ymdh, tzinfo=dt.timezone.utc).timestamp())
+
+
+def test_window_is_the_complete_months():
+    latest = _utc(2026, 11, 24, 23)  # November is open
+    assert window_months(latest, 14) == [dt.date(2026, 11, 1)]  # no complete month: the open one
+    assert window_months(latest, 90) == [dt.date(2026, 8, 1), dt.date(2026, 9, 1), dt.date(2026, 10, 1)]
+    year = window_months(latest, 365)
+    assert year[0] == dt.date(2025, 11, 1) and year[-1] == dt.date(2026, 10, 1) and len(year) == 12
+
+
+def test_a_month_is_complete_once_it_has_ended_on_every_australian_clock():
+    # 2026-01-31 14:00 UTC is 2026-02-01 01:00 in Sydney but 23:30 on 31 January in Adelaide's standard time.
+    assert window_months(_utc(2026, 1, 31, 14), 60) == [dt.date(2025, 12, 1)]
+    assert window_months(_utc(2026, 1, 31, 15), 60) == [dt.date(2025, 12, 1), dt.date(2026, 1, 1)]

@@ -265,7 +265,8 @@ def test_other_event_days_are_not_baseline_days(stub, loaded, segmented):
 
 def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, segmented, db, ingest_channel):
     """A run stores each month's per-customer summary; the next run (a year) reuses it while nothing it
-    covers changed, and a late reading makes the month stale, so the next run summarises it again."""
+    covers changed (and keeps the recommendations billed from it), and a late reading makes the month
+    stale, so the next run summarises it again and renews the recommendations."""
     month_sql = "SELECT version, summarised_version FROM customers.usage_months WHERE month = '2026-01-01'"
     version, summarised = db.execute(month_sql).fetchone()
     assert version == summarised
@@ -275,6 +276,8 @@ def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, s
 
     segments_sql = "SELECT id, segment_id FROM customers.customers ORDER BY id"
     segments = db.execute(segments_sql).fetchall()
+    recs_sql = "SELECT id FROM customers.customer_recommendations ORDER BY id"
+    recs = db.execute(recs_sql).fetchall()
     # The default window, a year: January is reused; the twelve months before it hold no usage.
     again = stub.RunSegmentation(pb.RunSegmentationRequest(wait=True)).segmentation_run
     assert again.status == spb.SEGMENTATION_RUN_STATUS_SUCCEEDED and again.usage_days == 365
@@ -282,6 +285,7 @@ def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, s
     months = db.execute("SELECT count(*) FROM customers.usage_months WHERE version = summarised_version").fetchone()
     assert months[0] == 13
     assert db.execute(segments_sql).fetchall() == segments  # empty months change nobody's segment
+    assert db.execute(recs_sql).fetchall() == recs  # January billed again, unchanged: recommendations kept
 
     # Two readings in the hour after the fleet's last interval (still January): one more hour of data.
     end = CFG.start_unix_s + CFG.days * 86400
@@ -295,6 +299,7 @@ def test_month_summaries_are_reused_then_refreshed_by_late_usage(stub, loaded, s
     new_version, new_summarised = db.execute(month_sql).fetchone()
     assert new_summarised == new_version > version
     assert _stored_hours(db, cid) == hours_before + 1
+    assert db.execute(recs_sql).fetchall() != recs  # January changed: every customer's renewed
 
 
 def _stored_hours(db, customer_id: int) -> int:
