@@ -56,7 +56,8 @@ class Recommendations:
 
 def recommendation_basis(month: dt.date, summary_version: int) -> str:
     """What recommendations of a month are a function of, besides each customer's segment: the month's
-    summary (month and version; tariff_type changes bump every month's version), the tariffs, the rules."""
+    summary (month and version; a tariff_type change bumps the months of the customer's usage), the
+    tariffs, the rules."""
     tariffs = hashlib.sha256(json.dumps(load_tariffs(), sort_keys=True).encode()).hexdigest()[:16]
     return f"{month.isoformat()} summary v{summary_version} tariffs {tariffs} rules v{RULES_VERSION}"
 

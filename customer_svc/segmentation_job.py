@@ -35,7 +35,7 @@ def window_months(latest_hour_unix_s: int, usage_days: int) -> list[dt.date]:
     end = (latest_hour_unix_s // DAY_S + 1) * DAY_S  # through the end of the latest UTC day
     months = [_utc_month(end - usage_days * DAY_S)]
     while months[-1] < open_month(latest_hour_unix_s):
-        months.append(_next_month(months[-1]))
+        months.append(summary_store.next_month(months[-1]))
     return [m for m in months if _complete(m, latest_hour_unix_s)] or months[-1:]
 
 
@@ -46,7 +46,7 @@ def open_month(latest_hour_unix_s: int) -> dt.date:
 
 def _complete(month: dt.date, latest_hour_unix_s: int) -> bool:
     # The month ends last on the clock least ahead of UTC.
-    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= _unix(_next_month(month))
+    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= _unix(summary_store.next_month(month))
 
 
 def _utc_month(unix_s: int) -> dt.date:
@@ -55,10 +55,6 @@ def _utc_month(unix_s: int) -> dt.date:
 
 def _unix(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
-
-
-def _next_month(m: dt.date) -> dt.date:
-    return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummar
                 SEGMENTATION_MONTHS.labels("stored").inc()
                 return await summary_store.load(conn, month, ids), version
             start = _unix(month)
-            p = await _profiles(conn, fleet, start, (_unix(_next_month(month)) - start) // DAY_S)
+            p = await _profiles(conn, fleet, start, (_unix(summary_store.next_month(month)) - start) // DAY_S)
         u = summarise(p)
         await summary_store.store(conn, month, version, ids, u)
         SEGMENTATION_MONTHS.labels("summarised").inc()

@@ -59,7 +59,12 @@ class CustomerStore:
                         """INSERT INTO customers.customer_meters (meter_id, customer_id) VALUES (%s, %s)
                            ON CONFLICT (meter_id) DO UPDATE SET customer_id = EXCLUDED.customer_id""",
                         [meter_id, cid])
-            await summary_store.bump(conn)  # a month's summaries are per customer, of its meters and region
+            # A month's summaries are per customer, of its meters and region: the months holding these
+            # meters' usage change (none for new meters, the usual case; not every month on record).
+            meter_ids = [m for r in rows for m in r["meter_ids"]]
+            months = await summary_store.months_with_usage(conn, meter_ids)
+            if months:
+                await summary_store.bump(conn, months)
         return created, len(rows) - created
 
     async def get_customer(self, customer_hash: str) -> tuple:

@@ -64,13 +64,34 @@ def months_of_hours(hour_start_unix_s: np.ndarray) -> list[dt.date]:
     return [m.astype(dt.date) for m in np.unique(local.astype("datetime64[M]")).astype("datetime64[D]")]
 
 
-async def bump(conn, months: list[dt.date] | None = None) -> None:
-    """Mark months changed (None: every month summarised so far), within the caller's transaction."""
-    if months is None:
-        # Row locks in month order, as the usage consumer takes them: no deadlock between the two.
-        await conn.execute("""UPDATE customers.usage_months SET version = version + 1 WHERE month IN
-                              (SELECT month FROM customers.usage_months ORDER BY month FOR UPDATE)""")
-        return
+async def months_with_usage(conn, meter_ids: list[int]) -> list[dt.date]:
+    """The local months from the first to the last hour of usage of any of the meters (two probes
+    of the (meter_id, hour_start) key per meter, not a scan of their rows)."""
+    cur = await conn.execute(
+        """SELECT extract(epoch FROM min(first.hour_start))::bigint, extract(epoch FROM max(last.hour_start))::bigint
+           FROM unnest(%s::int8[]) m(meter_id)
+           CROSS JOIN LATERAL (SELECT u.hour_start FROM customers.hourly_usage u WHERE u.meter_id = m.meter_id
+                               ORDER BY u.hour_start LIMIT 1) first
+           CROSS JOIN LATERAL (SELECT u.hour_start FROM customers.hourly_usage u WHERE u.meter_id = m.meter_id
+                               ORDER BY u.hour_start DESC LIMIT 1) last""", [meter_ids])
+    first, last = await cur.fetchone()
+    if first is None:
+        return []
+    ends = months_of_hours(np.array([first, last]))
+    months = [ends[0]]
+    while months[-1] < ends[-1]:
+        months.append(next_month(months[-1]))
+    return months
+
+
+def next_month(m: dt.date) -> dt.date:
+    """The first day of the month after m's."""
+    return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1)
+
+
+async def bump(conn, months: list[dt.date]) -> None:
+    """Mark months changed, within the caller's transaction (rows locked in month order, as every
+    bumper takes them: no deadlock between the usage consumer, weather and the registry)."""
     await conn.execute(
         """INSERT INTO customers.usage_months (month) SELECT unnest(%s::date[]) ORDER BY 1
            ON CONFLICT (month) DO UPDATE SET version = customers.usage_months.version + 1""", [sorted(months)])

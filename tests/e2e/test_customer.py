@@ -6,6 +6,7 @@ The customer process starts on an empty model registry; a small segmentation mod
 into it (another fleet seed than the one streamed) before RunSegmentation.
 """
 
+import datetime as dt
 import os
 
 import grpc
@@ -310,3 +311,21 @@ def _stored_hours(db, customer_id: int) -> int:
         if customer_id in ids:
             return int(from_bytes(stats, len(ids)).hours[list(ids).index(customer_id)].sum())
     raise AssertionError(f"customer {customer_id} has no stored January summary")
+
+
+def test_registering_customers_marks_only_the_months_of_their_usage(stub, loaded, segmented, db):
+    """A customer on new meters changes no month's summary; re-registering one whose meter has usage
+    marks the months of that usage (January), not every month on record."""
+    versions_sql = "SELECT month, version FROM customers.usage_months ORDER BY month"
+    before = dict(db.execute(versions_sql).fetchall())
+    assert len(before) >= 13
+    stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[customer_pb2.Customer(
+        customer_hash="c" * 64, tariff_type="flat", region="NSW", meter_ids=[METER_OFFSET + 10 * CFG.meters])]))
+    assert dict(db.execute(versions_sql).fetchall()) == before
+
+    r = loaded.iloc[0]
+    stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[customer_pb2.Customer(
+        customer_hash=r.customer_hash, tariff_type="demand", region=r.region, meter_ids=[int(r.meter_id)])]))
+    after = dict(db.execute(versions_sql).fetchall())
+    changed = {m for m in after if after[m] != before.get(m)}
+    assert changed == {dt.date(2026, 1, 1)}
