@@ -18,7 +18,7 @@ import pvlib
 
 from customer_svc.profiles import REGION_TIMEZONES, DailyProfiles
 
-# The capital's coordinates stand for the region (degrees; south and east positive as pvlib wants).
+# The capital's coordinates stand for the region (degrees north, degrees east, as pvlib takes them).
 REGION_SITES = {"NSW": (-33.87, 151.21), "VIC": (-37.81, 144.96), "QLD": (-27.47, 153.03),
                 "SA": (-34.93, 138.60), "TAS": (-42.88, 147.33), "": (-27.47, 153.03)}
 SYSTEM_KW = (3.0, 10.0)  # rooftop systems on Australian homes
