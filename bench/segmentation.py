@@ -47,7 +47,7 @@ from customer_svc.recommendations import Recommendations
 from customer_svc.segmentation_job import Fleet, run_results, segment_profiles
 from customer_svc.server import MIGRATIONS
 from customer_svc.store import Assignments, CustomerStore
-from customer_svc.usage_store import latest_hour
+from customer_svc.usage_store import latest_hour, load_usage
 from customer_svc.usage_summary import merge, summarise
 from meters.db import migrate, open_pool
 from meters.pgcopy import copy_payload
@@ -60,6 +60,8 @@ MONTH_DAYS = 30
 WINDOW_MONTHS = {"_90d": 3, "_365d": 12}
 LOAD_CUSTOMERS = 200_000
 LOAD_REPEATS = 5  # the median: one read on a shared box is noisy
+USAGE_READ_METERS = 10_000  # a month of their hours: 7.2 M cells
+USAGE_READ_ID0 = 100_000_000  # ids apart from the bench's registered customers
 TARIFF_TYPES = ("flat", "time_of_use", "demand")
 RUN_TARGET_S = 60.0
 # Recommendations per renewed customer the store is timed with (the synthetic month yields fewer:
@@ -227,6 +229,35 @@ def _load_seconds(dsn: str, customers: int) -> float:
     return asyncio.run(store_and_load())
 
 
+def _usage_read_rows_per_s(dsn: str, meters: int = USAGE_READ_METERS) -> float:
+    """Hourly usage cells per second that summarising a month reads (load_usage: binary COPY), for
+    `meters` meters' month of hours on a real PostgreSQL (best of 3: a shared box is noisy)."""
+    ids = np.arange(USAGE_READ_ID0, USAGE_READ_ID0 + meters, dtype=np.int64)
+    start = 1_767_225_600  # 2026-01-01 UTC
+    hours = start + 3600 * np.arange(MONTH_DAYS * 24, dtype=np.int64)
+
+    async def write_and_read() -> float:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            async with conn.cursor().copy("COPY customers.customers (id, customer_hash, tariff_type) FROM STDIN") as copy:
+                await copy.write("".join(f"{i}\tu{i}\tflat\n" for i in ids.tolist()).encode())
+            async with conn.cursor().copy("COPY customers.customer_meters FROM STDIN (FORMAT BINARY)") as copy:
+                await copy.write(copy_payload([("int8", ids), ("int8", ids)]))
+            n = len(ids) * len(hours)
+            async with conn.cursor().copy("COPY customers.hourly_usage FROM STDIN (FORMAT BINARY)") as copy:
+                await copy.write(copy_payload([("int8", np.repeat(ids, len(hours))), ("timestamptz", np.tile(hours, len(ids))),
+                                               ("float8", np.full(n, 0.5)), ("float8", np.full(n, 2.0)),
+                                               ("int4", np.full(n, 4095, dtype=np.int32))]))
+            await conn.execute("VACUUM ANALYZE customers.hourly_usage")
+            best = np.inf
+            for _ in range(3):
+                t0 = time.perf_counter()
+                usage = await load_usage(conn, start, int(hours[-1]) + 3600, ids)
+                best = min(best, time.perf_counter() - t0)
+            assert len(usage) == n
+            return n / best
+    return asyncio.run(write_and_read())
+
+
 def run(customers: int = 1_200_000) -> dict:
     # A dated training window: the PV assignment renders rooftop systems under the sun of real days.
     train = replace(_chunk(6_000, 99, 28), first_day="2026-01-05")
@@ -241,8 +272,14 @@ def run(customers: int = 1_200_000) -> dict:
             for case, (assigned, recs) in results.items()}
     with _postgres() as dsn:
         load_month = _load_seconds(dsn, load_n) * customers / load_n
+        usage_rows_per_s = _usage_read_rows_per_s(dsn)
         inputs, (renew_all, steady) = _store_seconds(dsn, [runs["all"], runs["all"], runs["steady"]])
     figures["segmentation_month_summary_seconds"] = round(summarising, 2)
+    # Summarising a month from hourly usage, as the run after a month closes does: the read of
+    # customers x 30 days x 24 cells at the measured rate, plus the summaries' computation.
+    figures["segmentation_usage_read_rows_per_s"] = round(usage_rows_per_s)
+    figures["segmentation_month_from_hourly_seconds"] = round(
+        customers * MONTH_DAYS * 24 / usage_rows_per_s + summarising, 1)
     for suffix, months in WINDOW_MONTHS.items():
         total = load_month * months + compute[months]
         figures.update({f"segmentation_summary_load_seconds{suffix}": round(load_month * months, 2),

@@ -4,7 +4,7 @@ latest month's summary. No gRPC here."""
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,16 +12,17 @@ from customer_svc import summary_store, weather_store
 from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
-from customer_svc.profiles import DailyProfiles, build_profiles
+from customer_svc.profiles import build_profiles
 from customer_svc.recommendations import Recommendations, hourly_means, recommend, recommendation_basis
 from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage, meter_owners
-from customer_svc.usage_summary import UsageSummary, customers_of, merge_into, summarise
+from customer_svc.usage_summary import UsageSummary, concat_customers, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
 from meters.errors import failed_precondition
 
 log = logging.getLogger(__name__)
 DAY_S = 86400
+SUMMARY_CHUNK = 50_000  # customers summarised at a time: a month of their hours is ~36 M cells, ~2 GB read
 
 
 def window_months(latest_hour_unix_s: int, usage_days: int) -> list[dt.date]:
@@ -72,21 +73,27 @@ class Fleet:
                    np.array([r[3] for r in rows], dtype=object))
 
 
-async def _profiles(conn, fleet: Fleet, start_unix_s: int, days: int) -> DailyProfiles:
-    """Every customer's local-day profiles for the `days` local days from the local date of start (a UTC
-    midnight, the same date on every Australian clock), with the regions' temperatures."""
+async def _summarise(conn, fleet: Fleet, start_unix_s: int, days: int) -> UsageSummary:
+    """Every customer's summary of the `days` local days from the local date of start (a UTC midnight,
+    the same date on every Australian clock), with the regions' temperatures; SUMMARY_CHUNK customers
+    at a time, so a month of 1.2 M customers (~0.9 billion hourly cells) never sits in memory at once."""
     # A local day starts 9.5-11 h before the UTC midnight of its date: read from the day before.
-    usage = await load_usage(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
-    weather = await weather_store.load(conn, start_unix_s - DAY_S, start_unix_s + days * DAY_S)
+    lo, hi = start_unix_s - DAY_S, start_unix_s + days * DAY_S
+    weather = await weather_store.load(conn, lo, hi)
     meters, owners = await meter_owners(conn)
-    owner = owners[np.searchsorted(meters, usage.meter_ids)]  # load_usage reads registered meters only
-    index = np.minimum(np.searchsorted(fleet.ids, owner), len(fleet.ids) - 1)
-    ours = fleet.ids[index] == owner  # not a customer registered since the fleet was read
-    p = build_profiles(index[ours], usage.hour_start_unix_s[ours], usage.kwh[ours], usage.max_kw[ours],
-                       fleet.regions, start_unix_s, days)
-    names = sorted(set(fleet.regions))
-    temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
-    return DailyProfiles(p.kwh, p.max_kw, p.weekend, p.region, p.first_day, temp)
+    parts = []
+    for a in range(0, len(fleet.ids), SUMMARY_CHUNK):
+        ids = fleet.ids[a:a + SUMMARY_CHUNK]
+        mine = np.isin(owners, ids)  # not a customer registered since the fleet was read
+        usage = await load_usage(conn, lo, hi, meters[mine])
+        owner = owners[mine][np.searchsorted(meters[mine], usage.meter_ids)]
+        regions = fleet.regions[a:a + SUMMARY_CHUNK]
+        p = build_profiles(np.searchsorted(ids, owner), usage.hour_start_unix_s, usage.kwh, usage.max_kw,
+                           regions, start_unix_s, days)
+        names = sorted(set(regions))
+        temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
+        parts.append(summarise(replace(p, temp_c=temp)))
+    return concat_customers(parts)
 
 
 async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummary, int]:
@@ -106,8 +113,7 @@ async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummar
                 SEGMENTATION_MONTHS.labels("stored").inc()
                 return await summary_store.load(conn, month, ids), version
             start = _unix(month)
-            p = await _profiles(conn, fleet, start, (_unix(summary_store.next_month(month)) - start) // DAY_S)
-        u = summarise(p)
+            u = await _summarise(conn, fleet, start, (_unix(summary_store.next_month(month)) - start) // DAY_S)
         await summary_store.store(conn, month, version, ids, u)
         SEGMENTATION_MONTHS.labels("summarised").inc()
         log.info("summarised %s for %d customers (version %d)", month, len(ids), version)

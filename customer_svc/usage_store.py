@@ -1,9 +1,12 @@
 """hourly_usage writes (idempotent upserts) and reads (as arrays for segmentation)."""
 
+import datetime as dt
+
 import numpy as np
+from psycopg import sql
 
 from customer_svc.hourly import HourlyUsage
-from meters.pgcopy import copy_payload
+from meters.pgcopy import copy_payload, read_copy_payload
 
 UPSERT = """
 INSERT INTO customers.hourly_usage AS u (meter_id, hour_start, kwh, max_kw, slots)
@@ -21,26 +24,38 @@ async def upsert_usage(conn, usage: HourlyUsage) -> None:
     """Fold hourly cells into customers.hourly_usage within the caller's transaction."""
     await conn.execute("CREATE TEMP TABLE IF NOT EXISTS new_usage (meter_id int8, hour_start timestamptz,"
                        " kwh float8, max_kw float8, slots int4) ON COMMIT DELETE ROWS")
-    payload = copy_payload([("int8", usage.meter_ids), ("timestamptz", usage.hour_start_unix_s),
-                            ("float8", usage.kwh), ("float8", usage.max_kw), ("int4", usage.slots)])
+    payload = copy_payload(list(zip(USAGE_TYPES, (usage.meter_ids, usage.hour_start_unix_s, usage.kwh,
+                                                  usage.max_kw, usage.slots))))
     async with conn.cursor().copy("COPY new_usage FROM STDIN (FORMAT BINARY)") as copy:
         await copy.write(payload)
     await conn.execute(UPSERT)
 
 
-async def load_usage(conn, start_unix_s: int, end_unix_s: int) -> HourlyUsage:
-    """Every registered meter's hourly cells in [start, end)."""
-    cur = await conn.execute(
-        """SELECT u.meter_id, extract(epoch FROM u.hour_start)::bigint, u.kwh, u.max_kw, u.slots
-           FROM customers.hourly_usage u JOIN customers.customer_meters m USING (meter_id)
-           WHERE u.hour_start >= to_timestamp(%s) AND u.hour_start < to_timestamp(%s)""",
-        [start_unix_s, end_unix_s])
-    rows = await cur.fetchall()
-    if not rows:
-        empty = np.empty(0)
-        return HourlyUsage(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(np.int32))
-    a = np.array(rows, dtype=np.float64)
-    return HourlyUsage(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2], a[:, 3], a[:, 4].astype(np.int32))
+async def load_usage(conn, start_unix_s: int, end_unix_s: int, meter_ids: np.ndarray | None = None) -> HourlyUsage:
+    """Registered meters' hourly cells in [start, end) (only `meter_ids`' when given).
+
+    Binary COPY parsed as one numpy array: a month of 1.2 M meters is ~0.9 billion cells, which
+    row-by-row fetching (~0.5 M rows/s here) would take half an hour to read."""
+    meters = "" if meter_ids is None else " AND u.meter_id = ANY({})"
+    query = sql.SQL(
+        """COPY (SELECT u.meter_id, u.hour_start, u.kwh, u.max_kw, u.slots
+                 FROM customers.hourly_usage u JOIN customers.customer_meters m USING (meter_id)
+                 WHERE u.hour_start >= {} AND u.hour_start < {}""" + meters + ") TO STDOUT (FORMAT BINARY)"
+    ).format(*[sql.Literal(v) for v in (_utc(start_unix_s), _utc(end_unix_s))],
+             *([] if meter_ids is None else [sql.Literal([int(m) for m in meter_ids])]))
+    payload = bytearray()
+    async with conn.cursor().copy(query) as copy:
+        async for chunk in copy:
+            payload += chunk
+    ids, hours, kwh, max_kw, slots = read_copy_payload(payload, USAGE_TYPES)
+    return HourlyUsage(ids, hours, kwh, max_kw, slots)
+
+
+USAGE_TYPES = ["int8", "timestamptz", "float8", "float8", "int4"]
+
+
+def _utc(unix_s: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc)
 
 
 async def meter_owners(conn) -> tuple[np.ndarray, np.ndarray]:

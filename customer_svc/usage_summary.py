@@ -159,6 +159,11 @@ def summarise_by_month(p: DailyProfiles) -> UsageSummary:
     return merge([summarise(days_of(p, a, b)) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
+def concat_customers(parts: list[UsageSummary]) -> UsageSummary:
+    """One summary of the parts' customers, in order (the same days for all)."""
+    return UsageSummary(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(UsageSummary)})
+
+
 def customers_of(u: UsageSummary, rows: np.ndarray) -> UsageSummary:
     """The summaries of some customers (an index or a mask over u's rows)."""
     return UsageSummary(**{f.name: getattr(u, f.name)[rows] for f in fields(UsageSummary)})

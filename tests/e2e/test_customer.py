@@ -329,3 +329,29 @@ def test_registering_customers_marks_only_the_months_of_their_usage(stub, loaded
     after = dict(db.execute(versions_sql).fetchall())
     changed = {m for m in after if after[m] != before.get(m)}
     assert changed == {dt.date(2026, 1, 1)}
+
+
+def test_a_month_summarised_in_chunks_of_customers_equals_one_pass(loaded, segmented, mesh, monkeypatch):
+    """Summarising reads a chunk of customers' usage at a time (a month at 1.2 M is ~0.9 billion cells):
+    chunks of 7 customers give exactly the summary of one pass over all of them."""
+    import asyncio
+    from dataclasses import fields
+
+    from customer_svc import segmentation_job
+    from customer_svc.store import CustomerStore
+    from meters.db import open_pool
+
+    async def january(chunk: int):
+        monkeypatch.setattr(segmentation_job, "SUMMARY_CHUNK", chunk)
+        pool = await open_pool(mesh.pg_dsn)
+        try:
+            fleet = segmentation_job.Fleet.of(await CustomerStore(pool).customers_with_meters())
+            async with pool.connection() as conn:
+                return await segmentation_job._summarise(conn, fleet, segmentation_job._unix(dt.date(2026, 1, 1)), 31)
+        finally:
+            await pool.close()
+
+    whole, chunked = asyncio.run(january(1_000_000)), asyncio.run(january(7))
+    assert whole.hours.sum() > 0 and len(whole) > 100
+    for f in fields(whole):
+        np.testing.assert_array_equal(getattr(chunked, f.name), getattr(whole, f.name), err_msg=f.name)
