@@ -125,8 +125,7 @@ def _from_monthly_summaries(model: SegmentationModel, customers: int) -> tuple[f
             t0 = time.perf_counter()
             results[case].append(run_results(u, summary_store.from_bytes(month, len(profiles)), dt.date(2026, 1, 1),
                                              seg, conf, keys, ids, tariffs, renew))
-            segment_profiles(u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1), u.hours.sum(axis=(1, 2)) > 0, seg, keys,
-                             regions)
+            segment_profiles(u.weekday_means(), u.has_usage(), seg, keys, regions)
             recommending[case] += time.perf_counter() - t0
         done += len(profiles)
         print(f"\rmonthly summaries: {done:,}/{customers:,} customers", end="", flush=True)
@@ -183,15 +182,17 @@ def _store_seconds(dsn: str, runs: list[tuple[Assignments, Recommendations]]) ->
     return asyncio.run(register_and_store())
 
 
-async def _register(dsn: str, ids: np.ndarray) -> None:
-    """Customers `ids`, each with meter id = customer id and one hour of usage."""
+async def _register(dsn: str, ids: np.ndarray, hours=(1_767_225_600,)) -> None:
+    """Customers `ids`, each with meter id = customer id and usage in each of `hours` (UTC hour starts)."""
+    hours = np.asarray(hours, dtype=np.int64)
+    n = len(ids) * len(hours)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         async with conn.cursor().copy("COPY customers.customers (id, customer_hash, tariff_type) FROM STDIN") as copy:
             await copy.write("".join(f"{i}\tc{i}\tflat\n" for i in ids.tolist()).encode())
         for table, columns in (("customer_meters", [("int8", ids), ("int8", ids)]),
-                               ("hourly_usage", [("int8", ids), ("timestamptz", np.full(len(ids), 1_767_225_600)),
-                                                 ("float8", np.ones(len(ids))), ("float8", np.ones(len(ids))),
-                                                 ("int4", np.full(len(ids), 4095))])):
+                               ("hourly_usage", [("int8", np.repeat(ids, len(hours))),
+                                                 ("timestamptz", np.tile(hours, len(ids))), ("float8", np.ones(n)),
+                                                 ("float8", np.ones(n)), ("int4", np.full(n, 4095))])):
             async with conn.cursor().copy(f"COPY customers.{table} FROM STDIN (FORMAT BINARY)") as copy:
                 await copy.write(copy_payload(columns))
         for table in ("customers", "customer_meters", "hourly_usage"):
@@ -237,17 +238,9 @@ def _usage_read_rows_per_s(dsn: str, meters: int = USAGE_READ_METERS) -> float:
     hours = start + 3600 * np.arange(MONTH_DAYS * 24, dtype=np.int64)
 
     async def write_and_read() -> float:
+        await _register(dsn, ids, hours)
+        n = len(ids) * len(hours)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            async with conn.cursor().copy("COPY customers.customers (id, customer_hash, tariff_type) FROM STDIN") as copy:
-                await copy.write("".join(f"{i}\tu{i}\tflat\n" for i in ids.tolist()).encode())
-            async with conn.cursor().copy("COPY customers.customer_meters FROM STDIN (FORMAT BINARY)") as copy:
-                await copy.write(copy_payload([("int8", ids), ("int8", ids)]))
-            n = len(ids) * len(hours)
-            async with conn.cursor().copy("COPY customers.hourly_usage FROM STDIN (FORMAT BINARY)") as copy:
-                await copy.write(copy_payload([("int8", np.repeat(ids, len(hours))), ("timestamptz", np.tile(hours, len(ids))),
-                                               ("float8", np.full(n, 0.5)), ("float8", np.full(n, 2.0)),
-                                               ("int4", np.full(n, 4095, dtype=np.int32))]))
-            await conn.execute("VACUUM ANALYZE customers.hourly_usage")
             best = np.inf
             for _ in range(3):
                 t0 = time.perf_counter()

@@ -68,10 +68,7 @@ def plot_confusion(truth: np.ndarray, predicted: np.ndarray, keys, path) -> None
     ax.set_yticks(range(len(keys)), keys, fontsize=8)
     ax.set_xlabel("assigned segment")
     ax.set_ylabel("planted segment")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_profiles(kwh: np.ndarray, weekend: np.ndarray, predicted: np.ndarray, keys, path) -> None:
@@ -85,6 +82,11 @@ def plot_profiles(kwh: np.ndarray, weekend: np.ndarray, predicted: np.ndarray, k
         ax.set_xticks([0, 6, 12, 18, 23])
     fig.supxlabel("local hour (weekdays)")
     fig.supylabel("mean kWh per hour")
+    save_figure(fig, path)
+
+
+def save_figure(fig, path) -> None:
+    """Lay out, write (creating the folder) and close a finished figure."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -24,7 +24,7 @@ PV_ZERO_SHARE = 0.3
 DAYLIGHT = np.arange(8, 17)
 
 
-def _hist_quantiles(hist: np.ndarray, edges: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+def hist_quantiles(hist: np.ndarray, edges: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
     """Row quantiles of values counted in bins [edges[i], edges[i+1]) (the last bin is open, read as
     its lower edge), interpolated linearly within a bin."""
     cum = np.cumsum(hist, axis=1, dtype=np.float64)
@@ -59,9 +59,9 @@ def build_features(p: DailyProfiles) -> np.ndarray:
 def features(u: UsageSummary) -> np.ndarray:
     """(customers, len(FEATURE_NAMES)) float32 from a window's summary; hours without data are left
     out of every mean."""
-    weekday_hourly = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)  # (c, 24)
+    weekday_hourly = u.weekday_means()  # (c, 24)
     weekend_hourly = u.kwh[:, 1] / np.maximum(u.hours[:, 1], 1)
-    hourly = u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
+    hourly = u.hourly_means()
     # Rooftop PV: the import register reads ~0 (< 2 % of the customer's mean hour) through midday.
     mean_h = np.maximum(u.kwh.sum(axis=(1, 2)) / np.maximum(u.hours.sum(axis=(1, 2)), 1), EPS)
     zero_share = _hist_share_below(u.midday_hist, MIDDAY_EDGES, 0.02 * mean_h)
@@ -93,7 +93,7 @@ def features(u: UsageSummary) -> np.ndarray:
     if pv.any() and (~pv).any():
         weekend_midday[pv] = np.median(weekend_midday[~pv])
     # EV charging: a few evenings with a big block of energy after 20:00 -> high upper quantile.
-    q20, q80 = _hist_quantiles(u.late_hist, LATE_EDGES, (0.2, 0.8))
+    q20, q80 = hist_quantiles(u.late_hist, LATE_EDGES, (0.2, 0.8))
     burst = (q80 - q20) / (4 * dark_mean)
     return np.column_stack([
         shape, level, np.log1p(std_h / dark_mean), np.log1p(u.max_kwh / dark_mean),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from customer_svc.billing import DAYS_PER_MONTH, hours_of, load_tariffs, monthly_bills
-from customer_svc.features import _hist_quantiles
+from customer_svc.features import hist_quantiles
 from customer_svc.usage_summary import LATE_EDGES, UsageSummary
 
 PEAK_SHARE_THRESHOLD = 0.40
@@ -66,11 +66,6 @@ def _clock(hour: int) -> str:
     return f"{(hour - 1) % 12 + 1}{'am' if hour % 24 < 12 else 'pm'}"
 
 
-def hourly_means(u: UsageSummary) -> np.ndarray:
-    """(c, 24) mean kWh per local hour over the hours with data."""
-    return u.kwh.sum(axis=1) / np.maximum(u.hours.sum(axis=1), 1)
-
-
 def shiftable_loads(u: UsageSummary) -> dict[str, np.ndarray]:
     """Loads recognisable by their time signature -> (c,) their mean kWh per day in the peak window,
     NaN where the customer's month does not show the load.
@@ -82,10 +77,10 @@ def shiftable_loads(u: UsageSummary) -> dict[str, np.ndarray]:
     Dishwasher/laundry: an evening bump (19-22) above the day's typical hour.
     The night base is the lowest hourly mean of 01:00-05:00.
     """
-    hourly = hourly_means(u)
+    hourly = u.hourly_means()
     base = hourly[:, 1:5].min(axis=1)
     typical = hourly.mean(axis=1)
-    q20, q80 = _hist_quantiles(u.late_hist, LATE_EDGES, (0.2, 0.8))
+    q20, q80 = hist_quantiles(u.late_hist, LATE_EDGES, (0.2, 0.8))
     ev = (u.late_hist.sum(axis=1) >= EV_MIN_DAYS) & (q80 - q20 > EV_SPREAD_KWH)
     found = {
         "EV charging": (ev, hourly[:, 19] - base),
@@ -110,7 +105,7 @@ def recommend(u: UsageSummary, customer_ids: np.ndarray, tariff_types: Sequence[
               month: str) -> Recommendations:
     """Recommendations for the customers of `u` (one month's summary, in customer_ids' order) with data
     in it, given each one's tariff and segment key; `month` names the month in the text ("March 2026")."""
-    billed = u.hours.sum(axis=(1, 2)) > 0
+    billed = u.has_usage()
     parts = [_time_shift(u, billed, month), _tariff_change(u, billed, tariff_types, month),
              _demand_response(billed & np.isin(np.asarray(segments, dtype=object), DR_SEGMENTS))]
     index = np.concatenate([p[0] for p in parts])

@@ -13,7 +13,7 @@ from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
 from customer_svc.profiles import build_profiles
-from customer_svc.recommendations import Recommendations, hourly_means, recommend, recommendation_basis
+from customer_svc.recommendations import Recommendations, recommend, recommendation_basis
 from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage, meter_owners
 from customer_svc.usage_summary import UsageSummary, concat_customers, customers_of, merge_into, summarise
@@ -130,7 +130,7 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
         raise failed_precondition("no usage stored yet", "NO_USAGE")
     months = window_months(last, usage_days)
     u, latest, latest_version = await _merged(store.pool, fleet, months)
-    if not _with_usage(u).any() and months[-1] != open_month(last):
+    if not u.has_usage().any() and months[-1] != open_month(last):
         # A fleet younger than the window's complete months: its usage is all in the open month.
         months = [open_month(last)]
         u, latest, latest_version = await _merged(store.pool, fleet, months)
@@ -140,9 +140,8 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     renew = customers_to_renew(basis, await store.last_recommendation_basis(), np.array(keys, dtype=object)[seg],
                                fleet.segments)
     assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, fleet.ids, fleet.tariffs, renew)
-    weekday = u.kwh[:, 0] / np.maximum(u.hours[:, 0], 1)
     await store.store_assignments(run_id, assigned, recs, basis, segment_profiles(
-        weekday, _with_usage(u), seg, keys, fleet.regions))
+        u.weekday_means(), u.has_usage(), seg, keys, fleet.regions))
     return len(assigned), version
 
 
@@ -161,17 +160,13 @@ def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, se
                 renew: np.ndarray) -> tuple[Assignments, Recommendations]:
     """What a run stores: the segment of every customer with usage in the window (u), and recommendations
     from the window's latest month (latest) for those of them it renews."""
-    has = _with_usage(u)
-    assigned = Assignments(ids[has], seg[has], conf[has], hourly_means(u)[has].sum(axis=1), keys, renew[has])
+    has = u.has_usage()
+    assigned = Assignments(ids[has], seg[has], conf[has], u.hourly_means()[has].sum(axis=1), keys, renew[has])
     rows = np.flatnonzero(has & renew)
     billed = latest if len(rows) == len(latest) else customers_of(latest, rows)
     recs = recommend(billed, ids[rows], np.array(tariffs, dtype=object)[rows], np.array(keys, dtype=object)[seg[rows]],
                      latest_month.strftime("%B %Y"))
     return assigned, recs
-
-
-def _with_usage(u: UsageSummary) -> np.ndarray:
-    return u.hours.sum(axis=(1, 2)) > 0
 
 
 async def _merged(pool, fleet: Fleet, months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:

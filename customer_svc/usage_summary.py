@@ -63,6 +63,18 @@ class UsageSummary:
     def __len__(self) -> int:
         return len(self.kwh)
 
+    def has_usage(self) -> np.ndarray:
+        """(c,) bool: customers with at least one hour of data."""
+        return self.hours.sum(axis=(1, 2)) > 0
+
+    def hourly_means(self) -> np.ndarray:
+        """(c, 24) mean kWh per local hour over the hours with data, any day."""
+        return self.kwh.sum(axis=1) / np.maximum(self.hours.sum(axis=1), 1)
+
+    def weekday_means(self) -> np.ndarray:
+        """(c, 24) mean weekday kWh per local hour over the hours with data."""
+        return self.kwh[:, 0] / np.maximum(self.hours[:, 0], 1)
+
 
 _MAX_FIELDS = ("max_kwh", "max_kw", "weekday_max_kwh")
 
