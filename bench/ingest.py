@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from bench.cpu import snapshot, used
-from meters.ingest_client import batches, channel, register_meters
+from meters.ingest_client import batches, register_meters
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
@@ -37,7 +37,7 @@ def run() -> dict[str, float]:
 def measure(mesh: Mesh) -> dict[str, float]:
     cols = readings(1, METERS, INTERVALS, seed=11)
     requests = list(batches([cols], BATCH))  # built before the clock starts
-    with channel(mesh.grpc_addr("ingest")) as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
+    with mesh.channel("ingest") as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
         register_meters(ch, meters(1, METERS))
         stub = ingest_service_pb2_grpc.IngestServiceStub(ch)
         pids = {name: proc.pid for name, proc in mesh.procs.items()}

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from meters.ingest_client import channel
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
 from meters.readings import to_batch
@@ -37,7 +36,7 @@ def _p99(seconds: list[float]) -> float:
 
 def measure(mesh: Mesh) -> dict[str, float]:
     figures: dict[str, float] = {"scoring_load_avg_1m_before": round(os.getloadavg()[0], 2)}
-    with channel(mesh.grpc_addr("scoring")) as ch:
+    with mesh.channel("scoring") as ch:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(ch)
         one = [pb.ScoreReadingsRequest(batch=to_batch(readings(1 + i % 500, 1, 1, seed=i))) for i in range(CALLS)]
         for r in one[:50]:

@@ -4,7 +4,8 @@
 //
 // Configuration (environment):
 //
-//	GATEWAY_ADDR    listen address (default 127.0.0.1:8080)
+//	GATEWAY_ADDR    listen address (default 127.0.0.1:8080); HTTPS unless
+//	                GATEWAY_DEV_PLAINTEXT=1 (security.go: certificates, body bound)
 //	INGEST_ADDR, SCORING_ADDR, FORECAST_ADDR, CUSTOMER_ADDR, ALERT_ADDR
 //	                host:port of each service's gRPC server; all required
 //	                unless GATEWAY_ALLOW_MISSING=1, which leaves the routes of
@@ -31,7 +32,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	// Registers ErrorInfo, BadRequest, ... so error details in google.rpc.Status can be rendered as JSON.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -92,6 +92,15 @@ func run(log *slog.Logger) error {
 		return fmt.Errorf("missing service addresses: %s (set them, or GATEWAY_ALLOW_MISSING=1)", strings.Join(missing, ", "))
 	}
 
+	tr, err := loadTransport()
+	if err != nil {
+		return err
+	}
+	maxBody, err := maxBodyBytes()
+	if err != nil {
+		return err
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -103,7 +112,7 @@ func run(log *slog.Logger) error {
 	)
 	for _, b := range active {
 		conn, err := grpc.NewClient(b.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			tr.backend,
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
 		)
 		if err != nil {
@@ -126,17 +135,24 @@ func run(log *slog.Logger) error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	root.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { ready(w, r, active) })
-	root.Handle("/api/", mux)
+	root.Handle("/api/", limitBodies(maxBody, mux))
 
 	srv := &http.Server{
 		Addr:              listen,
 		Handler:           logRequests(log, root),
+		TLSConfig:         tr.server,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: WatchAlerts is a long-lived stream.
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", listen)
+	go func() {
+		if tr.plaintext {
+			errc <- srv.ListenAndServe()
+			return
+		}
+		errc <- srv.ListenAndServeTLS("", "")
+	}()
+	log.Info("gateway listening", "addr", listen, "tls", !tr.plaintext)
 
 	select {
 	case err := <-errc:

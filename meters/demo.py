@@ -19,7 +19,7 @@ from meters import demo_report
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet_registration import ServiceChannels, record_weather, register_fleet
 from meters.ingest.v1.reading_pb2 import RejectionReason
-from meters.ingest_client import channel, stream_readings
+from meters.ingest_client import stream_readings
 from meters.mesh import SERVICES, Mesh
 from meters.ml_jobs import MlJob, train_all
 from meters.model_registry import ModelNotFound, ModelRegistry
@@ -45,7 +45,7 @@ def available_services() -> list[str]:
 
 def stream_fleet(mesh: Mesh, cfg: FleetConfig, topology) -> tuple[DemoResult, demo_report.AnomalyTruth]:
     truth = demo_report.AnomalyTruth(set(), 0)
-    with channel(mesh.grpc_addr("ingest")) as ch:
+    with mesh.channel("ingest") as ch:
         expected = cfg.meters * cfg.days * (1440 // cfg.interval_minutes)
         sent = 0
         with Progress(TextColumn("streaming readings"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -135,7 +135,7 @@ def mesh_sections(mesh: Mesh, truth: demo_report.AnomalyTruth, end_unix_s: int, 
         ("forecast", lambda ch: demo_report.forecast_rows(ch, end_unix_s)),
         ("customer", lambda ch: demo_report.segment_rows(ch, days)),
     ):
-        with channel(mesh.grpc_addr(service)) as ch:
+        with mesh.channel(service) as ch:
             try:
                 sections[service] = make_rows(ch)
             except grpc.RpcError as err:
@@ -154,8 +154,8 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
         mesh.start(*services)
         cfg = FleetConfig(meters=meters, days=days, seed=seed)
         topology = generate_topology(cfg)
-        with channel(mesh.grpc_addr("ingest")) as ingest, channel(mesh.grpc_addr("scoring")) as scoring, \
-                channel(mesh.grpc_addr("forecast")) as forecast, channel(mesh.grpc_addr("customer")) as customer:
+        with mesh.channel("ingest") as ingest, mesh.channel("scoring") as scoring, \
+                mesh.channel("forecast") as forecast, mesh.channel("customer") as customer:
             register_fleet(topology, ServiceChannels(ingest, scoring, forecast, customer))
             record_weather(cfg, customer)
         result, truth = stream_fleet(mesh, cfg, topology)

@@ -47,3 +47,11 @@ def unavailable(message: str, reason: str = "DEPENDENCY_UNAVAILABLE") -> DomainE
 
 def failed_precondition(message: str, reason: str, **metadata: str) -> DomainError:
     return DomainError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, metadata=metadata)
+
+
+def unauthenticated(message: str, reason: str = "UNAUTHENTICATED") -> DomainError:
+    return DomainError(grpc.StatusCode.UNAUTHENTICATED, reason, message)
+
+
+def permission_denied(message: str, **metadata: str) -> DomainError:
+    return DomainError(grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED", message, metadata=metadata)

@@ -7,11 +7,13 @@ import grpc
 from meters.ingest.v1 import ingest_service_pb2 as pb
 from meters.ingest.v1 import ingest_service_pb2_grpc, meter_pb2
 from meters.readings import ReadingColumns, to_batch
-from meters.server import CHANNEL_OPTIONS
+from meters.security.client import ClientIdentity
+from meters.security.client import channel as secure_client_channel
 
 
-def channel(addr: str) -> grpc.Channel:
-    return grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+def channel(addr: str, identity: ClientIdentity | None = None) -> grpc.Channel:
+    """TLS + token from `identity` (default: the environment, meters.security.client)."""
+    return secure_client_channel(addr, identity)
 
 
 def batches(chunks: Iterable[ReadingColumns], batch_size: int) -> Iterator[pb.StreamReadingsRequest]:

@@ -1,4 +1,7 @@
-"""One server interceptor for every service: metrics and error mapping.
+"""One server interceptor for every service: authorization, metrics and error mapping.
+
+Every /meters.* call is first checked against the role table (meters.security.authz); the
+caller is then known to the servicer and the audit writer through meters.security.identity.
 
 Domain errors become rich statuses (ErrorInfo, BadRequest); anything else
 becomes INTERNAL without leaking a traceback to the client. Streaming
@@ -15,6 +18,8 @@ from grpc_status import rpc_status
 
 from meters.errors import DOMAIN, DomainError
 from meters.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
+from meters.security.authz import Authorizer
+from meters.security.identity import set_caller
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,8 @@ def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, prefix: str = "/meters."):
+    def __init__(self, authorizer: Authorizer, prefix: str = "/meters."):
+        self._authorizer = authorizer
         self._prefix = prefix
 
     async def intercept_service(self, continuation, details):
@@ -70,10 +76,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             observe.observe(time.perf_counter() - started)
             GRPC_HANDLED.labels(service, method, _code_of(context, default_code)).inc()
 
+        # grpc.aio runs each call in a task of its own, whose context copy the caller is set in:
+        # it cannot leak into another call, so nothing needs resetting.
+        authorize = self._authorizer.authorize
+
         def wrap_unary_response(behavior):
             async def wrapped(request_or_iterator, context):
                 started, code = time.perf_counter(), "OK"
                 try:
+                    set_caller(await authorize(details.method, context))
                     return await behavior(request_or_iterator, context)
                 except grpc.aio.AbortError:
                     code = "UNKNOWN"
@@ -90,6 +101,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             async def wrapped(request_or_iterator, context):
                 started, code = time.perf_counter(), "OK"
                 try:
+                    set_caller(await authorize(details.method, context))
                     async for response in behavior(request_or_iterator, context):
                         yield response
                 except grpc.aio.AbortError:

@@ -4,12 +4,18 @@ Used by `make demo`, `make up`, the end-to-end tests and the benchmarks, so
 that all of them exercise the same processes a deployment runs. Each process
 logs to <run_dir>/<name>.log; readiness is the gRPC health check (or the
 /metrics endpoint for processes without a gRPC server).
+
+Secure by default, as a deployment is: the mesh makes a throw-away CA and a certificate per
+service in <run_dir>/pki, runs the local token issuer (meters.security.issuer) and starts every
+service with TLS, mTLS and token checks on. `Mesh.channel(name, roles)` is how a client of the
+mesh (demo, tests, benchmarks) calls it; `secure=False` is the plain-text development mode.
 """
 
 import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +25,11 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from meters.security import issuer, pki
+from meters.security.client import ClientIdentity
+from meters.security.client import channel as client_channel
+from meters.security.roles import HUMAN_ROLES
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,12 @@ SERVICES: dict[str, ProcessSpec] = {
 }
 
 GATEWAY_OFFSET = 80
+ISSUER_OFFSET = 90
+# Certificates the local PKI holds: one per service, the gateway, a client of the mesh (demo, tests,
+# CLI: identified by its token, its certificate grants nothing) and a head-end device (grants
+# meter_head_end without a token).
+CERT_IDENTITIES = ("ingest", "ingest-writer", "scoring", "forecast", "customer", "alert", "gateway", "client",
+                   "head-end", "issuer")
 GATEWAY_BINARY = Path(__file__).resolve().parent.parent / "build" / "gateway"
 
 
@@ -52,7 +69,7 @@ def _port_free(port: int) -> bool:
 
 def free_port_base() -> int:
     """A base whose every service port is free, so meshes of parallel runs never answer for each other."""
-    offsets = [GATEWAY_OFFSET] + [o for s in SERVICES.values() for o in (s.grpc_offset, s.metrics_offset) if o]
+    offsets = [GATEWAY_OFFSET, ISSUER_OFFSET] + [o for s in SERVICES.values() for o in (s.grpc_offset, s.metrics_offset) if o]
     while True:
         base = random.randrange(20_000, 30_000, 200)
         if all(_port_free(base + o) for o in offsets):
@@ -60,13 +77,67 @@ def free_port_base() -> int:
 
 
 class Mesh:
-    def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int | None = None):
+    def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int | None = None,
+                 secure: bool = True):
         self.run_dir = run_dir
         self.pg_dsn = pg_dsn
         self.kafka_bootstrap = kafka_bootstrap
         self.port_base = port_base or free_port_base()
+        self.secure = secure
         self.procs: dict[str, subprocess.Popen] = {}
+        self.issuer_proc: subprocess.Popen | None = None
         run_dir.mkdir(parents=True, exist_ok=True)
+        self.pki_dir = pki.make_pki(run_dir / "pki", CERT_IDENTITIES)
+
+    @property
+    def issuer_url(self) -> str:
+        return f"https://127.0.0.1:{self.port_base + ISSUER_OFFSET}"
+
+    def token(self, roles=HUMAN_ROLES, subject: str = "mesh-operator", **kwargs) -> str:
+        """A token of the local issuer carrying `roles`."""
+        return issuer.mint(self.pki_dir, self.issuer_url, list(roles), subject, **kwargs)
+
+    def identity(self, roles=HUMAN_ROLES, cert: str = "client", token: str | None = None) -> ClientIdentity:
+        """TLS with `cert`'s certificate and a token with `roles` (none when roles is None)."""
+        if not self.secure:
+            return ClientIdentity(plaintext=True)
+        if token is None and roles is not None:
+            token = self.token(roles)
+        return ClientIdentity(str(pki.ca_path(self.pki_dir)), str(pki.cert_path(self.pki_dir, cert)),
+                              str(pki.key_path(self.pki_dir, cert)), token or "")
+
+    def channel(self, name: str, roles=HUMAN_ROLES, **kwargs) -> grpc.Channel:
+        """A channel to service `name` as a client holding `roles` (every role by default)."""
+        return client_channel(self.grpc_addr(name), self.identity(roles, **kwargs))
+
+    def tls_env(self, identity: str) -> dict[str, str]:
+        if not self.secure:
+            return {"METERS_DEV_PLAINTEXT": "1"}
+        return {"METERS_TLS_CERT_FILE": str(pki.cert_path(self.pki_dir, identity)),
+                "METERS_TLS_KEY_FILE": str(pki.key_path(self.pki_dir, identity)),
+                "METERS_TLS_CA_FILE": str(pki.ca_path(self.pki_dir)),
+                "METERS_AUTH_JWKS_URL": self.issuer_url + "/jwks.json",
+                "METERS_AUTH_ISSUER": self.issuer_url, "METERS_AUTH_AUDIENCE": issuer.AUDIENCE}
+
+    def start_issuer(self, timeout_s: float = 30) -> None:
+        """The local token issuer (JWKS over HTTPS), once per mesh."""
+        if not self.secure or (self.issuer_proc and self.issuer_proc.poll() is None):
+            return
+        log = open(self.run_dir / "issuer.log", "ab")
+        self.issuer_proc = subprocess.Popen(
+            [sys.executable, "-m", "meters.security.issuer", "--pki", str(self.pki_dir),
+             "--addr", self.issuer_url.removeprefix("https://")], stdout=log, stderr=log, start_new_session=True)
+        context = ssl.create_default_context(cafile=str(pki.ca_path(self.pki_dir)))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.issuer_proc.poll() is not None:
+                raise RuntimeError(f"issuer exited:\n{self.log_tail('issuer')}")
+            try:
+                urllib.request.urlopen(self.issuer_url + "/jwks.json", timeout=1, context=context)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"issuer not ready:\n{self.log_tail('issuer')}")
 
     def grpc_addr(self, name: str) -> str:
         return f"127.0.0.1:{self.port_base + SERVICES[name].grpc_offset}"
@@ -77,7 +148,7 @@ class Mesh:
     def env(self, name: str) -> dict[str, str]:
         spec = SERVICES[name]
         env = dict(os.environ, METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
-                   METERS_METRICS_PORT=str(self.metrics_port(name)))
+                   METERS_METRICS_PORT=str(self.metrics_port(name)), **self.tls_env(name))
         if spec.grpc_offset is not None:
             env["METERS_GRPC_ADDR"] = self.grpc_addr(name)
         for other, other_spec in SERVICES.items():
@@ -87,12 +158,23 @@ class Mesh:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.port_base + GATEWAY_OFFSET}"
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://127.0.0.1:{self.port_base + GATEWAY_OFFSET}"
+
+    def https_context(self) -> ssl.SSLContext | None:
+        """What a REST client needs to trust the gateway's certificate (None in plain-text mode)."""
+        return ssl.create_default_context(cafile=str(pki.ca_path(self.pki_dir))) if self.secure else None
 
     def start_gateway(self, binary: Path = GATEWAY_BINARY, timeout_s: float = 30) -> None:
         """The grpc-gateway REST proxy (built by `make gateway`) in front of the running services."""
-        env = dict(os.environ, GATEWAY_ADDR=self.gateway_url.removeprefix("http://"))
-        for name in self.procs:
+        env = dict(os.environ, GATEWAY_ADDR=self.gateway_url.split("://", 1)[1])
+        if self.secure:
+            env.update(GATEWAY_TLS_CERT=str(pki.cert_path(self.pki_dir, "gateway")),
+                       GATEWAY_TLS_KEY=str(pki.key_path(self.pki_dir, "gateway")),
+                       GATEWAY_TLS_CA=str(pki.ca_path(self.pki_dir)))
+        else:
+            env["GATEWAY_DEV_PLAINTEXT"] = "1"
+        for name in [n for n in self.procs if n in SERVICES]:
             if SERVICES[name].grpc_offset is not None:
                 env[f"{name.upper()}_ADDR"] = self.grpc_addr(name)
         env["GATEWAY_ALLOW_MISSING"] = "1"  # routes of services not started answer 404
@@ -104,7 +186,7 @@ class Mesh:
             if self.procs["gateway"].poll() is not None:
                 raise RuntimeError(f"gateway exited:\n{self.log_tail('gateway')}")
             try:
-                urllib.request.urlopen(self.gateway_url + "/readyz", timeout=1)
+                urllib.request.urlopen(self.gateway_url + "/readyz", timeout=1, context=self.https_context())
                 return
             except OSError:
                 time.sleep(0.2)
@@ -115,6 +197,7 @@ class Mesh:
         running = [name for name in names if name in self.procs]
         if running:
             self.stop(*running)
+        self.start_issuer()
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
@@ -139,7 +222,7 @@ class Mesh:
             if SERVICES[name].grpc_offset is None:  # e.g. the writer: ready when /metrics answers
                 urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port(name)}/metrics", timeout=1)
                 return True
-            with grpc.insecure_channel(self.grpc_addr(name)) as channel:
+            with client_channel(self.grpc_addr(name), self.identity(roles=None)) as channel:
                 reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
                 return reply.status == health_pb2.HealthCheckResponse.SERVING
         except (OSError, grpc.RpcError):
@@ -152,6 +235,10 @@ class Mesh:
         proc.wait()
 
     def stop(self, *names: str, timeout_s: float = 15) -> None:
+        if not names and self.issuer_proc is not None:
+            self.issuer_proc.kill()
+            self.issuer_proc.wait()
+            self.issuer_proc = None
         for name in names or list(self.procs):
             proc = self.procs.pop(name, None)
             if proc is None:

@@ -19,3 +19,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Seconds a stopping server lets in-flight calls finish.
     shutdown_grace_s: float = 5.0
+
+    # The perimeter (meters/security, docs/security.md). TLS with client certificates (mTLS) on every
+    # gRPC port and a bearer token or a known certificate on every call, unless dev_plaintext is set.
+    dev_plaintext: bool = False  # METERS_DEV_PLAINTEXT=1: no TLS, no tokens. Development only.
+    tls_cert_file: str = ""  # this service's certificate (server and mTLS client), PEM
+    tls_key_file: str = ""
+    tls_ca_file: str = ""  # the CA that signs the mesh's certificates (and the issuer's, locally)
+    auth_jwks_url: str = ""  # the OIDC issuer's JWKS, e.g. https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys
+    auth_issuer: str = ""
+    auth_audience: str = "api://meters"
+    # A plain-text port serving only grpc.health.v1, for kubelet's native gRPC probes (which speak
+    # no TLS); 0: none.
+    health_port: int = 0
+    reflection: bool = True

@@ -9,6 +9,7 @@ re-sends, which CreateAlert's dedup_key makes harmless.
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import grpc
 from psycopg_pool import AsyncConnectionPool
@@ -20,10 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class AlertSender:
-    def __init__(self, pool: AsyncConnectionPool, alert_addr: str, poll_s: float = 1.0,
+    def __init__(self, pool: AsyncConnectionPool, connect: Callable[[], grpc.aio.Channel], poll_s: float = 1.0,
                  backoff_s: tuple[float, float] = (0.5, 30.0), call_timeout_s: float = 5.0):
         self._pool = pool
-        self._addr = alert_addr
+        self._connect = connect  # a new channel to alert_svc (TLS with scoring's own certificate)
         self._poll_s = poll_s
         self._backoff = backoff_s
         self._timeout = call_timeout_s
@@ -35,7 +36,7 @@ class AlertSender:
 
     async def run_forever(self) -> None:
         delay = 0.0
-        async with grpc.aio.insecure_channel(self._addr) as channel:
+        async with self._connect() as channel:
             stub = alert_service_pb2_grpc.AlertServiceStub(channel)
             while True:
                 try:

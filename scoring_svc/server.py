@@ -17,14 +17,13 @@ import asyncio
 import signal
 from pathlib import Path
 
-import grpc
-
 from meters import log
 from meters.alert.v1 import alert_service_pb2_grpc
 from meters.db import migrate, open_pool
 from meters import kafka
 from meters.model_registry import ModelRegistry
 from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
+from meters.security.tls import service_channel
 from meters.server import Registration, serve
 from scoring_svc.alerts import AlertSender
 from scoring_svc.anomalies import AnomalyScorer
@@ -49,10 +48,10 @@ async def main(settings: ScoringSettings) -> None:
 
     pool = await open_pool(settings.pg_dsn, max_size=6)
     store = ScoringStore(pool)
-    sender = AlertSender(pool, settings.alert_addr, settings.outbox_poll_s)
+    sender = AlertSender(pool, lambda: service_channel(settings, settings.alert_addr), settings.outbox_poll_s)
     scorer = AnomalyScorer(models, MeterHistory())
     failures = FailurePredictions(store, models, on_alert=sender.wake)
-    alert_channel = grpc.aio.insecure_channel(settings.alert_addr)
+    alert_channel = service_channel(settings, settings.alert_addr)
     load_gauges = GridLoadGauges(pool)
     servicer = ScoringServicer(models, scorer, failures, store, sender,
                                alert_service_pb2_grpc.AlertServiceStub(alert_channel), on_telemetry=load_gauges.wake)

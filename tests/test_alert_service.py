@@ -68,7 +68,7 @@ def alert_mesh(local_stack, receivers, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stub(alert_mesh):
-    with grpc.insecure_channel(alert_mesh.grpc_addr("alert")) as ch:
+    with alert_mesh.channel("alert") as ch:
         yield alert_service_pb2_grpc.AlertServiceStub(ch)
 
 

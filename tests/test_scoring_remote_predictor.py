@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ingest_client import register_meters, stream_readings
 from meters.localstack.common import free_port
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
@@ -82,7 +82,7 @@ def mesh(registry, kserve):
 
 @pytest.fixture(scope="module")
 def stubs(mesh):
-    with channel(mesh.grpc_addr("scoring")) as ch, channel(mesh.grpc_addr("ingest")) as ich:
+    with mesh.channel("scoring") as ch, mesh.channel("ingest") as ich:
         yield scoring_service_pb2_grpc.ScoringServiceStub(ch), ich
 
 

@@ -7,12 +7,13 @@ from grpc_status import rpc_status
 
 from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
 from meters.interceptors import ServiceInterceptor
+from meters.security.authz import Authorizer
 from meters.unimplemented import unimplemented_servicer
 
 
 @pytest.fixture
 async def alert_channel():
-    server = grpc.aio.server(interceptors=[ServiceInterceptor()])
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(Authorizer(None))])  # development mode: no checks
     service = alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"]
     alert_service_pb2_grpc.add_AlertServiceServicer_to_server(unimplemented_servicer(service), server)
     port = server.add_insecure_port("127.0.0.1:0")

@@ -5,8 +5,8 @@ import uuid
 import psycopg
 import pytest
 
-from meters.ingest_client import channel
 from meters.mesh import SERVICES, Mesh
+from tests.rest import RestGateway
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def mesh(mesh_db, kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ingest_channel(mesh):
-    with channel(mesh.grpc_addr("ingest")) as ch:
+    with mesh.channel("ingest") as ch:
         yield ch
 
 
@@ -48,4 +48,4 @@ def all_services(mesh):
 def gateway(all_services):
     """The grpc-gateway REST proxy (`make gateway` builds it; `make test` does so first)."""
     all_services.start_gateway()
-    return all_services.gateway_url
+    return RestGateway(all_services.gateway_url, all_services.https_context(), all_services.token())

@@ -23,7 +23,7 @@ from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as 
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
 from meters.fleet.calendar import REGIONS
 from meters.ingest.v1 import meter_pb2
-from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ingest_client import register_meters, stream_readings
 from meters.ml_jobs import MlJob
 from meters.model_registry import ModelRegistry
 from meters.readings import from_arrays
@@ -56,7 +56,7 @@ def stub(mesh, registry):
     if "customer" in mesh.procs:
         mesh.stop("customer")
     _with_env("METERS_MODEL_REGISTRY", str(registry.root), lambda: mesh.start("customer"))
-    with channel(mesh.grpc_addr("customer")) as ch:
+    with mesh.channel("customer") as ch:
         yield customer_service_pb2_grpc.CustomerServiceStub(ch)
 
 

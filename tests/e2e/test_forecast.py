@@ -42,7 +42,7 @@ def forecast_channel(mesh, tmp_path_factory):
             del os.environ["METERS_MODEL_REGISTRY"]
         else:
             os.environ["METERS_MODEL_REGISTRY"] = before
-    with grpc.insecure_channel(mesh.grpc_addr("forecast")) as ch:
+    with mesh.channel("forecast") as ch:
         yield ch
     mesh.stop("forecast")
 

@@ -13,7 +13,7 @@ import grpc
 import psycopg
 import pytest
 
-from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ingest_client import register_meters, stream_readings
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
 from tests.e2e.readings import meters, readings
@@ -36,7 +36,7 @@ def own_stack():
 def test_readings_survive_a_broker_crash(own_stack):
     stack, mesh = own_stack
     sent, failed = [], []
-    with channel(mesh.grpc_addr("ingest")) as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
+    with mesh.channel("ingest") as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
         register_meters(ch, meters(1, 50))
 
         def send(batch_no: int):

@@ -20,7 +20,7 @@ GRPC_SERVICES = {
 
 @pytest.mark.parametrize("name", list(GRPC_SERVICES))
 def test_health_reflection_and_metrics(all_services, name):
-    with grpc.insecure_channel(all_services.grpc_addr(name)) as ch:
+    with all_services.channel(name) as ch:
         health = health_pb2_grpc.HealthStub(ch)
         reply = health.Check(health_pb2.HealthCheckRequest(service=GRPC_SERVICES[name]), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -39,13 +39,13 @@ SUBSTATION, FIRST_TX = 77_001, 77_001_001  # clear of the ids the other e2e test
 def make_traffic(mesh) -> None:
     """Readings (some flagged, some rejected), alerts of every severity, a failing call, and transformers
     with telemetry in every load band (the scoring service's load gauges)."""
-    with grpc.insecure_channel(mesh.grpc_addr("ingest")) as ch:
+    with mesh.channel("ingest") as ch:
         register_meters(ch, meters(FIRST_METER, 20))
         cols = readings(FIRST_METER, 20, 8, seed=6)
         cols.voltage_v[::10] = 255.0  # voltage warnings
         cols.voltage_v[5::40] = 300.0  # rejected
         ingest_service_pb2_grpc.IngestServiceStub(ch).IngestReadings(ipb.IngestReadingsRequest(batch=to_batch(cols)))
-    with grpc.insecure_channel(mesh.grpc_addr("alert")) as ch:
+    with mesh.channel("alert") as ch:
         stub = alert_service_pb2_grpc.AlertServiceStub(ch)
         for severity, asset_type in ((apb.SEVERITY_CRITICAL, apb.ASSET_TYPE_SUBSTATION),
                                      (apb.SEVERITY_WARNING, apb.ASSET_TYPE_TRANSFORMER),
@@ -56,7 +56,7 @@ def make_traffic(mesh) -> None:
                     asset_type=asset_type, asset_id=1, confidence=0.9)))
         with pytest.raises(grpc.RpcError):
             stub.GetAlert(apb_svc.GetAlertRequest(name="alerts/999999999"))
-    with grpc.insecure_channel(mesh.grpc_addr("scoring")) as ch:
+    with mesh.channel("scoring") as ch:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(ch)
         stub.BatchCreateSubstations(spb.BatchCreateSubstationsRequest(substations=[transformer_pb2.Substation(
             substation_id=SUBSTATION, display_name="ZS-OBS", region="VIC", capacity_mva=10)]))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2, alert_service_pb2_grpc
-from meters.ingest_client import channel, register_meters, stream_readings
+from meters.ingest_client import register_meters, stream_readings
 from meters.ml_jobs import MlJob
 from meters.model_registry import ModelRegistry
 from meters.readings import to_batch
@@ -53,7 +53,7 @@ def start_with_registry(mesh, registry_dir, *names: str) -> None:
 @pytest.fixture(scope="module")
 def scoring(mesh, registry_dir):
     start_with_registry(mesh, registry_dir, "alert", "scoring")
-    with channel(mesh.grpc_addr("scoring")) as ch, channel(mesh.grpc_addr("alert")) as ach:
+    with mesh.channel("scoring") as ch, mesh.channel("alert") as ach:
         yield scoring_service_pb2_grpc.ScoringServiceStub(ch), alert_service_pb2_grpc.AlertServiceStub(ach)
 
 
