@@ -1,14 +1,15 @@
+from meters.retention_window import RetentionSettings
 from meters.settings import ServiceSettings
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(ServiceSettings, RetentionSettings):
     grpc_addr: str = "127.0.0.1:50051"
     metrics_port: int = 9101
     # How often the meter registry is re-read (meters registered elsewhere).
     registry_refresh_s: float = 30.0
 
 
-class WriterSettings(ServiceSettings):
+class WriterSettings(ServiceSettings, RetentionSettings):
     metrics_port: int = 9106
     group_id: str = "meter-readings-writer"
     # Upper bound of Kafka messages folded into one database transaction.

@@ -102,6 +102,6 @@ def rejected_message(cols: ReadingColumns, verdict: Verdict, i: int, now_ms: int
             power_factor=float(cols.power_factor[i]),
         ),
         reason=reason,
-        detail=describe(reason, cols, i),
+        detail=describe(reason, cols, i, verdict.limits),
         received_at_unix_ms=now_ms,
     )

@@ -7,6 +7,7 @@ from ingest_svc.config import IngestSettings
 from ingest_svc.ingest import Ingestor
 from ingest_svc.publisher import ReadingPublisher
 from ingest_svc.registry import MeterRegistry
+from ingest_svc.validation import Limits
 from ingest_svc.servicer import IngestServicer
 from ingest_svc.store import MeterStore
 from meters import kafka, log
@@ -25,7 +26,8 @@ async def main(settings: IngestSettings) -> None:
     await producer.start()
     registry = MeterRegistry(pool)
     await registry.reload()
-    servicer = IngestServicer(Ingestor(registry, await ReadingPublisher.create(producer)), MeterStore(pool), registry)
+    servicer = IngestServicer(Ingestor(registry, await ReadingPublisher.create(producer),
+                                                Limits(window=settings.retention_window)), MeterStore(pool), registry)
 
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)

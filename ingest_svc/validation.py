@@ -10,6 +10,7 @@ import numpy as np
 
 from meters.ingest.v1.reading_pb2 import QualityFlag, RejectionReason
 from meters.readings import FLOAT_COLUMNS, ReadingColumns
+from meters.retention_window import RetentionWindow
 
 R = RejectionReason
 Q = QualityFlag
@@ -23,12 +24,15 @@ class Limits:
     voltage_warn_high_v: float = 250.0
     pf_warn_below: float = 0.8
     max_future_skew_s: int = 300
+    # Readings older than this are refused: the retention job would drop their partition anyway.
+    window: RetentionWindow = RetentionWindow()
 
 
 @dataclass(frozen=True)
 class Verdict:
     reasons: np.ndarray  # RejectionReason per reading (int8); 0 = accepted
     flags: np.ndarray  # QualityFlag per reading (int8); meaningful where accepted
+    limits: Limits = Limits()  # what the readings were judged against, for the rejection details
 
     @property
     def accepted(self) -> np.ndarray:
@@ -38,13 +42,17 @@ class Verdict:
 def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits: Limits = Limits()) -> Verdict:
     """Judge every reading; `known_meters` is the sorted array of registered meter ids."""
     v, pf = cols.voltage_v, cols.power_factor
+    t = cols.reading_times_unix_s
+    oldest_s = limits.window.oldest_s
     with np.errstate(invalid="ignore"):
         checks = [  # lowest precedence first: later checks overwrite earlier reasons
             (R.REJECTION_REASON_NEGATIVE_VALUE, (cols.demand_kw < 0) | (cols.current_a < 0)),
             (R.REJECTION_REASON_POWER_FACTOR_OUT_OF_RANGE, (pf < 0) | (pf > 1)),
             (R.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE, (v < limits.voltage_min_v) | (v > limits.voltage_max_v)),
             (R.REJECTION_REASON_NEGATIVE_CONSUMPTION, cols.consumption_kwh < 0),
-            (R.REJECTION_REASON_FUTURE_TIMESTAMP, cols.reading_times_unix_s > now_s + limits.max_future_skew_s),
+            (R.REJECTION_REASON_FUTURE_TIMESTAMP, t > now_s + limits.max_future_skew_s),
+            (R.REJECTION_REASON_TOO_OLD, t < limits.window.start_s(now_s)),
+            (R.REJECTION_REASON_BEFORE_OLDEST_DATE, t < (oldest_s if oldest_s is not None else _NO_BOUND)),
             (R.REJECTION_REASON_MISSING_VALUE, _missing(cols)),
             (R.REJECTION_REASON_UNKNOWN_METER, ~_isin_sorted(cols.meter_ids, known_meters)),
         ]
@@ -57,7 +65,10 @@ def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits:
     with np.errstate(invalid="ignore"):
         flags[pf < limits.pf_warn_below] = Q.QUALITY_FLAG_PF_WARNING
         flags[(v < limits.voltage_warn_low_v) | (v > limits.voltage_warn_high_v)] = Q.QUALITY_FLAG_VOLTAGE_WARNING
-    return Verdict(reasons, flags)
+    return Verdict(reasons, flags, limits)
+
+
+_NO_BOUND = np.iinfo(np.int64).min
 
 
 def _missing(cols: ReadingColumns) -> np.ndarray:
@@ -98,6 +109,10 @@ def describe(reason: int, cols: ReadingColumns, i: int, limits: Limits = Limits(
         return "missing or non-finite: " + ", ".join(missing)
     if reason == r.REJECTION_REASON_FUTURE_TIMESTAMP:
         return f"reading time {cols.reading_times_unix_s[i]} is more than {limits.max_future_skew_s} s in the future"
+    if reason == r.REJECTION_REASON_TOO_OLD:
+        return f"reading time {cols.reading_times_unix_s[i]} is older than the {limits.window.months}-month retention window"
+    if reason == r.REJECTION_REASON_BEFORE_OLDEST_DATE:
+        return f"reading time {cols.reading_times_unix_s[i]} is before the oldest reading date {limits.window.oldest_date}"
     if reason == r.REJECTION_REASON_NEGATIVE_CONSUMPTION:
         return f"consumption {cols.consumption_kwh[i]} kWh is negative"
     if reason == r.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE:

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
-from ingest_svc.validation import describe, validate
+from datetime import date
+
+from ingest_svc.validation import Limits, describe, validate
 from meters.ingest.v1.reading_pb2 import QualityFlag as Q
 from meters.ingest.v1.reading_pb2 import RejectionReason as R
 from meters.readings import from_arrays
+from meters.retention_window import RetentionWindow
 
 NOW = 1_767_000_000
 KNOWN = np.array([1, 2, 3], dtype=np.int64)
@@ -37,6 +40,9 @@ def one(**overrides):
     ({"reading_times_unix_s": NOW + 60}, 0),
     ({"meter_ids": 99}, R.REJECTION_REASON_UNKNOWN_METER),
     ({"demand_kw": -1.0}, R.REJECTION_REASON_NEGATIVE_VALUE),
+    ({"reading_times_unix_s": 1}, R.REJECTION_REASON_TOO_OLD),  # would have made ~20,000 daily partitions
+    ({"reading_times_unix_s": NOW - 732 * 86_400}, R.REJECTION_REASON_TOO_OLD),
+    ({"reading_times_unix_s": NOW - 729 * 86_400}, 0),
 ])
 def test_each_rule(overrides, reason):
     cols = one(**overrides)
@@ -96,3 +102,33 @@ def test_bulk_matches_row_by_row():
         single = validate(cols.take(np.array([i])), KNOWN, NOW)
         if bulk.reasons[i] != R.REJECTION_REASON_DUPLICATE_READING:
             assert single.reasons[0] == bulk.reasons[i]
+
+
+# NOW is 2025-12-29 09:20:00 UTC: the default 24-month window starts 2023-12-29 09:20:00 UTC.
+WINDOW_START = 1_703_841_600
+
+
+def test_the_window_edge_is_24_calendar_months_to_the_second():
+    assert RetentionWindow().start_s(NOW) == WINDOW_START
+    cols = from_arrays(**{**{k: np.repeat(v, 2) for k, v in vars(one()).items()},
+                          "meter_ids": np.array([1, 2]), "reading_times_unix_s": np.array([WINDOW_START - 1, WINDOW_START])})
+    assert validate(cols, KNOWN, NOW).reasons.tolist() == [R.REJECTION_REASON_TOO_OLD, 0]
+
+
+def test_retention_months_and_oldest_date_are_configurable():
+    limits = Limits(window=RetentionWindow(months=3, oldest_date=date(2025, 11, 1)))
+    four_months = one(reading_times_unix_s=NOW - 120 * 86_400)
+    before_go_live = one(reading_times_unix_s=1_761_955_200 - 1)  # 2025-10-31 23:59:59 UTC
+    on_go_live = one(reading_times_unix_s=1_761_955_200)
+    assert validate(four_months, KNOWN, NOW, limits).reasons[0] == R.REJECTION_REASON_BEFORE_OLDEST_DATE
+    assert validate(one(reading_times_unix_s=NOW - 100 * 86_400), KNOWN, NOW,
+                    Limits(window=RetentionWindow(months=3))).reasons[0] == R.REJECTION_REASON_TOO_OLD
+    verdict = validate(before_go_live, KNOWN, NOW, limits)
+    assert verdict.reasons[0] == R.REJECTION_REASON_BEFORE_OLDEST_DATE
+    assert "2025-11-01" in describe(int(verdict.reasons[0]), before_go_live, 0, limits)
+    assert validate(on_go_live, KNOWN, NOW, limits).reasons[0] == 0
+
+
+def test_a_missing_time_or_unknown_meter_outranks_the_window():
+    assert validate(one(reading_times_unix_s=0), KNOWN, NOW).reasons[0] == R.REJECTION_REASON_MISSING_VALUE
+    assert validate(one(reading_times_unix_s=1, meter_ids=99), KNOWN, NOW).reasons[0] == R.REJECTION_REASON_UNKNOWN_METER
