@@ -15,13 +15,12 @@ class RestGateway:
     context: ssl.SSLContext | None
     token: str = ""  # sent on every call unless a call says otherwise
 
-    def call(self, path: str, method: str = "GET", body: dict | None = None, token=_DEFAULT,
-             raw: bytes | None = None) -> tuple[int, dict]:
+    def call(self, path: str, method: str = "GET", body: dict | None = None, token=_DEFAULT) -> tuple[int, dict]:
         token = self.token if token is _DEFAULT else token
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10, context=self.context) as resp:
