@@ -26,6 +26,21 @@ def db_migrate(dsn: str = typer.Option(..., envvar="METERS_PG_DSN", help="Postgr
 
 
 @app.command()
+def token(
+    role: list[str] = typer.Option(..., "--role", help="a role to grant (repeat): grid_ops, analyst, ..."),
+    pki_dir: Path = typer.Option(REPO / ".run" / "up" / "mesh" / "pki", "--pki", help="the local mesh's PKI folder"),
+    subject: str = typer.Option("dev-user", help="the token's subject"),
+) -> None:
+    """Print a token of the local issuer (`make up`'s) carrying the given roles. Development only."""
+    from meters.security import issuer
+
+    url_file = pki_dir / issuer.URL_FILE
+    if not url_file.exists():
+        raise typer.BadParameter(f"no local issuer in {pki_dir}: run `make up` first", param_hint="--pki")
+    typer.echo(issuer.mint(pki_dir, url_file.read_text().strip(), role, subject))
+
+
+@app.command()
 def demo(
     meters: int = typer.Option(2000, help="meters in the synthetic fleet"),
     days: int = typer.Option(7, help="days of 15-minute readings"),

@@ -88,6 +88,7 @@ class Mesh:
         self.issuer_proc: subprocess.Popen | None = None
         run_dir.mkdir(parents=True, exist_ok=True)
         self.pki_dir = pki.make_pki(run_dir / "pki", CERT_IDENTITIES)
+        (self.pki_dir / issuer.URL_FILE).write_text(self.issuer_url)  # for `meters token`
 
     @property
     def issuer_url(self) -> str:
@@ -105,6 +106,14 @@ class Mesh:
             token = self.token(roles)
         return ClientIdentity(str(pki.ca_path(self.pki_dir)), str(pki.cert_path(self.pki_dir, cert)),
                               str(pki.key_path(self.pki_dir, cert)), token or "")
+
+    def client_env(self, roles=HUMAN_ROLES) -> dict[str, str]:
+        """What a shell needs to call the mesh (`meters` CLI): certificates and a token."""
+        identity = self.identity(roles)
+        if identity.plaintext:
+            return {"METERS_DEV_PLAINTEXT": "1"}
+        return {"METERS_TLS_CA_FILE": identity.ca_file, "METERS_TLS_CERT_FILE": identity.cert_file,
+                "METERS_TLS_KEY_FILE": identity.key_file, "METERS_TOKEN": identity.token}
 
     def channel(self, name: str, roles=HUMAN_ROLES, **kwargs) -> grpc.Channel:
         """A channel to service `name` as a client holding `roles` (every role by default)."""

@@ -41,14 +41,19 @@ def up() -> None:
             prom.terminate()
         stack.stop()
         raise
-    PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid},
-                               indent=2))
+    PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid,
+                                "issuer": mesh.issuer_proc.pid}, indent=2))
+    env_file = RUN / "client.env"
+    env_file.write_text("".join(f"export {k}={v}\n" for k, v in mesh.client_env().items()))
+    env_file.chmod(0o600)
     for name in SERVICES:
         print(f"{name:14} grpc {mesh.grpc_addr(name) if SERVICES[name].grpc_offset else '-':18} "
               f"metrics http://127.0.0.1:{mesh.metrics_port(name)}/metrics")
     print(f"gateway        REST {mesh.gateway_url}/api/v1/...")
     print(f"prometheus     http://127.0.0.1:{PROMETHEUS_PORT}  (logs and state in {RUN})")
     print(f"METERS_PG_DSN={stack.pg_dsn} METERS_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
+    print(f"TLS and tokens are on: `source {env_file.relative_to(REPO)}` gives the CLI a client certificate and a "
+          "token with every role; `meters token --role grid_ops` mints another (README: calling the API)")
 
 
 def _alive(pid: int) -> bool:

@@ -26,6 +26,7 @@ from meters.security import pki
 
 AUDIENCE = "api://meters"
 KEY_FILE = "issuer-signing-key.pem"
+URL_FILE = "issuer.url"  # the running issuer's URL, written by the mesh: the `iss` of its tokens
 TOKEN_TTL_S = 8 * 3600
 
 
