@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.forecast", "bench.segmentation", "bench.serving"]
+BENCHMARKS = ["bench.fleet", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.forecast", "bench.segmentation", "bench.serving"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
@@ -24,6 +24,8 @@ TARGETS = {
     "segmentation_customers_per_s_90d": (">=", 20_000),
     "segmentation_customers_per_s_365d": (">=", 20_000),
     "segmentation_run_seconds_365d": ("<", 60),
+    "security_cost_ingest_throughput_pct": ("<", 10),
+    "security_cost_scoring_p99_pct": ("<", 10),
 }
 
 
