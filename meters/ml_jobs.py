@@ -16,7 +16,8 @@ from pathlib import Path
 
 from meters.model_registry import ModelRegistry
 
-SERVICES_WITH_MODELS = ["scoring_svc", "forecast_svc", "customer_svc"]
+# meters.vee has no trained model, only an evaluation (VEE estimation on real households).
+SERVICES_WITH_MODELS = ["scoring_svc", "forecast_svc", "customer_svc", "meters.vee"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,13 @@ def evaluate_all(job: MlJob) -> dict[str, float]:
     figures: dict[str, float] = {}
     for module in _modules("evaluation"):
         figures.update(module.evaluate(job))
-    path = job.reports_dir / "metrics.json"
+    merge_figures(job.reports_dir, figures)
+    return figures
+
+
+def merge_figures(reports_dir: Path, figures: dict[str, float]) -> None:
+    """Update reports/metrics.json with these figures, keeping every other key."""
+    path = reports_dir / "metrics.json"
     merged = json.loads(path.read_text()) if path.exists() else {}
     merged.update(figures)
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
-    return figures

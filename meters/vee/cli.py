@@ -1,0 +1,35 @@
+"""`meters vee ...`: VEE's evaluation and tuning on the real SGSC households."""
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Validation, estimation and editing of interval data.", no_args_is_help=True)
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+
+
+@app.command("evaluate")
+def evaluate_command(seed: int = typer.Option(7, help="seed of the gaps cut out"),
+                     reports: Path = typer.Option(REPORTS, help="where metrics.json and the plot go")) -> None:
+    """Only VEE's part of `meters evaluate`: figures merged into reports/metrics.json, and the plot."""
+    from meters.ml_jobs import MlJob, merge_figures
+    from meters.model_registry import ModelRegistry
+    from meters.vee.evaluation import evaluate
+
+    reports.mkdir(parents=True, exist_ok=True)
+    figures = evaluate(MlJob(ModelRegistry(), reports, seed=seed))
+    merge_figures(reports, figures)
+    for key, value in sorted(figures.items()):
+        typer.echo(f"{key:40s} {value:12.4f}")
+
+
+@app.command("tune")
+def tune_command(top: int = typer.Option(15, help="configurations to print")) -> None:
+    """Search the estimator's settings on the tuning households (never the held-out ones)."""
+    from meters.vee.evaluation import tune
+
+    typer.echo(tune().head(top).round(4).to_string(index=False))
+
+
+if __name__ == "__main__":
+    app()
