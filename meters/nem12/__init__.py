@@ -1,0 +1,14 @@
+"""AEMO Meter Data File Format (NEM12 interval data, NEM13 accumulation data): a streaming parser,
+and the update / replace rule. Pure domain code: no gRPC, no database.
+
+    for item in parse("NEM12#...zip"):   # Block | AccumulationRead | Problem, in file order
+        ...
+"""
+
+from meters.nem12 import reasons
+from meters.nem12.parser import Item, parse
+from meters.nem12.records import B2B, AccumulationRead, Block, Channel, Header, Problem, Reading
+from meters.nem12.replace import day_key, keep_newest, newer
+
+__all__ = ["B2B", "AccumulationRead", "Block", "Channel", "Header", "Item", "Problem", "Reading", "day_key",
+           "keep_newest", "newer", "parse", "reasons"]
