@@ -7,6 +7,10 @@ class IngestSettings(ServiceSettings, RetentionSettings):
     metrics_port: int = 9101
     # How often the meter registry is re-read (meters registered elsewhere).
     registry_refresh_s: float = 30.0
+    # Readings being validated and published at once, over every call (StreamReadings batches and
+    # IngestReadings): a batch that does not fit is refused RESOURCE_EXHAUSTED, none of it sent to
+    # Kafka, so the client re-sends it after the RetryInfo delay. ~120 bytes a reading in flight.
+    max_inflight_readings: int = 200_000
 
 
 class WriterSettings(ServiceSettings, RetentionSettings):

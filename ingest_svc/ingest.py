@@ -8,6 +8,7 @@ from ingest_svc.metrics import QUALITY_WARNINGS, READING_VOLTAGE, READINGS_ACCEP
 from ingest_svc.publisher import ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits, validate
+from meters.admission import Budget
 from meters.errors import FieldViolation, invalid_argument
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import QualityFlag, RejectionReason
@@ -17,16 +18,20 @@ MAX_BATCH_READINGS = 100_000
 
 
 class Ingestor:
-    def __init__(self, registry: MeterRegistry, publisher: ReadingPublisher, limits: Limits = Limits()):
+    def __init__(self, registry: MeterRegistry, publisher: ReadingPublisher, limits: Limits = Limits(),
+                 inflight: Budget | None = None):
         self._registry = registry
         self._publisher = publisher
         self._limits = limits
+        self._inflight = inflight or Budget("readings", 1 << 40, 1.0)
 
     async def ingest(self, batch: reading_pb2.ReadingBatch, field: str = "batch") -> reading_pb2.IngestSummary:
+        """Validate and publish a batch; refused by the in-flight bound before any of it is published."""
         check_shape(batch, field)
-        cols = from_batch(batch)
-        verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
-        await self._publisher.publish(cols, verdict)
+        with self._inflight.hold(len(batch.meter_ids)):
+            cols = from_batch(batch)
+            verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
+            await self._publisher.publish(cols, verdict)
         READING_VOLTAGE.observe_many(cols.voltage_v[verdict.accepted])
         return summarize(verdict)
 
@@ -63,16 +68,3 @@ def summarize(verdict) -> reading_pb2.IngestSummary:
     QUALITY_WARNINGS.labels("voltage_warning").inc(summary.voltage_warnings)
     QUALITY_WARNINGS.labels("pf_warning").inc(summary.pf_warnings)
     return summary
-
-
-def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:
-    total.accepted += part.accepted
-    total.rejected += part.rejected
-    total.voltage_warnings += part.voltage_warnings
-    total.pf_warnings += part.pf_warnings
-    by_reason = {rc.reason: rc for rc in total.rejections}
-    for rc in part.rejections:
-        if rc.reason in by_reason:
-            by_reason[rc.reason].count += rc.count
-        else:
-            total.rejections.add(reason=rc.reason, count=rc.count)

@@ -11,6 +11,7 @@ from ingest_svc.validation import Limits
 from ingest_svc.servicer import IngestServicer
 from ingest_svc.store import MeterStore
 from meters import kafka, log
+from meters.admission import Budget
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from meters.server import Registration, serve
@@ -26,8 +27,9 @@ async def main(settings: IngestSettings) -> None:
     await producer.start()
     registry = MeterRegistry(pool)
     await registry.reload()
+    inflight = Budget("readings", settings.max_inflight_readings, settings.overload_retry_after_s)
     servicer = IngestServicer(Ingestor(registry, await ReadingPublisher.create(producer),
-                                                Limits(window=settings.retention_window)), MeterStore(pool), registry)
+                                       Limits(window=settings.retention_window), inflight), MeterStore(pool), registry)
 
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)

@@ -2,15 +2,16 @@
 
 import time
 
-from ingest_svc.ingest import Ingestor, add_summaries
+from ingest_svc.ingest import Ingestor
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.store import MeterStore
-from meters.errors import FieldViolation, invalid_argument
+from meters.errors import DomainError, FieldViolation, invalid_argument
 from meters.ingest.v1 import ingest_service_pb2 as pb
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest.v1.reading_pb2 import IngestSummary
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
+from meters.readings import add_summaries
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
@@ -22,7 +23,16 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     async def StreamReadings(self, request_iterator, context):
         total, batches = IngestSummary(), 0
         async for request in request_iterator:
-            add_summaries(total, await self._ingestor.ingest(request.batch, field=f"requests[{batches}].batch"))
+            try:
+                part = await self._ingestor.ingest(request.batch, field=f"requests[{batches}].batch")
+            except DomainError as err:
+                # The batches before this one were published: say how many (and their summary, as a
+                # detail), so that the client re-sends from this one (after RetryInfo's delay when
+                # refused for overload) and counts every reading once.
+                err.metadata["accepted_batches"] = str(batches)
+                err.details.append(pb.StreamReadingsResponse(summary=total, batches=batches))
+                raise
+            add_summaries(total, part)
             batches += 1
         return pb.StreamReadingsResponse(summary=total, batches=batches)
 

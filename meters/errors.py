@@ -8,6 +8,7 @@ listing every offending field.
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.message import Message
 
 DOMAIN = "meters.example.com"
 
@@ -25,6 +26,10 @@ class DomainError(Exception):
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    # Set on retryable refusals (overload): becomes a google.rpc.RetryInfo telling the client when to retry.
+    retry_after_s: float | None = None
+    # Further details packed after the standard ones, e.g. what a stream did before it failed.
+    details: list[Message] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.message
@@ -43,6 +48,12 @@ def not_found(resource: str, name: str) -> DomainError:
 
 def unavailable(message: str, reason: str = "DEPENDENCY_UNAVAILABLE") -> DomainError:
     return DomainError(grpc.StatusCode.UNAVAILABLE, reason, message)
+
+
+def resource_exhausted(message: str, reason: str, retry_after_s: float, **metadata: str) -> DomainError:
+    """A refusal the client should retry after `retry_after_s` (RetryInfo): the server is at a bound."""
+    return DomainError(grpc.StatusCode.RESOURCE_EXHAUSTED, reason, message, metadata=metadata,
+                       retry_after_s=retry_after_s)
 
 
 def failed_precondition(message: str, reason: str, **metadata: str) -> DomainError:

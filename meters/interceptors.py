@@ -2,6 +2,8 @@
 
 Every /meters.* call is first checked against the role table (meters.security.authz); the
 caller is then known to the servicer and the audit writer through meters.security.identity.
+Then the server's bound on calls in flight admits it or refuses it with RESOURCE_EXHAUSTED and a
+RetryInfo (meters.admission); health and reflection are never refused, so probes keep answering.
 
 Domain errors become rich statuses (ErrorInfo, BadRequest); anything else
 becomes INTERNAL without leaking a traceback to the client. Streaming
@@ -12,10 +14,11 @@ import logging
 import time
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from meters.admission import Budget
 from meters.errors import DOMAIN, DomainError
 from meters.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
 from meters.security.authz import Authorizer
@@ -35,6 +38,11 @@ def to_rich_status(err: DomainError) -> grpc.Status:
                 ]
             )
         )
+    if err.retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(err.retry_after_s * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    details.extend(err.details)
     packed = []
     for d in details:
         a = any_pb2.Any()
@@ -61,8 +69,9 @@ def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authorizer: Authorizer, prefix: str = "/meters."):
+    def __init__(self, authorizer: Authorizer, calls: Budget | None = None, prefix: str = "/meters."):
         self._authorizer = authorizer
+        self._calls = calls or Budget("rpcs", 1 << 30, 1.0)
         self._prefix = prefix
 
     async def intercept_service(self, continuation, details):
@@ -78,14 +87,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         # grpc.aio runs each call in a task of its own, whose context copy the caller is set in:
         # it cannot leak into another call, so nothing needs resetting.
-        authorize = self._authorizer.authorize
+        authorize, calls = self._authorizer.authorize, self._calls
 
         def wrap_unary_response(behavior):
             async def wrapped(request_or_iterator, context):
                 started, code = time.perf_counter(), "OK"
                 try:
                     set_caller(await authorize(details.method, context))
-                    return await behavior(request_or_iterator, context)
+                    with calls.hold():
+                        return await behavior(request_or_iterator, context)
                 except grpc.aio.AbortError:
                     code = "UNKNOWN"
                     raise
@@ -102,8 +112,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 started, code = time.perf_counter(), "OK"
                 try:
                     set_caller(await authorize(details.method, context))
-                    async for response in behavior(request_or_iterator, context):
-                        yield response
+                    with calls.hold():
+                        async for response in behavior(request_or_iterator, context):
+                            yield response
                 except grpc.aio.AbortError:
                     code = "UNKNOWN"
                     raise

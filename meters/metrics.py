@@ -7,7 +7,7 @@ bootstrap and the interceptor record for everyone.
 import threading
 
 import numpy as np
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
@@ -21,6 +21,13 @@ GRPC_HANDLING_SECONDS = Histogram(
     "Time to complete an RPC on the server.",
     ["grpc_service", "grpc_method"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+# Admission bounds (meters/admission.py): "rpcs" in every service, "readings" in ingest.
+ADMISSION_CAPACITY = Gauge("meters_admission_capacity", "Units a server admits at once, by bound.", ["limit"])
+ADMISSION_IN_USE = Gauge("meters_admission_in_use", "Units in flight, by bound.", ["limit"])
+ADMISSION_REFUSED = Counter(
+    "meters_admission_refused_total", "Units refused with RESOURCE_EXHAUSTED because a bound was full, by bound.",
+    ["limit"],
 )
 DB_WRITE_SECONDS = Histogram(
     "meters_db_write_seconds",

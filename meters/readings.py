@@ -70,3 +70,16 @@ def from_accepted(payload: bytes) -> tuple[ReadingColumns, np.ndarray]:
     """Columns and quality flags (int16) of one `meter-readings` Kafka message."""
     msg = reading_pb2.AcceptedReadings.FromString(payload)
     return from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)
+
+
+def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:
+    total.accepted += part.accepted
+    total.rejected += part.rejected
+    total.voltage_warnings += part.voltage_warnings
+    total.pf_warnings += part.pf_warnings
+    by_reason = {rc.reason: rc for rc in total.rejections}
+    for rc in part.rejections:
+        if rc.reason in by_reason:
+            by_reason[rc.reason].count += rc.count
+        else:
+            total.rejections.add(reason=rc.reason, count=rc.count)

@@ -1,7 +1,7 @@
 """gRPC server bootstrap shared by the five services.
 
 Every service gets the same: grpc.aio server on a TLS port requiring client certificates, with
-the authorization/metrics/error interceptor, grpc.health.v1 (SERVING only once start-up
+the authorization/admission/metrics/error interceptor, grpc.health.v1 (SERVING only once start-up
 finished, NOT_SERVING while draining; also on a plain-text health-only port for kubelet probes
 when health_port is set), server reflection unless switched off, Prometheus /metrics, and a
 graceful stop on SIGTERM/SIGINT. Plain text only with dev_plaintext.
@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from meters.admission import Budget
 from meters.interceptors import ServiceInterceptor
 from meters.security import roles
 from meters.security.authz import authorizer_for
@@ -64,7 +65,8 @@ async def serve(
     check_role_table(registrations)
     # No SO_REUSEPORT: a second process on the same port must fail to start, not share the traffic.
     options = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
-    server = grpc.aio.server(interceptors=[ServiceInterceptor(authorizer_for(settings))], options=options)
+    calls = Budget("rpcs", settings.max_concurrent_rpcs, settings.overload_retry_after_s)
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(authorizer_for(settings), calls)], options=options)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for reg in registrations:

@@ -19,6 +19,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Seconds a stopping server lets in-flight calls finish.
     shutdown_grace_s: float = 5.0
+    # Overload (meters/admission.py): /meters.* calls in flight at once; past it a call is refused
+    # RESOURCE_EXHAUSTED with a RetryInfo of overload_retry_after_s instead of queuing. Long-lived
+    # streams (WatchAlerts) hold a slot while open.
+    max_concurrent_rpcs: int = 64
+    overload_retry_after_s: float = 1.0
 
     # The perimeter (meters/security, docs/security.md). TLS with client certificates (mTLS) on every
     # gRPC port and a bearer token or a known certificate on every call, unless dev_plaintext is set.
