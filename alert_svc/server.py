@@ -21,7 +21,7 @@ GAUGE_REFRESH_S = 15.0
 
 async def main(settings: AlertSettings) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
-    pool = await open_pool(settings.pg_dsn, max_size=8)
+    pool = await open_pool(settings.pg_dsn, max_size=8, statement_timeout_s=settings.pg_statement_timeout_s)
     store = AlertStore(pool)
     signal = ChangeSignal(settings.pg_dsn)
     channels = Channels(settings)

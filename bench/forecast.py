@@ -23,6 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from forecast_svc.model import DemandModel
 from forecast_svc.scopes import SCOPE_CODES, TIMEZONES, network, region
 from forecast_svc.training import register
+from meters.deadlines import CALL_S
 from meters.forecast.v1 import forecast_run_pb2 as run_pb
 from meters.forecast.v1 import forecast_service_pb2 as pb
 from meters.forecast.v1 import forecast_service_pb2_grpc
@@ -69,7 +70,7 @@ def measure(addr: str, last_unix_s: int) -> dict[str, float]:
                  at: Timestamp = start) -> float:
             t = time.perf_counter()
             stub.GetDemandForecast(pb.GetDemandForecastRequest(
-                scope=scope, scope_id=scope_id, horizon_hours=72, start_time=at, refresh=refresh))
+                scope=scope, scope_id=scope_id, horizon_hours=72, start_time=at, refresh=refresh), timeout=CALL_S)
             return (time.perf_counter() - t) * 1000
 
         for _ in range(5):  # warm-up: model load, connections

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from bench.cpu import snapshot, used
+from meters.deadlines import STREAM_S
 from meters.ingest_client import batches, register_meters
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.localstack.stack import LocalStack
@@ -43,7 +44,7 @@ def measure(mesh: Mesh) -> dict[str, float]:
         pids = {name: proc.pid for name, proc in mesh.procs.items()}
         cpu_before = snapshot(pids)
         started = time.perf_counter()
-        reply = stub.StreamReadings(iter(requests))
+        reply = stub.StreamReadings(iter(requests), timeout=STREAM_S)
         acked_s = time.perf_counter() - started
         print(f"   gRPC stream acked {reply.summary.accepted:,} readings in {acked_s:.1f} s", flush=True)
         rows = 0

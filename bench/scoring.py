@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from meters.deadlines import CALL_S, QUERY_S
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
 from meters.readings import to_batch
@@ -40,25 +41,25 @@ def measure(mesh: Mesh) -> dict[str, float]:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(ch)
         one = [pb.ScoreReadingsRequest(batch=to_batch(readings(1 + i % 500, 1, 1, seed=i))) for i in range(CALLS)]
         for r in one[:50]:
-            stub.ScoreReadings(r)  # warm-up
+            stub.ScoreReadings(r, timeout=QUERY_S)  # warm-up
         took = []
         for r in one:
             t = time.perf_counter()
-            stub.ScoreReadings(r)
+            stub.ScoreReadings(r, timeout=QUERY_S)
             took.append(time.perf_counter() - t)
         figures["scoring_p99_ms"] = _p99(took)
         figures["scoring_p50_ms"] = round(float(np.median(took)) * 1000, 3)
         big = readings(1, 2000, 5, seed=3)
         req = pb.ScoreReadingsRequest(batch=to_batch(big))
-        stub.ScoreReadings(req)
+        stub.ScoreReadings(req, timeout=QUERY_S)
         t, n = time.perf_counter(), 0
         while time.perf_counter() - t < 10:
-            stub.ScoreReadings(req)
+            stub.ScoreReadings(req, timeout=QUERY_S)
             n += len(big)
         figures["scoring_batch_readings_per_s"] = round(n / (time.perf_counter() - t))
-        if stub.ReloadModels(pb.ReloadModelsRequest()).failure_model_version:
+        if stub.ReloadModels(pb.ReloadModelsRequest(), timeout=CALL_S).failure_model_version:
             stub.BatchCreateTransformers(pb.BatchCreateTransformersRequest(transformers=[
-                transformer_pb2.Transformer(transformer_id=1, capacity_kva=200, age_years=20)]))
+                transformer_pb2.Transformer(transformer_id=1, capacity_kva=200, age_years=20)]), timeout=CALL_S)
             hours = np.arange(192)  # the 8 days of hourly telemetry the failure features read
             load = 120 + 30 * np.sin(hours / 24 * 2 * np.pi)
             stub.RecordTransformerTelemetry(pb.RecordTransformerTelemetryRequest(
@@ -67,11 +68,12 @@ def measure(mesh: Mesh) -> dict[str, float]:
                                                                        - 3600 * hours[::-1]).tolist(),
                     load_kva=load.tolist(), peak_load_kva=(1.2 * load).tolist(), ambient_temp_c=[20.0] * len(hours),
                     oil_temp_c=(40 + 0.15 * load).tolist(), winding_temp_c=(55 + 0.2 * load).tolist(),
-                    efficiency=[0.985] * len(hours))))
+                    efficiency=[0.985] * len(hours))), timeout=CALL_S)
             took = []
             for _ in range(200):
                 t = time.perf_counter()
-                stub.PredictTransformerFailure(pb.PredictTransformerFailureRequest(name="transformers/1"))
+                stub.PredictTransformerFailure(pb.PredictTransformerFailureRequest(name="transformers/1"),
+                                               timeout=QUERY_S)
                 took.append(time.perf_counter() - t)
             figures["failure_p99_ms"] = _p99(took)
             figures["failure_p50_ms"] = round(float(np.median(took)) * 1000, 3)

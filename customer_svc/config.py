@@ -15,3 +15,8 @@ class CustomerSettings(ServiceSettings):
 # seasonal-variation-heavy segment from evening-peak homes unless they span a change of season
 # (docs/customers.md has both figures).
 SEGMENTATION_DAYS = 365
+
+# A segmentation run's big statements (a month's hourly usage read 50,000 customers at a time, ~50 s
+# each at 1.2 M; the month's summaries and the run's assignments written in one transaction each)
+# outlast the services' 30 s statement_timeout: the run raises it for its own transactions only.
+JOB_STATEMENT_TIMEOUT_S = 3600.0

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from customer_svc import summary_store, weather_store
+from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
 from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
@@ -18,6 +19,7 @@ from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage, meter_owners
 from customer_svc.usage_summary import UsageSummary, concat_customers, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
+from meters.db import allow_long_statements
 from meters.errors import failed_precondition
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummar
         async with conn.transaction():
             # One snapshot for the version and the usage it covers: usage folded later bumps the version.
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
             cur = await conn.execute(
                 "SELECT version, summarised_version FROM customers.usage_months WHERE month = %s", [month])
             version, summarised = await cur.fetchone()

@@ -9,7 +9,9 @@ import numpy as np
 from psycopg_pool import AsyncConnectionPool
 
 from customer_svc import summary_store
+from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
 from customer_svc.recommendations import Recommendations
+from meters.db import allow_long_statements
 from meters.pgcopy import copy_payload
 from meters.errors import not_found
 
@@ -168,6 +170,7 @@ class CustomerStore:
         place of the pending recommendations of the customers whose recommendations are renewed, and their
         basis on the run; profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
         async with self.pool.connection() as conn, conn.transaction():
+            await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
             async with conn.cursor() as cur:
                 await cur.executemany(
                     """INSERT INTO customers.segment_profiles (segmentation_run_id, region, segment_id, customers,

@@ -12,7 +12,9 @@ import datetime as dt
 
 import numpy as np
 
+from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
 from customer_svc.usage_summary import LATE_EDGES, MIDDAY_EDGES, UsageSummary
+from meters.db import allow_long_statements
 
 BLOCK = 10_000  # customers per stored row (~8 MB)
 # (field, stored dtype, shape per customer). Counts fit a month in a byte: <= 31 days per (day type,
@@ -100,6 +102,7 @@ async def bump(conn, months: list[dt.date]) -> None:
 async def store(conn, month: dt.date, version: int, customer_ids: np.ndarray, u: UsageSummary) -> None:
     """Replace the month's summaries by `u` (customer_ids ascending, in its row order), as of `version`."""
     async with conn.transaction():
+        await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
         # Two runs summarising the same month take turns (else both would insert its rows).
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('customers.usage_summaries'), %s)",
                            [(month - _PG_EPOCH).days])

@@ -27,7 +27,7 @@ async def main(settings: ForecastSettings) -> None:
     torch.set_num_threads(1)
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     await kafka.ensure_topics(settings.kafka_bootstrap)
-    pool = await open_pool(settings.pg_dsn, max_size=6)
+    pool = await open_pool(settings.pg_dsn, max_size=6, statement_timeout_s=settings.pg_statement_timeout_s)
     store = ForecastStore(pool)
     registry = ModelRegistry()
     placements = actuals.Placements(store)

@@ -39,7 +39,25 @@ def migrate(dsn: str, *migration_dirs: Path) -> int:
     return len(pending)
 
 
-async def open_pool(dsn: str, min_size: int = 1, max_size: int = 4) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False)
+# A statement running longer is cancelled by PostgreSQL (QueryCanceled): a runaway query must not hold
+# a connection, locks and a caller's deadline for ever. Batch jobs raise it where they need to
+# (allow_long_statements); ServiceSettings.pg_statement_timeout_s sets it per service.
+DEFAULT_STATEMENT_TIMEOUT_S = 30.0
+
+
+def session_options(statement_timeout_s: float) -> str:
+    """libpq `options` giving every session of a pool its statement_timeout."""
+    return f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+
+
+async def open_pool(dsn: str, min_size: int = 1, max_size: int = 4,
+                    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False,
+                               kwargs={"options": session_options(statement_timeout_s)})
     await pool.open(wait=True, timeout=30)
     return pool
+
+
+async def allow_long_statements(conn, seconds: float) -> None:
+    """Raise statement_timeout to `seconds` until the caller's transaction ends (SET LOCAL)."""
+    await conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(seconds * 1000))])

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2, alert_service_pb2_grpc
 from meters.customer.v1 import customer_service_pb2, customer_service_pb2_grpc, segment_pb2
+from meters.deadlines import CALL_S, QUERY_S
 from meters.forecast.v1 import forecast_run_pb2, forecast_service_pb2, forecast_service_pb2_grpc
 from meters.scoring.v1 import prediction_pb2, scoring_service_pb2, scoring_service_pb2_grpc
 
@@ -33,7 +34,7 @@ def planted(meter_ids: np.ndarray, times: np.ndarray, anomaly_type: np.ndarray) 
 def list_all(call, request, field: str, page_size: int = 1000) -> list:
     items, request.page_size = [], page_size
     while True:
-        reply = call(request)
+        reply = call(request, timeout=QUERY_S)
         items.extend(getattr(reply, field))
         if not reply.next_page_token:
             return items
@@ -81,7 +82,7 @@ def forecast_rows(forecast: grpc.Channel, start_unix_s: int) -> list[tuple[str, 
     stub = forecast_service_pb2_grpc.ForecastServiceStub(forecast)
     start = Timestamp(seconds=start_unix_s)
     run = stub.GetDemandForecast(forecast_service_pb2.GetDemandForecastRequest(
-        scope=forecast_run_pb2.FORECAST_SCOPE_NETWORK, start_time=start)).forecast_run
+        scope=forecast_run_pb2.FORECAST_SCOPE_NETWORK, start_time=start), timeout=CALL_S).forecast_run
     if not run.points:
         return [("network forecast", "no points")]
     peak = max(run.points, key=lambda p: p.predicted_mw)
@@ -92,7 +93,8 @@ def forecast_rows(forecast: grpc.Channel, start_unix_s: int) -> list[tuple[str, 
 def segment_rows(customer: grpc.Channel, usage_days: int) -> list[tuple[str, str]]:
     stub = customer_service_pb2_grpc.CustomerServiceStub(customer)
     stub.RunSegmentation(customer_service_pb2.RunSegmentationRequest(usage_days=usage_days, wait=True), timeout=300)
-    dist = stub.GetSegmentDistribution(customer_service_pb2.GetSegmentDistributionRequest()).segment_distribution
+    dist = stub.GetSegmentDistribution(customer_service_pb2.GetSegmentDistributionRequest(),
+                                       timeout=QUERY_S).segment_distribution
     shares = sorted(((s.fraction, s.expected_fraction, segment_pb2.Segment.Name(s.segment).removeprefix("SEGMENT_")
                       .lower()) for s in dist.segments), reverse=True)[:4]
     return [("customers segmented", f"{dist.total_customers:,}"),

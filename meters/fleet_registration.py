@@ -15,6 +15,7 @@ import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from meters.customer.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
+from meters.deadlines import CALL_S
 from meters.fleet import FleetConfig, Topology
 from meters.fleet.weather import hourly_temperature
 from meters.forecast.v1 import forecast_service_pb2, forecast_service_pb2_grpc, meter_scope_pb2
@@ -38,7 +39,7 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 def _send(call: Callable, make_request: Callable, items: list, size: int = 10_000) -> None:
     for part in _chunks(items, size):
-        call(make_request(part))
+        call(make_request(part), timeout=CALL_S)
 
 
 def _timestamp(unix_s: int) -> Timestamp:
@@ -111,4 +112,5 @@ def record_weather(cfg: FleetConfig, customer: grpc.Channel, rows_per_call: int 
     for start in range(0, len(regions), rows_per_call):
         part = slice(start, start + rows_per_call)
         stub.RecordRegionalWeather(customer_service_pb2.RecordRegionalWeatherRequest(
-            regions=regions[part].tolist(), hour_start_unix_s=hours[part].tolist(), temperature_c=temps[part].tolist()))
+            regions=regions[part].tolist(), hour_start_unix_s=hours[part].tolist(), temperature_c=temps[part].tolist()),
+            timeout=CALL_S)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 
 import grpc
 
+from meters.deadlines import CALL_S, STREAM_S
 from meters.ingest.v1 import ingest_service_pb2 as pb
 from meters.ingest.v1 import ingest_service_pb2_grpc, meter_pb2
 from meters.readings import ReadingColumns, add_summaries, to_batch
@@ -20,9 +21,6 @@ from meters.security.client import ClientIdentity
 from meters.security.client import channel as secure_client_channel
 from meters.status_details import details_of, retry_delay_s
 
-CALL_TIMEOUT_S = 60.0
-# One StreamReadings call of WINDOW_BATCHES batches of 10,000 readings takes ~1 s here; generous but finite.
-STREAM_TIMEOUT_S = 300.0
 WINDOW_BATCHES = 16
 # How long in all a stream waits to re-send refused batches before it gives up and raises.
 RETRY_FOR_S = 300.0
@@ -42,7 +40,7 @@ def batches(chunks: Iterable[ReadingColumns], batch_size: int) -> Iterator[pb.St
 
 def stream_readings(
     ch: grpc.Channel, chunks: Iterable[ReadingColumns], batch_size: int = 10_000, window: int = WINDOW_BATCHES,
-    timeout_s: float = STREAM_TIMEOUT_S, retry_for_s: float = RETRY_FOR_S,
+    timeout_s: float = STREAM_S, retry_for_s: float = RETRY_FOR_S,
 ) -> pb.StreamReadingsResponse:
     """Stream every reading; the summary of all of them (re-sent batches counted once)."""
     stub = ingest_service_pb2_grpc.IngestServiceStub(ch)
@@ -83,8 +81,8 @@ def register_meters(ch: grpc.Channel, meters: Iterable[meter_pb2.Meter], per_cal
         pending.append(meter)
         if len(pending) == per_call:
             created += stub.BatchCreateMeters(pb.BatchCreateMetersRequest(meters=pending),
-                                              timeout=CALL_TIMEOUT_S).created
+                                              timeout=CALL_S).created
             pending = []
     if pending:
-        created += stub.BatchCreateMeters(pb.BatchCreateMetersRequest(meters=pending), timeout=CALL_TIMEOUT_S).created
+        created += stub.BatchCreateMeters(pb.BatchCreateMetersRequest(meters=pending), timeout=CALL_S).created
     return created

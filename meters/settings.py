@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     # streams (WatchAlerts) hold a slot while open.
     max_concurrent_rpcs: int = 64
     overload_retry_after_s: float = 1.0
+    # Every PostgreSQL session's statement_timeout (meters/db.py); jobs that need longer set it locally.
+    pg_statement_timeout_s: float = 30.0
 
     # The perimeter (meters/security, docs/security.md). TLS with client certificates (mTLS) on every
     # gRPC port and a bearer token or a known certificate on every call, unless dev_plaintext is set.

@@ -46,7 +46,7 @@ async def main(settings: ScoringSettings) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(asyncio.to_thread(models.reload)))
 
-    pool = await open_pool(settings.pg_dsn, max_size=6)
+    pool = await open_pool(settings.pg_dsn, max_size=6, statement_timeout_s=settings.pg_statement_timeout_s)
     store = ScoringStore(pool)
     sender = AlertSender(pool, lambda: service_channel(settings, settings.alert_addr), settings.outbox_poll_s)
     scorer = AnomalyScorer(models, MeterHistory())
