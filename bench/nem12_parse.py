@@ -38,7 +38,8 @@ def _channel_blocks(nmi: str, suffix: str, minutes: int, rng: np.random.Generato
         lo = d * per_day + rng.integers(0, per_day // 2)
         quality[lo:lo + per_day // 4], method[lo:lo + per_day // 4] = "S", 14
     channel = channel_of(nmi, suffix, interval_minutes=minutes, meter_serial=f"SER{nmi[-6:]}")
-    return day_blocks(channel, ends, values, quality=quality, method_flag=method, update_time_unix_s=DAY0 + DAYS * 86400)
+    return day_blocks(channel, ends, values, quality=quality, method_flag=method,
+                      update_time_unix_s=DAY0 + DAYS * 86400)
 
 
 def write_file(path: Path, intervals: int, seed: int = 7) -> int:
@@ -79,7 +80,8 @@ def parse_file(path: str, trace: bool) -> dict[str, float]:
     out = {"intervals": intervals, "problems": problems, "seconds": elapsed,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if trace:
-        out |= {"traced_peak_first_1m_mb": tenth_peak / 2**20, "traced_peak_mb": tracemalloc.get_traced_memory()[1] / 2**20}
+        out |= {"traced_peak_first_1m_mb": tenth_peak / 2**20,
+                "traced_peak_mb": tracemalloc.get_traced_memory()[1] / 2**20}
     return out
 
 

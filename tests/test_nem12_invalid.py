@@ -136,3 +136,25 @@ def test_records_out_of_order_and_bad_channels():
 def test_a_bad_header_version_is_reported_and_read_as_nem12():
     blocks, problems, _ = split(nem12("100,NEM99,202401011200,MDP,RET", *HEAD[1:], day("20240101", [1] * 48), "900"))
     assert reasons(problems) == [(1, "100", "UNKNOWN_VERSION")] and len(blocks) == 1
+
+
+def test_nem13_and_b2b_records_that_cannot_be_read():
+    good = ("250,NMI0000001,11,1,11,11,M1,E,100,20240101000000,A,,,150,20240401000000,A,,,50,kWh,20240701,"
+            "20240402000000,")
+    blocks, problems, reads = split(nem12(
+        "100,NEM13,202404020000,MDP,RET",
+        "550,N,,A,",  # 2: nothing to attach to
+        "250,NMI0000001,11",  # 3
+        good.replace(",150,", ",abc,"),  # 4
+        good.replace("20240101000000", "20241301000000"),  # 5: month 13
+        good.replace(",kWh,", ",furlongs,"),  # 6
+        good, "550,N,,A,",  # 7, 8
+        "900"))
+    assert reasons(problems) == [(2, "550", "RECORD_OUT_OF_ORDER"), (3, "250", "MALFORMED_RECORD"),
+                                 (4, "250", "BAD_VALUE"), (5, "250", "BAD_DATE"), (6, "250", "UNKNOWN_UOM")]
+    assert [(r.line, r.quantity, len(r.b2b)) for r in reads] == [(7, 50.0, 1)] and blocks == []
+
+
+def test_a_byte_order_mark_and_blank_lines_are_no_problem():
+    blocks, problems, _ = split(b"\xef\xbb\xbf" + nem12(*HEAD, "", " ", ",,,", day("20240101", [1] * 48), "900"))
+    assert problems == [] and len(blocks) == 1

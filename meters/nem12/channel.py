@@ -43,7 +43,8 @@ def channel(fields: list[bytes], head: Header, line: int) -> Channel:
     """The 200 record. Raises ChannelError: MALFORMED_RECORD or BAD_INTERVAL_LENGTH (nothing under
     it can be timed), or UNKNOWN_UOM with the channel (its days can be recovered, unconverted)."""
     if len(fields) < 9:
-        raise ChannelError(reasons.MALFORMED_RECORD, f"200 record has {len(fields)} fields, at least 9 needed", fields, line)
+        raise ChannelError(reasons.MALFORMED_RECORD, f"200 record has {len(fields)} fields, at least 9 needed",
+                           fields, line)
     get = [text(f) for f in fields[1:10]] + [""] * max(0, 10 - len(fields))
     nmi, config, register, suffix, stream, serial, uom, length, next_read = get[:9]
     if not nmi or not suffix:

@@ -1,8 +1,9 @@
 """300 and 400 records: one NEM day of interval values, and the quality of its interval ranges.
 
 The common record (a whole day of one quality) costs one split, its values (values.py) and a
-Block over shared read-only quality arrays; everything unusual (a wrong value count, an unreadable value, a V day's 400s) takes a
-slower path that recovers what it can, so a rejected day still carries its intervals.
+Block over shared read-only quality arrays; everything unusual (a wrong value count, an unreadable
+value, a V day's 400s) takes a slower path that recovers what it can, so a rejected day still
+carries its intervals.
 """
 
 import dataclasses
@@ -79,7 +80,8 @@ def interval_day(fields: list[bytes], channel: Channel, unit: Unit | None, line:
         if recovered_minutes:  # the values fit another interval length: keep them, timed by it
             channel, n = dataclasses.replace(channel, interval_minutes=recovered_minutes), count
             error = (reasons.INTERVAL_LENGTH_MISMATCH, f"300 record has {count} values, a day of "
-                     f"{recovered_minutes}-minute intervals, but its 200 says {minutes} minutes ({1440 // minutes} values)")
+                     f"{recovered_minutes}-minute intervals, but its 200 says {minutes} minutes "
+                     f"({1440 // minutes} values)")
         else:
             error = (reasons.INTERVAL_COUNT_MISMATCH, f"300 record has {count} values, a day of "
                      f"{minutes}-minute intervals has {1440 // minutes}")

@@ -93,10 +93,12 @@ class _FileReader:
         if record == b"400":
             yield from self.quality_range(fields, line)
             return
-        if record in (b"500", b"550"):
-            self.transaction(indicator, fields, line)
+        if record in (b"500", b"550"):  # B2B details of the read before them
             if self.pending is None:
-                yield self.problem(line, indicator, reasons.RECORD_OUT_OF_ORDER, f"{indicator} record without a read before it")
+                yield self.problem(line, indicator, reasons.RECORD_OUT_OF_ORDER,
+                                   f"{indicator} record without a read before it")
+            else:
+                self.pending.item.b2b.append(B2B(indicator, tuple(text(f) for f in fields[1:])))
             return
         yield from self.flush()
         if record == b"300":
@@ -114,7 +116,8 @@ class _FileReader:
             self.ends += 1
             self.ended_at = line
         else:
-            yield self.problem(line, indicator, reasons.UNKNOWN_RECORD, f"record indicator {indicator!r} is not an MDFF record")
+            yield self.problem(line, indicator, reasons.UNKNOWN_RECORD,
+                               f"record indicator {indicator!r} is not an MDFF record")
 
     def start_file(self, fields: list[bytes], line: int) -> Iterator[Item]:
         self.header, bad = header(fields)
@@ -186,10 +189,6 @@ class _FileReader:
             else:  # the day is rejected already, for its first reason; this one is a note
                 yield self.problem(line, "400", e.reason, e.message, nmi=pending.item.nmi, suffix=pending.item.suffix)
 
-    def transaction(self, record: str, fields: list[bytes], line: int) -> None:
-        if self.pending is not None:
-            self.pending.item.b2b.append(B2B(record, tuple(text(f) for f in fields[1:])))
-
     def accumulation(self, fields: list[bytes], line: int) -> Iterator[Item]:
         try:
             self.pending = _Pending(accumulation_read(fields, self.header, line), line=line)
@@ -202,7 +201,7 @@ class _FileReader:
             reason, message = reasons.BAD_QUALITY, f"250 {e}"
         except ValueError as e:
             reason, message = reasons.BAD_VALUE, f"250 register read or quantity not a number: {e}"
-        yield self.problem(line, "250", reason, message, nmi=text(fields[1]))
+        yield self.problem(line, "250", reason, message, nmi=text(fields[1]) if len(fields) > 1 else "")
 
     def flush(self) -> Iterator[Item]:
         pending, self.pending = self.pending, None

@@ -60,7 +60,9 @@ class Block:
 
     quality holds one-letter quality methods (A S F E N V; V never survives: the 400 records
     replace it), method_flag the substitution / estimation method (0 = none), reason_code the
-    reason (0 = none), all after the 400 records were applied to their interval ranges.
+    reason (0 = none), all after the 400 records were applied to their interval ranges. Days of one
+    quality share those three arrays, read-only: copy before changing them. ``values`` of
+    consecutive days may be rows of one array (views).
     """
 
     channel: Channel
