@@ -33,7 +33,7 @@ def run() -> dict[str, float]:
     accepted_wire = reading_pb2.AcceptedReadings(
         batch=to_batch(cols), quality_flags=verdict.flags.tolist()).SerializeToString()
     rows = ReadingRows(cols, verdict.flags.astype(np.int16), np.zeros(n, np.int32), np.zeros(n, np.int64),
-                       np.arange(n, dtype=np.int32))
+                       np.arange(n, dtype=np.int32), np.full(n, now * 1000, dtype=np.int64))
     return {
         "ingest_step_parse_readings_per_s": _rate(lambda: from_batch(reading_pb2.ReadingBatch.FromString(wire)), n),
         "ingest_step_validate_readings_per_s": _rate(lambda: validate(cols, known, now), n),

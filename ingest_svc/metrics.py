@@ -10,6 +10,10 @@ QUALITY_WARNINGS = Counter("meters_ingest_quality_warnings_total", "Accepted rea
 READINGS_STORED = Counter("meters_writer_readings_stored_total", "Readings committed to PostgreSQL by the writer.")
 WRITER_RESTARTS = Counter("meters_writer_restarts_total", "Writer consumer restarts after a Kafka or database error.")
 REJECTIONS_STORED = Counter("meters_writer_rejections_stored_total", "Rejected readings stored by the writer.")
+READINGS_REFUSED = Counter(
+    "meters_writer_readings_refused_total",
+    "Readings ingest accepted that the writer kept as rejected: outside the retention window when written.", ["reason"],
+)
 DUPLICATES_SKIPPED = Counter(
     "meters_writer_duplicate_readings_total", "Readings already stored (replays and re-sends), by whether values differ.",
     ["kind"],

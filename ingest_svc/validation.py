@@ -42,23 +42,17 @@ class Verdict:
 def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits: Limits = Limits()) -> Verdict:
     """Judge every reading; `known_meters` is the sorted array of registered meter ids."""
     v, pf = cols.voltage_v, cols.power_factor
-    t = cols.reading_times_unix_s
-    oldest_s = limits.window.oldest_s
     with np.errstate(invalid="ignore"):
         checks = [  # lowest precedence first: later checks overwrite earlier reasons
             (R.REJECTION_REASON_NEGATIVE_VALUE, (cols.demand_kw < 0) | (cols.current_a < 0)),
             (R.REJECTION_REASON_POWER_FACTOR_OUT_OF_RANGE, (pf < 0) | (pf > 1)),
             (R.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE, (v < limits.voltage_min_v) | (v > limits.voltage_max_v)),
             (R.REJECTION_REASON_NEGATIVE_CONSUMPTION, cols.consumption_kwh < 0),
-            (R.REJECTION_REASON_FUTURE_TIMESTAMP, t > now_s + limits.max_future_skew_s),
-            (R.REJECTION_REASON_TOO_OLD, t < limits.window.start_s(now_s)),
-            (R.REJECTION_REASON_BEFORE_OLDEST_DATE, t < (oldest_s if oldest_s is not None else _NO_BOUND)),
+            *time_checks(cols.reading_times_unix_s, now_s, limits),
             (R.REJECTION_REASON_MISSING_VALUE, _missing(cols)),
             (R.REJECTION_REASON_UNKNOWN_METER, ~_isin_sorted(cols.meter_ids, known_meters)),
         ]
-    reasons = np.zeros(len(cols), dtype=np.int8)
-    for reason, bad in checks:
-        reasons[bad] = reason
+    reasons = judge(checks, len(cols))
     reasons[_later_duplicates(cols, reasons == 0)] = R.REJECTION_REASON_DUPLICATE_READING
 
     flags = np.full(len(cols), Q.QUALITY_FLAG_NORMAL, dtype=np.int8)
@@ -68,7 +62,24 @@ def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits:
     return Verdict(reasons, flags, limits)
 
 
-_NO_BOUND = np.iinfo(np.int64).min
+def time_checks(times: np.ndarray, now_s: int, limits: Limits) -> list[tuple[int, np.ndarray]]:
+    """Times outside what is kept: too far ahead, older than the retention window, before the oldest date.
+
+    The writer applies the same checks again before it creates a partition (ingest_svc/reading_sink.py).
+    """
+    checks = [(R.REJECTION_REASON_FUTURE_TIMESTAMP, times > now_s + limits.max_future_skew_s),
+              (R.REJECTION_REASON_TOO_OLD, times < limits.window.start_s(now_s))]
+    if limits.window.oldest_s is not None:
+        checks.append((R.REJECTION_REASON_BEFORE_OLDEST_DATE, times < limits.window.oldest_s))
+    return checks
+
+
+def judge(checks: list[tuple[int, np.ndarray]], n: int) -> np.ndarray:
+    """One reason per reading (int8, 0 = none): the last check in `checks` that fails it wins."""
+    reasons = np.zeros(n, dtype=np.int8)
+    for reason, bad in checks:
+        reasons[bad] = reason
+    return reasons
 
 
 def _missing(cols: ReadingColumns) -> np.ndarray:

@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from ingest_svc.config import WriterSettings
 from ingest_svc.metrics import CONSUMER_LAG, READINGS_STORED, REJECTIONS_STORED, WRITER_RESTARTS
 from ingest_svc.reading_sink import ReadingRows, ReadingSink, RejectedRow
+from ingest_svc.validation import Limits
 from meters import kafka, log as logs
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import reading_pb2
@@ -32,7 +33,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
     """Decode one poll's Kafka records into rows for the sink."""
-    parts, flags, partitions, offsets, row_index, rejected = [], [], [], [], [], []
+    parts, flags, partitions, offsets, row_index, received, rejected = [], [], [], [], [], [], []
     for rec in records:
         if rec.topic == kafka.READINGS_TOPIC:
             cols, quality = from_accepted(rec.value)
@@ -42,6 +43,7 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
             partitions.append(np.full(n, rec.partition, dtype=np.int32))
             offsets.append(np.full(n, rec.offset, dtype=np.int64))
             row_index.append(np.arange(n, dtype=np.int32))
+            received.append(np.full(n, rec.timestamp, dtype=np.int64))
         else:
             msg = reading_pb2.RejectedReading.FromString(rec.value)
             r = msg.reading
@@ -55,7 +57,7 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
         return None, rejected
     rows = ReadingRows(
         ReadingColumns.concat(parts), np.concatenate(flags), np.concatenate(partitions),
-        np.concatenate(offsets), np.concatenate(row_index),
+        np.concatenate(offsets), np.concatenate(row_index), np.concatenate(received),
     )
     return rows, rejected
 
@@ -63,7 +65,7 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
 async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     pool = await open_pool(settings.pg_dsn, max_size=1)
-    sink = ReadingSink()
+    sink = ReadingSink(Limits(window=settings.retention_window))
     delay = 0.0
     try:
         while not stop.is_set():

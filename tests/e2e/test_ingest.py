@@ -71,20 +71,23 @@ def test_bad_readings_are_rejected_with_reasons_and_kept(ingest_channel, db):
     cols.meter_ids[4] = 999_999  # not registered
     cols.reading_times_unix_s[5] = int(time.time()) + 7 * 86400
     cols.voltage_v[6] = 195.0  # accepted, flagged
+    cols.reading_times_unix_s[7] = 1  # older than the retention window: no 1970 partition for it
     reply = stream_readings(ingest_channel, [cols])
     reasons = {R.Name(rc.reason): rc.count for rc in reply.summary.rejections}
     assert reasons == {
         "REJECTION_REASON_VOLTAGE_OUT_OF_RANGE": 1, "REJECTION_REASON_POWER_FACTOR_OUT_OF_RANGE": 1,
         "REJECTION_REASON_NEGATIVE_CONSUMPTION": 1, "REJECTION_REASON_MISSING_VALUE": 1,
         "REJECTION_REASON_UNKNOWN_METER": 1, "REJECTION_REASON_FUTURE_TIMESTAMP": 1,
+        "REJECTION_REASON_TOO_OLD": 1,
     }
-    assert reply.summary.accepted == n - 6 and reply.summary.voltage_warnings == 1
-    assert stored(db, 2000, 2004, n - 6) == n - 6
+    assert reply.summary.accepted == n - 7 and reply.summary.voltage_warnings == 1
+    assert stored(db, 2000, 2004, n - 7) == n - 7
     kept = wait_for_count(
         db, "SELECT count(*) FROM meters.rejected_readings WHERE meter_id BETWEEN 2000 AND 2004 OR meter_id = %s",
-        [999_999], 6,
+        [999_999], 7,
     )
-    assert kept == 6
+    assert kept == 7
+    assert db.execute("SELECT to_regclass('meters.meter_readings_19700101')").fetchone()[0] is None
     detail = db.execute(
         "SELECT detail FROM meters.rejected_readings WHERE reason = 'REJECTION_REASON_VOLTAGE_OUT_OF_RANGE'"
         " AND meter_id = 2000"
