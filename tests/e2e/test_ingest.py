@@ -2,6 +2,7 @@
 
 import threading
 import time
+import urllib.request
 
 import grpc
 import numpy as np
@@ -175,3 +176,16 @@ def test_writer_killed_mid_stream_loses_and_duplicates_nothing(mesh, ingest_chan
         [first, first + count - 1],
     ).fetchone()[0]
     assert distinct == len(cols)
+
+
+def test_ingest_runs_the_retention_job(mesh):
+    """The job is a background task of the ingest server: its first round runs at start-up."""
+    url = f"http://127.0.0.1:{mesh.metrics_port('ingest')}/metrics"
+    deadline = time.monotonic() + 60
+    while True:
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        last = [line for line in text.splitlines() if line.startswith("meters_retention_last_success_timestamp_seconds ")]
+        if (last and float(last[0].split()[1]) > 0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert last and float(last[0].split()[1]) > 0
