@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NEM_OFFSET_S = 10 * 3600
+from meters.nem12.nemtime import NEM_OFFSET_S
+
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
