@@ -34,6 +34,7 @@ def run() -> dict[str, float]:
             print(f"   {mode}: " + ", ".join(f"{n} {measured[n]:,}" for n in FIGURES), flush=True)
     figures["security_cost_ingest_throughput_pct"] = round(
         100 * (1 - figures["ingest_readings_per_s_tls_auth"] / figures["ingest_readings_per_s_plaintext"]), 1)
-    figures["security_cost_scoring_p99_pct"] = round(
-        100 * (figures["scoring_p99_ms_tls_auth"] / figures["scoring_p99_ms_plaintext"] - 1), 1)
+    for q in ("p99", "p50"):  # p50 is the steadier of the two on a shared box
+        figures[f"security_cost_scoring_{q}_pct"] = round(
+            100 * (figures[f"scoring_{q}_ms_tls_auth"] / figures[f"scoring_{q}_ms_plaintext"] - 1), 1)
     return figures
