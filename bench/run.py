@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.forecast", "bench.segmentation", "bench.serving"]
+BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.overload", "bench.forecast", "bench.segmentation", "bench.serving"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
@@ -29,6 +29,9 @@ TARGETS = {
     # the parse leg of NEM12 import: the import end to end (with Kafka and PostgreSQL) aims at >= 300,000
     "nem12_parse_intervals_per_s": (">=", 1_000_000),
     "nem12_parse_peak_rss_mb": ("<", 500),
+    "overload_lost": ("==", 0),
+    "overload_duplicated": ("==", 0),
+    "overload_refused_rows_stored": ("==", 0),
 }
 
 

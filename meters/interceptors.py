@@ -52,13 +52,22 @@ def to_rich_status(err: DomainError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-async def _abort_for(err: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+def _fail_with(err: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    """Set the call's final status from `err`; the handler then returns and the status is sent.
+
+    Not context.abort(): grpc.aio keeps the AbortError it raises on the call's state, and its
+    traceback holds the handler's frames, so every aborted call became a reference cycle holding
+    its requests until the cyclic collector ran. Under overload (hundreds of refused 50,000-reading
+    batches) that was ~1 GB of garbage in the ingest process.
+    """
     if isinstance(err, DomainError):
         status = to_rich_status(err)
     else:
         log.exception("unhandled error in %s", method)
         status = rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
-    await context.abort(status.code, status.details, status.trailing_metadata)
+    context.set_code(status.code)
+    context.set_details(status.details)
+    context.set_trailing_metadata(status.trailing_metadata)
 
 
 def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
@@ -101,7 +110,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except Exception as err:  # noqa: BLE001 - mapped to a status below
                     code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
-                    await _abort_for(err, context, details.method)
+                    _fail_with(err, context, details.method)
                 finally:
                     finish(context, started, code)
 
@@ -120,7 +129,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     raise
                 except Exception as err:  # noqa: BLE001
                     code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
-                    await _abort_for(err, context, details.method)
+                    _fail_with(err, context, details.method)
                 finally:
                     finish(context, started, code)
 
