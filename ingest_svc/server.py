@@ -14,7 +14,7 @@ from meters import kafka, log
 from meters.admission import Budget
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
-from meters.retention import RetentionJob
+from meters import retention
 from meters.server import Registration, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,15 +37,11 @@ async def main(settings: IngestSettings) -> None:
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)
 
-    async def drop_expired_partitions():
-        job = RetentionJob(settings.pg_dsn, RETAINED, settings.retention_window)
-        await job.run_forever(settings.retention_interval_s)
-
     await serve(
         settings,
         [Registration(ingest_service_pb2_grpc.add_IngestServiceServicer_to_server, servicer,
                       ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)],
-        background=[refresh_registry, drop_expired_partitions],
+        background=[refresh_registry, retention.background_task(settings.pg_dsn, settings, RETAINED)],
         on_stop=[producer.stop, pool.close],
     )
 

@@ -38,16 +38,21 @@ async def is_partitioned(conn: AsyncConnection, table: str) -> bool:
 
 
 class DailyPartitions:
-    """Creates the daily partitions of one table as rows need them; remembers the days it has seen."""
+    """Creates the daily partitions of one table as rows need them; remembers the days it has seen
+    (per database: one process may write to several, as tests do)."""
 
     def __init__(self, table: str):
         self.schema, self.name = _split(table)
         self.table = table
-        self._ready: set[date] = set()
+        self._ready: dict[str, set[date]] = {}
 
     async def ensure(self, conn: AsyncConnection, days: Iterable[date]) -> int:
-        """Create the partitions of `days` that do not exist yet, in their own transaction; return how many."""
-        missing = sorted(set(days) - self._ready)
+        """Create the partitions of `days` that do not exist yet; return how many.
+
+        In a transaction of its own, or a savepoint of the caller's: then the new partitions, and the lock
+        on the parent, last until the caller commits."""
+        ready = self._ready.setdefault(conn.info.dsn, set())
+        missing = sorted(set(days) - ready)
         if not missing:
             return 0
         created = 0
@@ -63,7 +68,7 @@ class DailyPartitions:
                             sql.Identifier(self.schema, part), sql.Identifier(self.schema, self.name),
                             sql.Literal(_midnight(day)), sql.Literal(_midnight(day + timedelta(days=1)))))
                         created += 1
-        self._ready.update(missing)
+        ready.update(missing)
         return created
 
 

@@ -21,7 +21,7 @@ from psycopg import AsyncConnection
 
 from meters import partitions
 from meters.partitions import Partition
-from meters.retention_window import RetentionWindow
+from meters.retention_window import RetentionSettings, RetentionWindow
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +98,13 @@ class RetentionJob:
             except (psycopg.Error, OSError) as err:
                 log.warning("retention round failed", extra={"fields": {"error": repr(err)}})
             await asyncio.sleep(interval_s)
+
+
+def background_task(dsn: str, settings: RetentionSettings, tables: Sequence[str]) -> Callable[[], Awaitable[None]]:
+    """A service's retention job over its own `tables`, as a background task for meters.server.serve."""
+
+    async def drop_expired_partitions() -> None:
+        job = RetentionJob(dsn, tables, settings.retention_window)
+        await job.run_forever(settings.retention_interval_s)
+
+    return drop_expired_partitions

@@ -1,10 +1,11 @@
 from pathlib import Path
 
 from meters.model_registry import DEFAULT_ROOT
+from meters.retention_window import RetentionSettings
 from meters.settings import ServiceSettings
 
 
-class ScoringSettings(ServiceSettings):
+class ScoringSettings(ServiceSettings, RetentionSettings):
     grpc_addr: str = "127.0.0.1:50052"
     metrics_port: int = 9102
     # alert_svc, where anomalies and failure risks are raised (METERS_ALERT_ADDR).

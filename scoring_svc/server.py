@@ -20,7 +20,7 @@ from pathlib import Path
 from meters import log
 from meters.alert.v1 import alert_service_pb2_grpc
 from meters.db import migrate, open_pool
-from meters import kafka
+from meters import kafka, retention
 from meters.model_registry import ModelRegistry
 from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 from meters.security.tls import service_channel
@@ -37,6 +37,8 @@ from scoring_svc.servicer import ScoringServicer
 from scoring_svc.store import ScoringStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The daily-partitioned tables of scoring's schemas that the retention job trims.
+RETAINED = ("ml.predictions",)
 
 
 async def main(settings: ScoringSettings) -> None:
@@ -55,7 +57,8 @@ async def main(settings: ScoringSettings) -> None:
     load_gauges = GridLoadGauges(pool)
     servicer = ScoringServicer(models, scorer, failures, store, sender,
                                alert_service_pb2_grpc.AlertServiceStub(alert_channel), on_telemetry=load_gauges.wake)
-    background = [sender.run_forever, load_gauges.run_forever]
+    background = [sender.run_forever, load_gauges.run_forever,
+                  retention.background_task(settings.pg_dsn, settings, RETAINED)]
     if settings.group_id:
         await kafka.ensure_topics(settings.kafka_bootstrap)
         stream = StreamScorer(settings.kafka_bootstrap, settings.group_id, scorer, models, store, sender,

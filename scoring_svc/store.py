@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from meters.errors import not_found
+from meters.partitions import DailyPartitions
 
 
 def finite_or_none(x) -> float | None:
@@ -50,6 +51,14 @@ def _pred_values(p: PredictionRow) -> tuple:
             p.model_version)
 
 
+# Daily partitions of ml.predictions, created as predictions need them (migration 0003).
+_PREDICTION_DAYS = DailyPartitions("ml.predictions")
+
+
+async def _ensure_days(conn: AsyncConnection, rows: list[PredictionRow]) -> None:
+    await _PREDICTION_DAYS.ensure(conn, {p.predicted_at.astimezone(dt.UTC).date() for p in rows})
+
+
 def _pred_row(r) -> PredictionRow:
     return PredictionRow(*r[:8], r[8], r[9], r[10], r[11], r[12], r[13], r[14])
 
@@ -58,6 +67,7 @@ async def insert_predictions(conn: AsyncConnection, rows: list[PredictionRow]) -
     """Insert predictions not stored yet (unique on asset, type, time); return those that were new, with ids."""
     if not rows:
         return []
+    await _ensure_days(conn, rows)
     placeholders = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s)"] * len(rows))
     cur = await conn.execute(
         f"INSERT INTO ml.predictions ({_PRED_COLUMNS}) VALUES {placeholders}"
@@ -70,6 +80,7 @@ async def insert_predictions(conn: AsyncConnection, rows: list[PredictionRow]) -
 
 async def upsert_prediction(conn: AsyncConnection, p: PredictionRow) -> PredictionRow:
     """Store a prediction; one made again for the same asset, type and time replaces the stored one."""
+    await _ensure_days(conn, [p])
     cur = await conn.execute(
         f"INSERT INTO ml.predictions ({_PRED_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s)"
         " ON CONFLICT (asset_type, asset_id, prediction_type, predicted_at) DO UPDATE SET"

@@ -4,6 +4,7 @@ keeps today's, the edge's and everything newer."""
 
 import shutil
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -18,6 +19,8 @@ from meters.partitions import DailyPartitions
 from meters.readings import from_arrays
 from meters.retention import RetentionJob
 from meters.retention_window import RetentionWindow
+import scoring_svc.store
+from scoring_svc.store import PredictionRow, insert_predictions, upsert_prediction
 
 pytestmark = pytest.mark.infra
 
@@ -191,3 +194,34 @@ def test_existing_rejected_readings_survive_the_move_to_daily_partitions(fresh_d
         assert new_id == 3
         assert datetime(2026, 1, 1, 10, tzinfo=UTC) == conn.execute(
             "SELECT received_at FROM meters.rejected_readings WHERE id = 1").fetchone()[0]
+
+
+SCORING_MIGRATIONS = Path(scoring_svc.store.__file__).parent / "migrations"
+
+
+def prediction(asset_id: int, at: datetime) -> PredictionRow:
+    return PredictionRow("smart_meter", asset_id, "reading_anomaly", 0.9, 0.9, True, at, None, "spike", "warning")
+
+
+async def test_predictions_keep_their_rows_across_the_move_and_old_days_are_dropped(fresh_db, tmp_path):
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("scoring_0001_grid_schema.sql", "scoring_0002_ml_schema.sql"):
+        shutil.copy(SCORING_MIGRATIONS / name, first)
+    migrate(fresh_db, first)
+    old, recent = datetime(2024, 3, 1, 12, tzinfo=UTC), datetime(2026, 11, 29, 12, tzinfo=UTC)
+    async with await psycopg.AsyncConnection.connect(fresh_db, autocommit=True) as conn:
+        assert len(await insert_predictions(conn, [prediction(1, old), prediction(2, recent)])) == 2
+        migrate(fresh_db, SCORING_MIGRATIONS)
+        # Written after the move: the store creates the day it needs; a replay adds nothing.
+        later = [prediction(3, datetime(2024, 5, 1, tzinfo=UTC)), prediction(4, recent)]
+        assert len(await insert_predictions(conn, later)) == 2
+        assert await insert_predictions(conn, later) == []
+        stored = await upsert_prediction(conn, prediction(5, datetime(2026, 11, 28, tzinfo=UTC)))
+        assert stored.id > 4  # the id sequence went on where it was (a replay's conflicts use ids too)
+
+        dropped = await RetentionJob(fresh_db, ["ml.predictions"], WINDOW).run_once(now_s=NOW)
+
+        assert {(d.partition.name, d.rows) for d in dropped} == {("predictions_20240301", 1), ("predictions_20240501", 1)}
+        cur = await conn.execute("SELECT asset_id, id FROM ml.predictions ORDER BY asset_id")
+        assert await cur.fetchall() == [(2, 2), (4, 4), (5, stored.id)]
