@@ -11,6 +11,15 @@ class IngestSettings(ServiceSettings, RetentionSettings):
     # IngestReadings): a batch that does not fit is refused RESOURCE_EXHAUSTED, none of it sent to
     # Kafka, so the client re-sends it after the RetryInfo delay. ~120 bytes a reading in flight.
     max_inflight_readings: int = 200_000
+    # MDFF (NEM12 / NEM13) import: the participant id files must be addressed to (the 100 record's
+    # ToParticipant; "" accepts any), the NMI suffixes stored as consumption (import registers),
+    # the largest file accepted by ImportNem12, and a drop folder a head-end writes files into
+    # ("" = none; ingest_svc/drop_folder.py), looked at every nem12_drop_poll_s.
+    nem12_participant: str = ""
+    nem12_import_suffixes: str = "E1"
+    nem12_max_file_bytes: int = 2 << 30
+    nem12_drop_dir: str = ""
+    nem12_drop_poll_s: float = 2.0
 
 
 class WriterSettings(ServiceSettings, RetentionSettings):

@@ -1,18 +1,19 @@
 """The ingest use case: check a batch's shape, validate, publish, count."""
 
+import asyncio
 import time
 
 import numpy as np
 
 from ingest_svc.metrics import QUALITY_WARNINGS, READING_VOLTAGE, READINGS_ACCEPTED, READINGS_REJECTED
-from ingest_svc.publisher import ReadingPublisher
+from ingest_svc.publisher import Provenance, ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits, validate
 from meters.admission import Budget
 from meters.errors import FieldViolation, invalid_argument
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import QualityFlag, RejectionReason
-from meters.readings import column_lengths, from_batch
+from meters.readings import ReadingColumns, column_lengths, from_batch
 
 MAX_BATCH_READINGS = 100_000
 
@@ -33,6 +34,20 @@ class Ingestor:
             verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
             await self._publisher.publish(cols, verdict)
         READING_VOLTAGE.observe_many(cols.voltage_v[verdict.accepted])
+        return summarize(verdict)
+
+    async def ingest_columns(self, cols: ReadingColumns, provenance: Provenance,
+                             preset: np.ndarray | None = None) -> reading_pb2.IngestSummary:
+        """Validate and publish readings that did not come as a batch (an MDFF file's intervals).
+
+        An import waits for room under the in-flight bound rather than being refused half-way: its
+        file is already here, and the server paces it."""
+        while not self._inflight.fits(len(cols)):
+            await asyncio.sleep(0.05)
+        with self._inflight.hold(len(cols)):
+            verdict = validate(cols, self._registry.ids, int(time.time()), self._limits,
+                               energy_only=provenance.energy_only, preset=preset)
+            await self._publisher.publish(cols, verdict, provenance)
         return summarize(verdict)
 
 

@@ -18,6 +18,10 @@ DUPLICATES_SKIPPED = Counter(
     "meters_writer_duplicate_readings_total", "Readings already stored (replays and re-sends), by whether values differ.",
     ["kind"],
 )
+READINGS_REPLACED = Counter(
+    "meters_writer_readings_replaced_total",
+    "Stored readings replaced by a later version (MDFF UpdateDateTime) or by an actual for a substitute.",
+)
 CONSUMER_LAG = Gauge("meters_kafka_consumer_lag_messages", "Messages behind the log end, by group and partition.",
                      ["group", "topic", "partition"])
 KNOWN_METERS = Gauge("meters_ingest_known_meters", "Meters in the ingest registry.")

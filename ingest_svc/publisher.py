@@ -23,7 +23,7 @@ from ingest_svc.validation import Verdict, describe
 from meters.errors import unavailable
 from meters.ingest.v1 import reading_pb2
 from meters.kafka import READINGS_TOPIC, REJECTED_TOPIC
-from meters.readings import ReadingColumns, to_batch
+from meters.readings import ReadingColumns, ReadingQuality, to_batch
 
 
 class ReadingPublisher:
@@ -36,7 +36,7 @@ class ReadingPublisher:
         partitions = await producer.partitions_for(READINGS_TOPIC)
         return cls(producer, len(partitions))
 
-    async def publish(self, cols: ReadingColumns, verdict: Verdict) -> None:
+    async def publish(self, cols: ReadingColumns, verdict: Verdict, provenance: "Provenance | None" = None) -> None:
         now_ms = int(time.time() * 1000)
         pending = []
         accepted = np.flatnonzero(verdict.accepted)
@@ -49,9 +49,13 @@ class ReadingPublisher:
                     quality_flags=verdict.flags[rows].tolist(),
                     ingested_at_unix_ms=now_ms,
                 )
+                if provenance is not None:
+                    provenance.fill(msg, rows)
                 pending.append(Outgoing(READINGS_TOPIC, msg.SerializeToString(), partition=int(p)))
         for i in np.flatnonzero(~verdict.accepted):
             msg = rejected_message(cols, verdict, int(i), now_ms)
+            if provenance is not None:
+                provenance.fill_rejected(msg, int(i))
             pending.append(Outgoing(REJECTED_TOPIC, msg.SerializeToString(), key=str(cols.meter_ids[i]).encode()))
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(SEND_ATTEMPTS), reraise=True,
@@ -75,6 +79,34 @@ class ReadingPublisher:
 
 
 SEND_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the readings of one publish are when they are not streamed actuals: an MDFF file's intervals
+    or VEE substitutes. Arrays align with the published columns."""
+
+    origin: str  # who or which rule made them: "nem12-import", "vee/gap", ...
+    quality: ReadingQuality
+    energy_only: bool = True
+    source: str = ""  # "nem12:<sha256>": keys rejected rows by file, line and interval instead of Kafka
+    lines: np.ndarray | None = None  # int64, the MDFF line of each reading
+    index: np.ndarray | None = None  # int32, its interval in that line
+    received_ms: int = 0  # when the source says it was made (the file's 100 DateTime); 0 = now
+    details: np.ndarray | None = None  # object: a rejection detail that overrides the reason's ("" = none)
+
+    def fill(self, msg: reading_pb2.AcceptedReadings, rows: np.ndarray) -> None:
+        self.quality.take(rows).fill(msg)
+        msg.origin = self.origin
+        msg.energy_only = self.energy_only
+
+    def fill_rejected(self, msg: reading_pb2.RejectedReading, i: int) -> None:
+        if self.source:
+            msg.source, msg.source_line, msg.source_index = self.source, int(self.lines[i]), int(self.index[i])
+        if self.received_ms:
+            msg.received_at_unix_ms = self.received_ms
+        if self.details is not None and self.details[i]:
+            msg.detail = self.details[i]
 
 
 @dataclass(frozen=True)

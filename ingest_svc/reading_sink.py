@@ -1,10 +1,15 @@
 """Writes decoded Kafka messages to PostgreSQL in one transaction per call.
 
 Fast path: binary COPY straight into meters.meter_readings. If a row is
-already stored (a replay after a crash, or a re-sent reading) the COPY fails
-on the primary key; the same rows then go through a staging table with
-INSERT ... ON CONFLICT DO NOTHING, and re-sent readings whose values differ
-from the stored ones are kept in meters.rejected_readings, never dropped.
+already stored (a replay after a crash, a re-sent reading, a re-imported
+file, a new version of an interval) the COPY fails on the primary key; the
+same rows then go through a staging table. There a later version (MDFF
+UpdateDateTime) replaces the stored reading, and so does an actual arriving
+for a substitute; everything else is INSERT ... ON CONFLICT DO NOTHING, and
+re-sent readings whose values differ from the stored ones are kept in
+meters.rejected_readings (DUPLICATE_READING, or SUPERSEDED when older than the
+stored version), never dropped. Every replacement, and every substitute VEE
+adds, is recorded in meters.reading_edits in the same transaction.
 
 Partitions are created only for the days rows fall on, and only inside the retention window: a
 reading whose time is outside it (ingest refuses those too; this is the second line) is kept in
@@ -18,16 +23,19 @@ import numpy as np
 import psycopg
 from psycopg import AsyncConnection
 
-from ingest_svc.metrics import DUPLICATES_SKIPPED, READINGS_REFUSED
+from ingest_svc.metrics import DUPLICATES_SKIPPED, READINGS_REFUSED, READINGS_REPLACED
 from ingest_svc.validation import Limits, describe, judge, time_checks
 from meters.ingest.v1.reading_pb2 import RejectionReason
 from meters.kafka import READINGS_TOPIC
 from meters.metrics import DB_WRITE_SECONDS
 from meters.partitions import DailyPartitions, day_of
 from meters.pgcopy import copy_payload
-from meters.readings import ReadingColumns
+from meters.nem12.quality import quality_field
+from meters.readings import ReadingColumns, ReadingQuality
 
-READING_COLUMNS = "meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor, quality_flag"
+READING_COLUMNS = ("meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor, quality_flag,"
+                   " quality, method_flag, reason_code, version")
+VEE_ORIGIN = "vee/"  # substitutes made by the VEE job: their inserts are edits too
 
 
 @dataclass
@@ -40,10 +48,32 @@ class ReadingRows:
     offsets: np.ndarray  # int64, Kafka offset of that message
     row_index: np.ndarray  # int32, position inside the message
     received_ms: np.ndarray  # int64, the Kafka record's timestamp: when ingest sent the message
+    quality: ReadingQuality | None = None  # None: streamed actuals, version 0
+    origins: np.ndarray | None = None  # object: who or which rule made each row's message ("" for streamed)
+
+    def __post_init__(self):
+        if self.quality is None:
+            self.quality = ReadingQuality.actual(len(self.cols))
+        if self.origins is None:
+            self.origins = np.full(len(self.cols), "", dtype=object)
 
     def take(self, index: np.ndarray) -> "ReadingRows":
         return ReadingRows(self.cols.take(index), self.flags[index], self.partitions[index], self.offsets[index],
-                           self.row_index[index], self.received_ms[index])
+                           self.row_index[index], self.received_ms[index], self.quality.take(index),
+                           self.origins[index])
+
+    def columns(self) -> list[tuple[str, np.ndarray]]:
+        """The COPY columns of READING_COLUMNS."""
+        c, q = self.cols, self.quality
+        return [("int8", c.meter_ids), ("timestamptz", c.reading_times_unix_s), ("float8", c.consumption_kwh),
+                ("float8", c.demand_kw), ("float8", c.voltage_v), ("float8", c.current_a),
+                ("float8", c.power_factor), ("int2", self.flags), ("char1", q.letters), ("int2", q.method_flags),
+                ("int2", q.reason_codes), ("int8", q.versions_unix_s)]
+
+    def position(self) -> list[tuple[str, np.ndarray]]:
+        """Where each row came from: Kafka partition, offset, index in its message; when, and from whom."""
+        return [("int4", self.partitions), ("int8", self.offsets), ("int4", self.row_index),
+                ("timestamptz", self.received_ms // 1000)]
 
 
 @dataclass
@@ -58,15 +88,6 @@ class RejectedRow:
     partition: int
     offset: int
     row_index: int = 0
-
-
-def _payload(rows: ReadingRows) -> bytes:
-    c = rows.cols
-    return copy_payload([
-        ("int8", c.meter_ids), ("timestamptz", c.reading_times_unix_s), ("float8", c.consumption_kwh),
-        ("float8", c.demand_kw), ("float8", c.voltage_v), ("float8", c.current_a), ("float8", c.power_factor),
-        ("int2", rows.flags),
-    ])
 
 
 class ReadingSink:
@@ -90,7 +111,8 @@ class ReadingSink:
             await self._rejected.ensure(conn, map(day_of, np.unique(rows.received_ms // 1000)))
             try:
                 async with conn.transaction():
-                    await _copy(conn, "meters.meter_readings", _payload(rows))
+                    await _copy(conn, "meters.meter_readings", copy_payload(rows.columns()))
+                    await _record_substitutes(conn, rows)
                     await _insert_rejected(conn, rejected)
                 DB_WRITE_SECONDS.labels("meter_readings").observe(time.perf_counter() - started)
                 return len(rows.cols)
@@ -130,45 +152,126 @@ async def _copy(conn: AsyncConnection, table: str, payload: bytes, columns: str 
         await copy.write(payload)
 
 
-async def _insert_deduplicated(conn: AsyncConnection, rows: ReadingRows) -> int:
+POSITION_COLUMNS = "kafka_partition, kafka_offset, row_index, received_at"
+# Whether staged row s replaces stored row m: a later version, or an actual for a substitute.
+REPLACES = "(s.version > m.version OR (s.quality = 'A' AND m.quality IN ('S', 'E')))"
+EDIT_COLUMNS = ("meter_id, reading_time, before_kwh, before_quality, before_version, after_kwh, after_quality,"
+                " after_version, rule, kafka_partition, kafka_offset, row_index")
+
+
+def quality_method_sql(alias: str = "") -> str:
+    """SQL of the MDFF QualityMethod of a stored row: "A", or the letter and its method flag ("S14")."""
+    a = alias + "." if alias else ""
+    return f"{a}quality || CASE WHEN {a}method_flag > 0 THEN lpad({a}method_flag::text, 2, '0') ELSE '' END"
+
+
+async def _stage(conn: AsyncConnection, rows: ReadingRows) -> None:
     await conn.execute(
         "CREATE TEMP TABLE staged_readings (LIKE meters.meter_readings, kafka_partition int, kafka_offset bigint,"
-        " row_index int, received_at timestamptz) ON COMMIT DROP"
+        " row_index int, received_at timestamptz, origin text) ON COMMIT DROP"
     )
-    payload = copy_payload([
-        ("int8", rows.cols.meter_ids), ("timestamptz", rows.cols.reading_times_unix_s),
-        ("float8", rows.cols.consumption_kwh), ("float8", rows.cols.demand_kw), ("float8", rows.cols.voltage_v),
-        ("float8", rows.cols.current_a), ("float8", rows.cols.power_factor), ("int2", rows.flags),
-        ("int4", rows.partitions), ("int8", rows.offsets), ("int4", rows.row_index),
-        ("timestamptz", rows.received_ms // 1000),
-    ])
-    await _copy(conn, "staged_readings", payload,
-                READING_COLUMNS + ", kafka_partition, kafka_offset, row_index, received_at")
+    await _copy(conn, "staged_readings", copy_payload(rows.columns() + rows.position()),
+                READING_COLUMNS + ", " + POSITION_COLUMNS)
+    origins = {o for o in rows.origins if o}
+    for origin in origins:  # few: one per message kind
+        await conn.execute(
+            "UPDATE staged_readings SET origin = %s WHERE (kafka_partition, kafka_offset) IN"
+            " (SELECT * FROM unnest(%s::int[], %s::bigint[]))",
+            [origin, *_positions_of(rows, origin)])
+
+
+def _positions_of(rows: ReadingRows, origin: str) -> tuple[list[int], list[int]]:
+    mine = rows.origins == origin
+    pairs = np.unique(np.stack([rows.partitions[mine].astype(np.int64), rows.offsets[mine]]), axis=1)
+    return pairs[0].tolist(), pairs[1].tolist()
+
+
+async def _insert_deduplicated(conn: AsyncConnection, rows: ReadingRows) -> int:
+    await _stage(conn, rows)
+    replaced = await _replace_older(conn)
     cur = await conn.execute(
-        f"""INSERT INTO meters.meter_readings ({READING_COLUMNS})
-            SELECT DISTINCT ON (meter_id, reading_time) {READING_COLUMNS} FROM staged_readings
-            ORDER BY meter_id, reading_time, kafka_partition, kafka_offset, row_index
-            ON CONFLICT DO NOTHING"""
+        f"""WITH inserted AS (
+              INSERT INTO meters.meter_readings ({READING_COLUMNS})
+              SELECT DISTINCT ON (meter_id, reading_time) {READING_COLUMNS} FROM staged_readings
+              ORDER BY meter_id, reading_time, version DESC, kafka_partition, kafka_offset, row_index
+              ON CONFLICT DO NOTHING
+              RETURNING meter_id, reading_time),
+            edits AS (
+              INSERT INTO meters.reading_edits ({EDIT_COLUMNS})
+              SELECT s.meter_id, s.reading_time, NULL, NULL, NULL, s.consumption_kwh, {quality_method_sql("s")},
+                     s.version, s.origin, s.kafka_partition, s.kafka_offset, s.row_index
+              FROM inserted i JOIN staged_readings s USING (meter_id, reading_time)
+              WHERE s.origin LIKE '{VEE_ORIGIN}%'
+              ON CONFLICT DO NOTHING)
+            SELECT count(*) FROM inserted"""
     )
-    stored = cur.rowcount
+    stored = (await cur.fetchone())[0]
     # Rows that lost to a stored reading with other values are kept, not dropped.
     cur = await conn.execute(
         """INSERT INTO meters.rejected_readings
              (meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor,
               reason, detail, received_at, source_topic, kafka_partition, kafka_offset, row_index)
            SELECT s.meter_id, s.reading_time, s.consumption_kwh, s.demand_kw, s.voltage, s.current_amps,
-                  s.power_factor, 'REJECTION_REASON_DUPLICATE_READING',
-                  'conflicts with the stored reading for this meter and time', s.received_at,
-                  'meter-readings', s.kafka_partition, s.kafka_offset, s.row_index
+                  s.power_factor,
+                  CASE WHEN s.version < m.version THEN 'REJECTION_REASON_SUPERSEDED'
+                       ELSE 'REJECTION_REASON_DUPLICATE_READING' END,
+                  CASE WHEN s.version < m.version
+                       THEN 'a later version (UpdateDateTime ' || m.version || ') of this interval is stored'
+                       ELSE 'conflicts with the stored reading for this meter and time' END,
+                  s.received_at, 'meter-readings', s.kafka_partition, s.kafka_offset, s.row_index
            FROM staged_readings s JOIN meters.meter_readings m USING (meter_id, reading_time)
-           WHERE (s.consumption_kwh, s.demand_kw, s.voltage, s.current_amps, s.power_factor)
-                 IS DISTINCT FROM (m.consumption_kwh, m.demand_kw, m.voltage, m.current_amps, m.power_factor)
+           WHERE (s.consumption_kwh, s.demand_kw, s.voltage, s.current_amps, s.power_factor, s.quality,
+                  s.method_flag, s.version)
+                 IS DISTINCT FROM (m.consumption_kwh, m.demand_kw, m.voltage, m.current_amps, m.power_factor,
+                                   m.quality, m.method_flag, m.version)
            ON CONFLICT DO NOTHING"""
     )
     conflicting = cur.rowcount
-    DUPLICATES_SKIPPED.labels("identical").inc(len(rows.cols) - stored - conflicting)
+    DUPLICATES_SKIPPED.labels("identical").inc(len(rows.cols) - stored - replaced - conflicting)
     DUPLICATES_SKIPPED.labels("conflicting").inc(conflicting)
-    return stored
+    READINGS_REPLACED.inc(replaced)
+    return stored + replaced
+
+
+async def _replace_older(conn: AsyncConnection) -> int:
+    """Stored readings that a staged one replaces take its values; each change is an edit."""
+    cur = await conn.execute(
+        f"""WITH winners AS (
+              SELECT DISTINCT ON (s.meter_id, s.reading_time) s.*, m.consumption_kwh AS before_kwh,
+                     {quality_method_sql("m")} AS before_quality, m.version AS before_version
+              FROM staged_readings s JOIN meters.meter_readings m USING (meter_id, reading_time)
+              WHERE {REPLACES}
+              ORDER BY s.meter_id, s.reading_time, s.version DESC, s.kafka_partition DESC, s.kafka_offset DESC,
+                       s.row_index DESC),
+            edits AS (
+              INSERT INTO meters.reading_edits ({EDIT_COLUMNS})
+              SELECT meter_id, reading_time, before_kwh, before_quality, before_version, consumption_kwh,
+                     {quality_method_sql("winners")}, version, coalesce(origin, 'stream'), kafka_partition,
+                     kafka_offset, row_index
+              FROM winners ON CONFLICT DO NOTHING)
+            UPDATE meters.meter_readings m SET consumption_kwh = w.consumption_kwh, demand_kw = w.demand_kw,
+                   voltage = w.voltage, current_amps = w.current_amps, power_factor = w.power_factor,
+                   quality_flag = w.quality_flag, quality = w.quality, method_flag = w.method_flag,
+                   reason_code = w.reason_code, version = w.version
+            FROM winners w WHERE m.meter_id = w.meter_id AND m.reading_time = w.reading_time"""
+    )
+    return cur.rowcount
+
+
+async def _record_substitutes(conn: AsyncConnection, rows: ReadingRows) -> None:
+    """Substitutes VEE stored into gaps (fast path): edits with nothing before them."""
+    vee = np.flatnonzero([o.startswith(VEE_ORIGIN) for o in rows.origins])
+    if not len(vee):
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            f"INSERT INTO meters.reading_edits ({EDIT_COLUMNS}) VALUES"
+            " (%s, to_timestamp(%s), NULL, NULL, NULL, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(int(rows.cols.meter_ids[i]), int(rows.cols.reading_times_unix_s[i]),
+              float(rows.cols.consumption_kwh[i]), quality_field(rows.quality.letters[i].decode(),
+                                                                  int(rows.quality.method_flags[i])),
+              int(rows.quality.versions_unix_s[i]), rows.origins[i], int(rows.partitions[i]),
+              int(rows.offsets[i]), int(rows.row_index[i])) for i in vee])
 
 
 async def _insert_rejected(conn: AsyncConnection, rejected: list[RejectedRow]) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ingest_svc.config import IngestSettings
 from ingest_svc.ingest import Ingestor
+from ingest_svc.nem12_import import ImportOptions, Nem12Importer
 from ingest_svc.publisher import ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits
@@ -15,6 +16,7 @@ from meters.admission import Budget
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from meters import retention
+from meters.security.pii import PiiKey
 from meters.server import Registration, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,8 +33,13 @@ async def main(settings: IngestSettings) -> None:
     registry = MeterRegistry(pool)
     await registry.reload()
     inflight = Budget("readings", settings.max_inflight_readings, settings.overload_retry_after_s)
-    servicer = IngestServicer(Ingestor(registry, await ReadingPublisher.create(producer),
-                                       Limits(window=settings.retention_window), inflight), MeterStore(pool), registry)
+    ingestor = Ingestor(registry, await ReadingPublisher.create(producer), Limits(window=settings.retention_window),
+                        inflight)
+    pii = PiiKey.from_settings(settings)
+    store = MeterStore(pool, pii)
+    importer = Nem12Importer(ingestor, store.meters_by_number, pii, ImportOptions(
+        settings.nem12_participant, frozenset(s.strip() for s in settings.nem12_import_suffixes.split(","))))
+    servicer = IngestServicer(ingestor, store, registry, importer, settings)
 
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)

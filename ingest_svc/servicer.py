@@ -2,7 +2,11 @@
 
 import time
 
+from ingest_svc.config import IngestSettings
 from ingest_svc.ingest import Ingestor
+from ingest_svc.nem12_export import export_nem12
+from ingest_svc.nem12_import import Nem12Importer
+from ingest_svc.nem12_upload import Upload
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.store import MeterStore
 from meters.errors import DomainError, FieldViolation, invalid_argument
@@ -15,10 +19,13 @@ from meters.readings import add_summaries
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry):
+    def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry, importer: Nem12Importer,
+                 settings: IngestSettings):
         self._ingestor = ingestor
         self._store = store
         self._registry = registry
+        self._importer = importer
+        self._settings = settings
 
     async def StreamReadings(self, request_iterator, context):
         total, batches = IngestSummary(), 0
@@ -38,6 +45,29 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
 
     async def IngestReadings(self, request, context):
         return pb.IngestReadingsResponse(summary=await self._ingestor.ingest(request.batch))
+
+    async def ImportNem12(self, request_iterator, context):
+        upload = Upload(self._settings.nem12_max_file_bytes)
+        try:
+            async for request in request_iterator:
+                upload.add(request.file_name, request.chunk)
+            return pb.ImportNem12Response(summary=await upload.import_with(self._importer))
+        finally:
+            upload.close()
+
+    async def ImportNem12File(self, request, context):
+        upload = Upload(self._settings.nem12_max_file_bytes)
+        try:
+            upload.add(request.file_name, request.content)
+            return pb.ImportNem12FileResponse(summary=await upload.import_with(self._importer))
+        finally:
+            upload.close()
+
+    async def ExportNem12(self, request, context):
+        chunks = await export_nem12(self._store, request.nmi, request.start_time_unix_s, request.end_time_unix_s,
+                                    request.interval_minutes, self._settings.nem12_participant)
+        for chunk in chunks:
+            yield pb.ExportNem12Response(chunk=chunk)
 
     async def BatchCreateMeters(self, request, context):
         bad = [

@@ -2,8 +2,10 @@
 
 from psycopg_pool import AsyncConnectionPool
 
+from ingest_svc.reading_sink import quality_method_sql
 from meters.errors import not_found
 from meters.ingest.v1 import meter_pb2, reading_pb2
+from meters.security.pii import PiiKey, is_digest
 from meters.timestamps import from_unix
 
 _METER_COLUMNS = """m.id, m.meter_number, coalesce(m.customer_id, 0), coalesce(m.transformer_id, 0),
@@ -20,8 +22,21 @@ def _meter(row, reading_count: int = 0, last_time: int = 0) -> meter_pb2.Meter:
 
 
 class MeterStore:
-    def __init__(self, pool: AsyncConnectionPool):
+    """Meter numbers (NMIs) are stored as their keyed hashes (meters/security/pii.py), never raw."""
+
+    def __init__(self, pool: AsyncConnectionPool, pii: PiiKey):
         self._pool = pool
+        self._pii = pii
+
+    def number_digest(self, meter_number: str) -> str:
+        return meter_number if is_digest(meter_number) else self._pii.digest(meter_number)
+
+    async def meters_by_number(self, digests: list[str]) -> dict[str, int]:
+        """Meter ids of the registered meters among keyed hashes of meter numbers."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT meter_number, id FROM meters.smart_meters WHERE meter_number = ANY(%s)", [digests])
+            return dict(await cur.fetchall())
 
     async def create_meters(self, meters: list[meter_pb2.Meter]) -> int:
         """Insert meters not yet registered (bulk COPY through a staging table); return how many were new."""
@@ -35,7 +50,7 @@ class MeterStore:
             ) as copy:
                 for m in meters:
                     await copy.write_row((
-                        m.meter_id, m.meter_number, m.customer_id or None, m.transformer_id or None,
+                        m.meter_id, self.number_digest(m.meter_number), m.customer_id or None, m.transformer_id or None,
                         m.meter_type or None, m.status or "active",
                         from_unix(m.installed_at_unix_s) if m.installed_at_unix_s else None,
                     ))
@@ -74,8 +89,8 @@ class MeterStore:
         lower = max(start_s, (after_s + 1) if after_s is not None else start_s)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT extract(epoch FROM reading_time)::bigint, consumption_kwh, demand_kw, voltage,
-                          current_amps, power_factor, quality_flag
+                f"""SELECT extract(epoch FROM reading_time)::bigint, consumption_kwh, demand_kw, voltage,
+                          current_amps, power_factor, quality_flag, {quality_method_sql()}, reason_code, version
                    FROM meters.meter_readings
                    WHERE meter_id = %s AND reading_time >= %s AND reading_time < %s
                    ORDER BY reading_time LIMIT %s""",
@@ -85,9 +100,10 @@ class MeterStore:
         return [
             reading_pb2.Reading(
                 meter_id=meter_id, reading_time_unix_s=t, consumption_kwh=kwh, demand_kw=kw, voltage_v=v,
-                current_a=a, power_factor=pf, quality_flag=flag,
+                current_a=a, power_factor=pf, quality_flag=flag, quality_method=method, reason_code=reason,
+                update_time_unix_s=version,
             )
-            for t, kwh, kw, v, a, pf, flag in rows
+            for t, kwh, kw, v, a, pf, flag, method, reason, version in rows
         ]
 
     async def meter_exists(self, meter_id: int) -> bool:

@@ -39,8 +39,13 @@ class Verdict:
         return self.reasons == 0
 
 
-def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits: Limits = Limits()) -> Verdict:
-    """Judge every reading; `known_meters` is the sorted array of registered meter ids."""
+def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits: Limits = Limits(),
+             energy_only: bool = False, preset: np.ndarray | None = None) -> Verdict:
+    """Judge every reading; `known_meters` is the sorted array of registered meter ids.
+
+    `energy_only` readings (MDFF intervals, VEE substitutes) measure energy alone: their voltage,
+    current and power factor are NaN by nature, not missing. `preset` holds reasons found before
+    validation (an MDFF import's: null intervals, malformed records...), which take precedence."""
     v, pf = cols.voltage_v, cols.power_factor
     with np.errstate(invalid="ignore"):
         checks = [  # lowest precedence first: later checks overwrite earlier reasons
@@ -49,9 +54,11 @@ def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits:
             (R.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE, (v < limits.voltage_min_v) | (v > limits.voltage_max_v)),
             (R.REJECTION_REASON_NEGATIVE_CONSUMPTION, cols.consumption_kwh < 0),
             *time_checks(cols.reading_times_unix_s, now_s, limits),
-            (R.REJECTION_REASON_MISSING_VALUE, _missing(cols)),
+            (R.REJECTION_REASON_MISSING_VALUE, _missing(cols, ENERGY_COLUMNS if energy_only else FLOAT_COLUMNS)),
             (R.REJECTION_REASON_UNKNOWN_METER, ~_isin_sorted(cols.meter_ids, known_meters)),
         ]
+        if preset is not None:
+            checks.append((preset, preset != 0))
     reasons = judge(checks, len(cols))
     reasons[_later_duplicates(cols, reasons == 0)] = R.REJECTION_REASON_DUPLICATE_READING
 
@@ -74,17 +81,21 @@ def time_checks(times: np.ndarray, now_s: int, limits: Limits) -> list[tuple[int
     return checks
 
 
-def judge(checks: list[tuple[int, np.ndarray]], n: int) -> np.ndarray:
-    """One reason per reading (int8, 0 = none): the last check in `checks` that fails it wins."""
+def judge(checks: list[tuple[int | np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """One reason per reading (int8, 0 = none): the last check in `checks` that fails it wins (a check's
+    reason may be an array: one per reading)."""
     reasons = np.zeros(n, dtype=np.int8)
     for reason, bad in checks:
-        reasons[bad] = reason
+        reasons[bad] = reason[bad] if isinstance(reason, np.ndarray) else reason
     return reasons
 
 
-def _missing(cols: ReadingColumns) -> np.ndarray:
+ENERGY_COLUMNS = ("consumption_kwh", "demand_kw")
+
+
+def _missing(cols: ReadingColumns, required: tuple[str, ...] = FLOAT_COLUMNS) -> np.ndarray:
     bad = cols.reading_times_unix_s <= 0
-    for name in FLOAT_COLUMNS:
+    for name in required:
         bad |= ~np.isfinite(getattr(cols, name))
     return bad
 

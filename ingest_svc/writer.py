@@ -25,7 +25,7 @@ from meters import kafka, log as logs
 from meters.db import migrate, open_pool
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
-from meters.readings import ReadingColumns, from_accepted
+from meters.readings import ReadingColumns, ReadingQuality, from_accepted_with_quality
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,12 +34,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
     """Decode one poll's Kafka records into rows for the sink."""
     parts, flags, partitions, offsets, row_index, received, rejected = [], [], [], [], [], [], []
+    qualities, origins = [], []
     for rec in records:
         if rec.topic == kafka.READINGS_TOPIC:
-            cols, quality = from_accepted(rec.value)
+            cols, quality, nem_quality, origin = from_accepted_with_quality(rec.value)
             n = len(cols)
             parts.append(cols)
             flags.append(quality)
+            qualities.append(nem_quality)
+            origins.append(np.full(n, origin, dtype=object))
             partitions.append(np.full(n, rec.partition, dtype=np.int32))
             offsets.append(np.full(n, rec.offset, dtype=np.int64))
             row_index.append(np.arange(n, dtype=np.int32))
@@ -47,17 +50,20 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
         else:
             msg = reading_pb2.RejectedReading.FromString(rec.value)
             r = msg.reading
+            # An MDFF import's rejected interval is keyed by its file and line, not the Kafka message.
+            where = (msg.source, 0, msg.source_line, msg.source_index) if msg.source else \
+                (rec.topic, rec.partition, rec.offset, 0)
             rejected.append(RejectedRow(
                 r.meter_id, r.reading_time_unix_s,
                 (r.consumption_kwh, r.demand_kw, r.voltage_v, r.current_a, r.power_factor),
-                RejectionReason.Name(msg.reason), msg.detail, msg.received_at_unix_ms,
-                rec.topic, rec.partition, rec.offset,
+                RejectionReason.Name(msg.reason), msg.detail, msg.received_at_unix_ms, *where,
             ))
     if not parts:
         return None, rejected
     rows = ReadingRows(
         ReadingColumns.concat(parts), np.concatenate(flags), np.concatenate(partitions),
         np.concatenate(offsets), np.concatenate(row_index), np.concatenate(received),
+        ReadingQuality.concat(qualities), np.concatenate(origins),
     )
     return rows, rejected
 

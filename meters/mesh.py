@@ -26,7 +26,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from meters.security import issuer, pki
+from meters.security import issuer, pii, pki
 from meters.security.client import ClientIdentity
 from meters.security.client import channel as client_channel
 from meters.security.roles import HUMAN_ROLES
@@ -89,6 +89,7 @@ class Mesh:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.pki_dir = pki.make_pki(run_dir / "pki", CERT_IDENTITIES)
         (self.pki_dir / issuer.URL_FILE).write_text(self.issuer_url)  # for `meters token`
+        self.pii_key_file = pii.write_key(self.pki_dir / "pii.key")
 
     @property
     def issuer_url(self) -> str:
@@ -97,6 +98,10 @@ class Mesh:
     def token(self, roles=HUMAN_ROLES, subject: str = "mesh-operator", **kwargs) -> str:
         """A token of the local issuer carrying `roles`."""
         return issuer.mint(self.pki_dir, self.issuer_url, list(roles), subject, **kwargs)
+
+    def pii_digest(self, identifier: str) -> str:
+        """The keyed hash the services store for a meter number or customer identifier."""
+        return pii.PiiKey(self.pii_key_file.read_bytes().strip() if self.secure else pii.DEV_KEY).digest(identifier)
 
     def identity(self, roles=HUMAN_ROLES, cert: str = "client", token: str | None = None) -> ClientIdentity:
         """TLS with `cert`'s certificate and a token with `roles` (none when roles is None)."""
@@ -122,7 +127,8 @@ class Mesh:
     def tls_env(self, identity: str) -> dict[str, str]:
         if not self.secure:
             return {"METERS_DEV_PLAINTEXT": "1"}
-        return {"METERS_TLS_CERT_FILE": str(pki.cert_path(self.pki_dir, identity)),
+        return {"METERS_PII_KEY_FILE": str(self.pii_key_file),
+                "METERS_TLS_CERT_FILE": str(pki.cert_path(self.pki_dir, identity)),
                 "METERS_TLS_KEY_FILE": str(pki.key_path(self.pki_dir, identity)),
                 "METERS_TLS_CA_FILE": str(pki.ca_path(self.pki_dir)),
                 "METERS_AUTH_JWKS_URL": self.issuer_url + "/jwks.json",

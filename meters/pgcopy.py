@@ -2,8 +2,8 @@
 
 Rows have a fixed layout (no NULLs, fixed-width types), so a big-endian
 structured array *is* the wire format: no per-row Python work at all.
-Supported column types: int2, int4, int8, float4, float8 and timestamptz
-(given as int64 Unix seconds).
+Supported column types: int2, int4, int8, float4, float8, timestamptz
+(given as int64 Unix seconds) and char1 (CHAR(1), given as one-byte strings, numpy "S1").
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_UNIX_S = 946_684_800  # 2000-01-01T00:00:00Z
 
-_WIRE = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8", "timestamptz": ">i8"}
+_WIRE = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8", "timestamptz": ">i8", "char1": "S1"}
 
 
 def _row_dtype(pg_types: list[str]) -> np.dtype:
@@ -54,7 +54,8 @@ def read_copy_payload(payload: bytes | bytearray | memoryview, pg_types: list[st
         raise ValueError("binary COPY rows are not all of the expected layout (a NULL or another type)")
     out = []
     for i, pg_type in enumerate(pg_types):
-        values = rows[f"val{i}"].astype(np.dtype(_WIRE[pg_type]).newbyteorder("="))
+        wire = np.dtype(_WIRE[pg_type])
+        values = rows[f"val{i}"].astype(wire if wire.kind == "S" else wire.newbyteorder("="))
         if pg_type == "timestamptz":
             values = values // 1_000_000 + PG_EPOCH_UNIX_S
         out.append(values)

@@ -35,6 +35,47 @@ class ReadingColumns:
         )
 
 
+@dataclass(frozen=True)
+class ReadingQuality:
+    """NEM quality of each reading, aligned with its columns (see reading.proto AcceptedReadings)."""
+
+    letters: np.ndarray  # "S1": A S F E
+    method_flags: np.ndarray  # int16, 0 = none
+    reason_codes: np.ndarray  # int16, 0 = none
+    versions_unix_s: np.ndarray  # int64: UpdateDateTime, 0 for streamed readings
+
+    @staticmethod
+    def actual(n: int) -> "ReadingQuality":
+        """Streamed readings: actual, version 0."""
+        return ReadingQuality(np.full(n, b"A", dtype="S1"), np.zeros(n, np.int16), np.zeros(n, np.int16),
+                              np.zeros(n, np.int64))
+
+    def take(self, index: np.ndarray) -> "ReadingQuality":
+        return ReadingQuality(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    @staticmethod
+    def concat(parts: list["ReadingQuality"]) -> "ReadingQuality":
+        return ReadingQuality(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ReadingQuality)))
+
+    def fill(self, msg: reading_pb2.AcceptedReadings) -> None:
+        """Set the quality columns of a Kafka message (left empty when every reading is a version-0 actual)."""
+        if (self.letters == b"A").all() and not self.method_flags.any() and not self.versions_unix_s.any() \
+                and not self.reason_codes.any():
+            return
+        msg.quality_letters = self.letters.tobytes()
+        msg.method_flags.extend(self.method_flags.tolist())
+        msg.reason_codes.extend(self.reason_codes.tolist())
+        msg.versions_unix_s.extend(self.versions_unix_s.tolist())
+
+
+def quality_of(msg: reading_pb2.AcceptedReadings, n: int) -> ReadingQuality:
+    if not msg.quality_letters:
+        return ReadingQuality.actual(n)
+    return ReadingQuality(np.frombuffer(msg.quality_letters, dtype="S1").copy(),
+                          np.array(msg.method_flags, dtype=np.int16), np.array(msg.reason_codes, dtype=np.int16),
+                          np.array(msg.versions_unix_s, dtype=np.int64))
+
+
 INT_COLUMNS = ("meter_ids", "reading_times_unix_s")
 FLOAT_COLUMNS = ("consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")
 COLUMN_NAMES = INT_COLUMNS + FLOAT_COLUMNS
@@ -70,6 +111,13 @@ def from_accepted(payload: bytes) -> tuple[ReadingColumns, np.ndarray]:
     """Columns and quality flags (int16) of one `meter-readings` Kafka message."""
     msg = reading_pb2.AcceptedReadings.FromString(payload)
     return from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)
+
+
+def from_accepted_with_quality(payload: bytes) -> tuple[ReadingColumns, np.ndarray, ReadingQuality, str]:
+    """from_accepted, with the NEM quality of each reading and the message's origin (for the writer)."""
+    msg = reading_pb2.AcceptedReadings.FromString(payload)
+    cols = from_batch(msg.batch)
+    return cols, np.array(msg.quality_flags, dtype=np.int16), quality_of(msg, len(cols)), msg.origin
 
 
 def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str = ""  # the OIDC issuer's JWKS, e.g. https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys
     auth_issuer: str = ""
     auth_audience: str = "api://meters"
+    # The key of the keyed hashes of customer and meter identifiers (meters/security/pii.py), a file.
+    pii_key_file: str = ""
     # A plain-text port serving only grpc.health.v1, for kubelet's native gRPC probes (which speak
     # no TLS); 0: none.
     health_port: int = 0

@@ -36,7 +36,7 @@ def stored(db, first_id: int, last_id: int, expected: int) -> int:
 
 
 
-def test_streamed_readings_are_stored_and_read_back(ingest_channel, db):
+def test_streamed_readings_are_stored_and_read_back(ingest_channel, db, mesh):
     register_meters(ingest_channel, meters(1000, 20))
     cols = readings(1000, 20, 96)
     reply = stream_readings(ingest_channel, [cols], batch_size=500)
@@ -46,7 +46,8 @@ def test_streamed_readings_are_stored_and_read_back(ingest_channel, db):
 
     stub = ingest_service_pb2_grpc.IngestServiceStub(ingest_channel)
     meter = stub.GetMeter(pb.GetMeterRequest(name="meters/1005")).meter
-    assert meter.reading_count == 96 and meter.meter_number == "TEST-1005"
+    # The meter number is held as its keyed hash (meters/security/pii.py), never raw.
+    assert meter.reading_count == 96 and meter.meter_number == mesh.pii_digest("TEST-1005") != "TEST-1005"
     page = stub.ListReadings(pb.ListReadingsRequest(parent="meters/1005", page_size=50))
     rest = stub.ListReadings(pb.ListReadingsRequest(parent="meters/1005", page_size=50,
                                                      page_token=page.next_page_token))
