@@ -20,6 +20,10 @@ class IngestSettings(ServiceSettings, RetentionSettings):
     nem12_max_file_bytes: int = 2 << 30
     nem12_drop_dir: str = ""
     nem12_drop_poll_s: float = 2.0
+    # VEE (ingest_svc/vee_job.py): a run over the last vee_window_s of interval ends every vee_every_s
+    # (0 = no scheduled runs; `meters vee run` runs one by hand).
+    vee_every_s: float = 0.0
+    vee_window_s: int = 2 * 86_400
 
 
 class WriterSettings(ServiceSettings, RetentionSettings):

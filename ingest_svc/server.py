@@ -9,6 +9,7 @@ from ingest_svc.nem12_import import ImportOptions, Nem12Importer
 from ingest_svc.publisher import ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits
+from ingest_svc.vee_job import VeeJob, publish_through
 from ingest_svc.servicer import IngestServicer
 from ingest_svc.store import MeterStore
 from meters import kafka, log
@@ -44,11 +45,16 @@ async def main(settings: IngestSettings) -> None:
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)
 
+    background = [refresh_registry, retention.background_task(settings.pg_dsn, settings, RETAINED)]
+    if settings.vee_every_s > 0:
+        background.append(VeeJob(pool, publish_through(ingestor)).background_task(settings.vee_every_s,
+                                                                                   settings.vee_window_s))
+
     await serve(
         settings,
         [Registration(ingest_service_pb2_grpc.add_IngestServiceServicer_to_server, servicer,
                       ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)],
-        background=[refresh_registry, retention.background_task(settings.pg_dsn, settings, RETAINED)],
+        background=background,
         on_stop=[producer.stop, pool.close],
     )
 

@@ -23,6 +23,29 @@ def evaluate_command(seed: int = typer.Option(7, help="seed of the gaps cut out"
         typer.echo(f"{key:40s} {value:12.4f}")
 
 
+@app.command("run")
+def run_command(start: str = typer.Option(..., "--from", help="first interval end, YYYY-MM-DD (NEM time)"),
+                end: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (NEM time), inclusive")) -> None:
+    """One VEE run over stored readings: gaps and short suspect runs get flagged substitutes (through the
+    ingest path, every edit recorded in meters.reading_edits). Reads METERS_PG_DSN and
+    METERS_KAFKA_BOOTSTRAP like the ingest server."""
+    import asyncio
+
+    from ingest_svc.config import IngestSettings
+    from ingest_svc.vee_run import run_once
+    from datetime import date
+
+    from meters.nem12.nemtime import NEM_OFFSET_S
+
+    def nem_midnight_utc_s(day: str) -> int:
+        return (date.fromisoformat(day) - date(1970, 1, 1)).days * 86_400 - NEM_OFFSET_S
+
+    start_s = nem_midnight_utc_s(start) + 1  # interval ends after midnight: the first interval of the day
+    end_s = nem_midnight_utc_s(end) + 86_400 + 1
+    summary = asyncio.run(run_once(IngestSettings(), start_s, end_s))
+    typer.echo(f"meters {summary.meters}, substitutes {summary.substitutes}, left for review {summary.left_suspect}")
+
+
 @app.command("tune")
 def tune_command(top: int = typer.Option(15, help="configurations to print")) -> None:
     """Search the estimator's settings on the tuning households (never the held-out ones)."""

@@ -47,12 +47,20 @@ ISOLATION_INDEX = [FEATURES.index(f) for f in ISOLATION_FEATURES]
 CLIP = 20.0
 
 
+# A typical residential power factor, for readings that do not measure one.
+UNMEASURED_PF = 0.95
+
+
 def sort_by_meter_time(cols: ReadingColumns) -> np.ndarray:
     return np.lexsort((cols.reading_times_unix_s, cols.meter_ids))
 
 
 def reading_features(cols: ReadingColumns, interval_s: int = 900) -> np.ndarray:
-    """(n, len(FEATURES)) float32 for readings already sorted by (meter, time)."""
+    """(n, len(FEATURES)) float32 for readings already sorted by (meter, time).
+
+    Readings of energy only (MDFF files, VEE substitutes) have NaN voltage, current and power factor:
+    their deviations become 0 and the raw power factor a typical one, so what a meter does not
+    measure never looks anomalous by itself."""
     m = cols.meter_ids.astype(np.int64)
     t = cols.reading_times_unix_s.astype(np.int64)
     n = len(m)
@@ -91,7 +99,7 @@ def reading_features(cols: ReadingColumns, interval_s: int = 900) -> np.ndarray:
         ((kwh == 0) & (amps > 0.05)).astype(np.float64),
         (volt - np.where(np.isfinite(v_mean), v_mean, 240.0)) / 10.0,
         (volt - NOMINAL_V) / (0.1 * NOMINAL_V),
-        pf,
+        np.where(np.isfinite(pf), pf, UNMEASURED_PF),
         (pf - rolling_mean(pf)) / 0.05,
         mismatch,
         mismatch - rolling_mean(mismatch),
