@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 from ingest_svc.config import IngestSettings
+from ingest_svc.import_ledger import LedgeredImporter
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_import import ImportOptions, Nem12Importer
 from ingest_svc.publisher import ReadingPublisher
@@ -38,8 +39,8 @@ async def main(settings: IngestSettings) -> None:
                         inflight)
     pii = PiiKey.from_settings(settings)
     store = MeterStore(pool, pii)
-    importer = Nem12Importer(ingestor, store.meters_by_number, pii, ImportOptions(
-        settings.nem12_participant, frozenset(s.strip() for s in settings.nem12_import_suffixes.split(","))))
+    importer = LedgeredImporter(Nem12Importer(ingestor, store.meters_by_number, pii, ImportOptions(
+        settings.nem12_participant, frozenset(s.strip() for s in settings.nem12_import_suffixes.split(",")))), pool)
     servicer = IngestServicer(ingestor, store, registry, importer, settings)
 
     async def refresh_registry():

@@ -5,7 +5,7 @@ import time
 from ingest_svc.config import IngestSettings
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_export import export_nem12
-from ingest_svc.nem12_import import Nem12Importer
+from ingest_svc.import_ledger import LedgeredImporter
 from ingest_svc.nem12_upload import Upload
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.store import MeterStore
@@ -19,7 +19,7 @@ from meters.readings import add_summaries
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry, importer: Nem12Importer,
+    def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry, importer: LedgeredImporter,
                  settings: IngestSettings):
         self._ingestor = ingestor
         self._store = store
