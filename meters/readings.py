@@ -7,6 +7,8 @@ validation, partitioning and database writes then work on whole arrays.
 from dataclasses import dataclass, fields
 
 import numpy as np
+from prometheus_client import Counter
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meters.ingest.v1 import reading_pb2
 
@@ -107,10 +109,30 @@ def from_arrays(**arrays: np.ndarray) -> ReadingColumns:
     )
 
 
-def from_accepted(payload: bytes) -> tuple[ReadingColumns, np.ndarray]:
-    """Columns and quality flags (int16) of one `meter-readings` Kafka message."""
+class SubstituteChoice(BaseSettings):
+    """Whether the consumers of `meter-readings` (scoring, forecast actuals, hourly usage and so
+    segmentation) use VEE's and MDFF files' substitutes and estimates (quality S, F, E) or only
+    actuals: METERS_USE_SUBSTITUTES, true by default. Excluded readings are counted, never silent."""
+
+    model_config = SettingsConfigDict(env_prefix="METERS_", extra="ignore")
+    use_substitutes: bool = True
+
+
+USE_SUBSTITUTES = SubstituteChoice().use_substitutes
+SUBSTITUTES_EXCLUDED = Counter("meters_substitutes_excluded_total",
+                               "Substituted or estimated readings left out by a consumer (METERS_USE_SUBSTITUTES=0).")
+
+
+def from_accepted(payload: bytes, substitutes: bool | None = None) -> tuple[ReadingColumns, np.ndarray]:
+    """Columns and quality flags (int16) of one `meter-readings` Kafka message; without its substitutes
+    and estimates when `substitutes` is false (default: METERS_USE_SUBSTITUTES)."""
     msg = reading_pb2.AcceptedReadings.FromString(payload)
-    return from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)
+    cols, flags = from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)
+    if msg.quality_letters and not (USE_SUBSTITUTES if substitutes is None else substitutes):
+        actual = np.frombuffer(msg.quality_letters, dtype="S1") == b"A"
+        SUBSTITUTES_EXCLUDED.inc(int((~actual).sum()))
+        cols, flags = cols.take(actual), flags[actual]
+    return cols, flags
 
 
 def from_accepted_with_quality(payload: bytes) -> tuple[ReadingColumns, np.ndarray, ReadingQuality, str]:
