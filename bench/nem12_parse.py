@@ -28,22 +28,29 @@ DAY0 = 1704067200 - NEM_OFFSET_S  # 2024-01-01 00:00 NEM time
 DAYS = 365
 
 
-def _channel_blocks(nmi: str, suffix: str, minutes: int, rng: np.random.Generator):
-    n = DAYS * 1440 // minutes
-    ends = DAY0 + minutes * 60 * np.arange(1, n + 1)
+def _channel_blocks(nmi: str, suffix: str, minutes: int, rng: np.random.Generator, day0: int = DAY0,
+                   days: int = DAYS):
+    n = days * 1440 // minutes
+    ends = day0 + minutes * 60 * np.arange(1, n + 1)
     values = np.round(rng.gamma(2.0, 0.1 * minutes / 30, n), 3)
     per_day = 1440 // minutes
     quality, method = np.full(n, "A"), np.zeros(n, np.int16)
-    for d in np.flatnonzero(rng.random(DAYS) < 0.02):  # a substituted stretch inside the day
+    for d in np.flatnonzero(rng.random(days) < 0.02):  # a substituted stretch inside the day
         lo = d * per_day + rng.integers(0, per_day // 2)
         quality[lo:lo + per_day // 4], method[lo:lo + per_day // 4] = "S", 14
     channel = channel_of(nmi, suffix, interval_minutes=minutes, meter_serial=f"SER{nmi[-6:]}")
     return day_blocks(channel, ends, values, quality=quality, method_flag=method,
-                      update_time_unix_s=DAY0 + DAYS * 86400)
+                      update_time_unix_s=day0 + days * 86400)
 
 
-def write_file(path: Path, intervals: int, seed: int = 7) -> int:
-    """A NEM12 file of at least `intervals` intervals; returns the number written."""
+def _channels(i: int) -> list[tuple[str, int]]:
+    return [("E1", 30), ("B1", 30)] + ([("E2", 5)] if i % 10 == 0 else [])
+
+
+def write_file(path: Path, intervals: int, seed: int = 7, day0: int = DAY0, days: int = DAYS,
+               channels=_channels) -> int:
+    """A NEM12 file of at least `intervals` intervals (NMIs BENCH00000..., `channels(i)` the (suffix,
+    minutes) of the i-th, `days` from `day0`); returns the number written."""
     rng = np.random.default_rng(seed)
     written = 0
 
@@ -52,13 +59,13 @@ def write_file(path: Path, intervals: int, seed: int = 7) -> int:
         i = 0
         while written < intervals:
             nmi = f"BENCH{i:05d}"
-            for suffix, minutes in [("E1", 30), ("B1", 30)] + ([("E2", 5)] if i % 10 == 0 else []):
-                for block in _channel_blocks(nmi, suffix, minutes, rng):
+            for suffix, minutes in channels(i):
+                for block in _channel_blocks(nmi, suffix, minutes, rng, day0, days):
                     written += len(block)
                     yield block
             i += 1
 
-    write_nem12(path, blocks(), from_participant="BENCHMDP", to_participant="METERS", created=DAY0)
+    write_nem12(path, blocks(), from_participant="BENCHMDP", to_participant="METERS", created=day0 + days * 86400)
     return written
 
 
