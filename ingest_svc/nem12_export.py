@@ -56,7 +56,8 @@ async def export_nem12(store: MeterStore, nmi: str, start_s: int, end_s: int, in
     out = io.BytesIO()
     write_nem12(out, _blocks(nmi.strip(), interval_minutes, np.array(ends, np.int64), np.array(kwh), letters,
                              flags, reasons, np.array(versions, np.int64)),
-                from_participant=participant or "METERS", to_participant="")
+                # addressed to this platform itself, so the export imports back where METERS_NEM12_PARTICIPANT is set
+                from_participant=participant or "METERS", to_participant=participant)
     data = out.getvalue()
     return (data[i:i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES))
 

@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 from ingest_svc.config import IngestSettings
+from ingest_svc.drop_folder import drop_folder_tasks
 from ingest_svc.import_ledger import LedgeredImporter
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_import import ImportOptions, Nem12Importer
@@ -47,6 +48,7 @@ async def main(settings: IngestSettings) -> None:
         await registry.refresh_forever(settings.registry_refresh_s)
 
     background = [refresh_registry, retention.background_task(settings.pg_dsn, settings, RETAINED)]
+    background += drop_folder_tasks(settings, importer)  # METERS_NEM12_DROP_DIR, when set
     if settings.vee_every_s > 0:
         background.append(VeeJob(pool, publish_through(ingestor)).background_task(settings.vee_every_s,
                                                                                    settings.vee_window_s))
