@@ -3,13 +3,15 @@
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 
-from meters.localstack.common import LOOPBACK, PortTaken, StartError, port_open, port_taken_in
+from meters.localstack.common import LOOPBACK, PortTaken, StartError, pid_alive, port_open, port_taken_in, signal_pid
 
 DATABASE = "meters"
 OS_USER = "postgres"  # the server refuses to run as root
@@ -125,3 +127,33 @@ class LocalPostgres:
             r = self._as_owner("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
             if r.returncode != 0:
                 self._as_owner("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w")
+
+    def kill(self, timeout: float = 30) -> None:
+        """SIGKILL the postmaster and every server process under it, no clean shutdown: the crash case
+        (an OOM kill, a lost node). The next start() runs crash recovery from the WAL. Children are
+        killed too: a backend outliving its postmaster would keep the shared memory and stop that start."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        victims = [pid, *_children(pid)]
+        for p in victims:
+            signal_pid(p, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(pid_alive(p) for p in victims):
+            if time.monotonic() > deadline:
+                raise StartError(f"PostgreSQL processes {victims} still alive after SIGKILL", self.log_file)
+            time.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc/*/stat: the field after the command's closing paren)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
