@@ -3,7 +3,11 @@ ServiceNow table API, SMTP email) and one `send` per channel. No gRPC, no databa
 
 Each payload carries an idempotency key derived from the alert id ("meters-alert-<id>"):
 PagerDuty's dedup_key, ServiceNow's correlation_id, the email Message-ID, so a receiver can
-recognise a repeat if a crash ever makes the outbox send twice.
+recognise a repeat if a crash ever makes the outbox send twice (a send is committed after it
+succeeds: at-least-once). PagerDuty folds a repeated trigger into the open incident of its
+dedup_key; mail stores and clients fold copies by Message-ID; ServiceNow's table API would make a
+second incident, so an incident is first looked up by its correlation_id and only created when none
+exists. A Teams webhook has no key: a crash between send and commit shows the card twice.
 
 Follow-ups (the outbox row's `action`): PagerDuty gets acknowledge and resolve events on the same
 dedup_key; ServiceNow's incident (by the sys_id its creation returned) is set to Resolved.
@@ -14,6 +18,7 @@ import asyncio
 import base64
 import json
 import smtplib
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -124,10 +129,11 @@ def email_message(alert: dict, sender: str, recipients: list[str]) -> EmailMessa
     return msg
 
 
-def _send_json(url: str, body: dict, timeout_s: float, headers: dict[str, str] | None = None,
+def _send_json(url: str, body: dict | None, timeout_s: float, headers: dict[str, str] | None = None,
                method: str = "POST") -> dict:
-    """Send JSON and return the JSON reply ({} if none); any non-2xx status or network error raises."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
+    """Send JSON (none for a GET) and return the JSON reply ({} if none); a non-2xx status or network error raises."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={
         "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=timeout_s) as resp:
         reply = resp.read()
@@ -167,6 +173,12 @@ class Channels:
         headers = {"Authorization": f"Basic {auth}"}
         table = self._s.servicenow_url.rstrip("/") + "/api/now/table/incident"
         if alert.get("action", "trigger") == "trigger":
+            # An incident made by a send whose commit a crash lost: use it rather than open a second one.
+            query = urllib.parse.urlencode({"sysparm_query": f"correlation_id={idempotency_key(alert)}",
+                                            "sysparm_fields": "sys_id", "sysparm_limit": "1"})
+            found = _send_json(f"{table}?{query}", None, self._s.notify_timeout_s, headers, method="GET")
+            if found.get("result"):
+                return found["result"][0]["sys_id"]
             reply = _send_json(table, servicenow_incident(alert), self._s.notify_timeout_s, headers)
             return (reply.get("result") or {}).get("sys_id")
         if not alert.get("external_id"):

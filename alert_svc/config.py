@@ -33,3 +33,9 @@ class AlertSettings(ServiceSettings):
     notify_retry_max_s: float = 300.0
     # Per-request timeout of every channel.
     notify_timeout_s: float = 10.0
+
+    # FAULT INJECTION, for tests only; off ("") by default and never set in the chart. A channel name
+    # (pagerduty, teams, email, servicenow) or "any": the process SIGKILLs itself right after its first
+    # successful send on that channel, before the outbox commit that records it, to prove that a crash
+    # there delivers each notification once after the channel's de-duplication (tests/e2e/test_alert_crash.py).
+    fault_kill_after_send: str = ""

@@ -10,7 +10,9 @@ that overtook its trigger would leave the incident open for good.
 
 import asyncio
 import logging
+import os
 import random
+import signal
 import time
 from collections.abc import Awaitable, Callable
 
@@ -31,8 +33,9 @@ def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
 
 class OutboxDispatcher:
     def __init__(self, pool: AsyncConnectionPool, channels: Channels, base_s: float, max_s: float, poll_s: float,
-                 wait: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 wait: Callable[[float], Awaitable[None]] = asyncio.sleep, kill_after_send: str = ""):
         self._wait = wait  # woken early by new alerts when given the change signal
+        self._kill_after_send = kill_after_send  # fault injection (AlertSettings.fault_kill_after_send)
         self._pool = pool
         self._channels = channels
         self._base_s, self._max_s, self._poll_s = base_s, max_s, poll_s
@@ -68,6 +71,8 @@ class OutboxDispatcher:
                 return True
             finally:
                 metrics.DELIVERY_SECONDS.labels(channel).observe(time.perf_counter() - started)
+            if self._kill_after_send in (channel, "any"):  # tests only: die between the send and its commit
+                os.kill(os.getpid(), signal.SIGKILL)
             await conn.execute("UPDATE alerts.outbox SET attempts = %s, delivered_at = now(), last_error = NULL,"
                                " external_id = coalesce(%s, external_id) WHERE id = %s",
                                [attempts, external_id, row["outbox_id"]])

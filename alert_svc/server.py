@@ -26,7 +26,8 @@ async def main(settings: AlertSettings) -> None:
     signal = ChangeSignal(settings.pg_dsn)
     channels = Channels(settings)
     dispatcher = OutboxDispatcher(pool, channels, settings.notify_retry_base_s, settings.notify_retry_max_s,
-                                  settings.notify_poll_s, wait=signal.wait)
+                                  settings.notify_poll_s, wait=signal.wait,
+                                  kill_after_send=settings.fault_kill_after_send)
     servicer = AlertServicer(store, signal, channels.enabled, settings.watch_poll_s)
 
     async def refresh_open_alerts():

@@ -1,7 +1,8 @@
 """Local stand-ins for notification endpoints that record what they were sent.
 
 `HttpReceiver` answers every POST (PagerDuty, Teams, ServiceNow paths alike) with 2xx and keeps the
-path, headers and JSON body. `SmtpReceiver` is a minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA,
+path, headers and JSON body; it answers a ServiceNow table query by correlation_id from the incidents
+posted so far, keeping those queries apart (`queries`). `SmtpReceiver` is a minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA,
 RSET, NOOP, QUIT) that keeps each message. Both can be stopped and started again on the same port,
 to play a channel that is down for a while.
 """
@@ -11,6 +12,7 @@ import email.policy
 import json
 import socketserver
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -76,6 +78,18 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     do_PATCH = do_POST
 
+    def do_GET(self):
+        """GET /api/now/table/incident?sysparm_query=correlation_id=<key>: the incidents created with that key."""
+        url = urllib.parse.urlsplit(self.path)
+        key = urllib.parse.parse_qs(url.query).get("sysparm_query", [""])[0].removeprefix("correlation_id=")
+        found = [r["reply"]["result"]["sys_id"] for r in self.receiver.on(url.path)
+                 if r["method"] == "POST" and r["json"].get("correlation_id") == key and "reply" in r]
+        self.receiver.queries.append({"path": self.path, "correlation_id": key, "found": len(found)})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps({"result": [{"sys_id": sys_id} for sys_id in found[:1]]}).encode())
+
     def log_message(self, *args):
         pass
 
@@ -83,6 +97,10 @@ class _HttpHandler(BaseHTTPRequestHandler):
 class HttpReceiver(_Restartable):
     server_class = ThreadingHTTPServer
     handler_class = _HttpHandler
+
+    def __init__(self):
+        super().__init__()
+        self.queries: list[dict] = []
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -98,6 +116,12 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
         self.wfile.write(line.encode() + b"\r\n")
 
     def handle(self):
+        try:
+            self._session()
+        except ConnectionResetError:  # the sender died mid-session (a crash test): the session is over
+            pass
+
+    def _session(self):
         self.reply("220 localhost test SMTP")
         sender, rcpts = None, []
         while line := self.rfile.readline():
@@ -135,3 +159,16 @@ class _SmtpServer(socketserver.ThreadingTCPServer):
 class SmtpReceiver(_Restartable):
     server_class = _SmtpServer
     handler_class = _SmtpHandler
+
+
+def channel_env(http: HttpReceiver, smtp: SmtpReceiver) -> dict[str, str]:
+    """alert_svc's environment pointing all four channels at these receivers, with fast retries."""
+    return {
+        "METERS_PAGERDUTY_URL": http.url("/pagerduty/v2/enqueue"), "METERS_PAGERDUTY_ROUTING_KEY": "R0UT1NG",
+        "METERS_TEAMS_WEBHOOK_URL": http.url("/teams/webhook"), "METERS_SERVICENOW_URL": http.url("/servicenow"),
+        "METERS_SERVICENOW_USER": "svc", "METERS_SERVICENOW_PASSWORD": "pw",
+        "METERS_SMTP_HOST": "127.0.0.1", "METERS_SMTP_PORT": str(smtp.port),
+        "METERS_EMAIL_TO": "grid-ops@example.com, oncall@example.com",
+        "METERS_NOTIFY_POLL_S": "0.2", "METERS_NOTIFY_RETRY_BASE_S": "0.2", "METERS_NOTIFY_RETRY_MAX_S": "1",
+        "METERS_WATCH_POLL_S": "0.5", "METERS_NOTIFY_TIMEOUT_S": "2",
+    }

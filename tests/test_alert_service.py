@@ -17,7 +17,7 @@ from meters.alert.v1 import alert_pb2 as apb
 from meters.alert.v1 import alert_service_pb2 as pb
 from meters.alert.v1 import alert_service_pb2_grpc
 from meters.mesh import Mesh
-from tests.receivers import HttpReceiver, SmtpReceiver
+from tests.receivers import HttpReceiver, SmtpReceiver, channel_env
 
 pytestmark = pytest.mark.infra
 
@@ -48,15 +48,7 @@ def alert_mesh(local_stack, receivers, tmp_path_factory):
     name = f"alerts_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(local_stack.postgres.dsn_for("postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    env = {
-        "METERS_PAGERDUTY_URL": http.url("/pagerduty/v2/enqueue"), "METERS_PAGERDUTY_ROUTING_KEY": "R0UT1NG",
-        "METERS_TEAMS_WEBHOOK_URL": http.url("/teams/webhook"), "METERS_SERVICENOW_URL": http.url("/servicenow"),
-        "METERS_SERVICENOW_USER": "svc", "METERS_SERVICENOW_PASSWORD": "pw",
-        "METERS_SMTP_HOST": "127.0.0.1", "METERS_SMTP_PORT": str(smtp.port),
-        "METERS_EMAIL_TO": "grid-ops@example.com, oncall@example.com",
-        "METERS_NOTIFY_POLL_S": "0.2", "METERS_NOTIFY_RETRY_BASE_S": "0.2", "METERS_NOTIFY_RETRY_MAX_S": "1",
-        "METERS_WATCH_POLL_S": "0.5", "METERS_NOTIFY_TIMEOUT_S": "2",
-    }
+    env = channel_env(http, smtp)
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
