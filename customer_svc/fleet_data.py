@@ -16,7 +16,7 @@ from meters.fleet.calendar import REGIONS
 
 @dataclass(frozen=True)
 class FleetCustomers:
-    customers: pd.DataFrame  # customer_id, customer_hash, tariff_type, ..., region, meter_id
+    customers: pd.DataFrame  # customer_id, account_number, tariff_type, ..., region, meter_id
     usage: HourlyUsage
     truth: np.ndarray  # planted segment key per customer row (never an input to the model)
     cfg: FleetConfig

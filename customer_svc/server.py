@@ -15,6 +15,7 @@ from meters import kafka, log
 from meters.customer.v1 import customer_service_pb2, customer_service_pb2_grpc
 from meters.db import migrate, open_pool
 from meters.model_registry import ModelRegistry
+from meters.security.pii import PiiKey
 from meters.server import Registration, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,7 +25,7 @@ async def main(settings: CustomerSettings) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     pool = await open_pool(settings.pg_dsn, statement_timeout_s=settings.pg_statement_timeout_s)
-    servicer = CustomerServicer(CustomerStore(pool), ModelRegistry(settings.model_registry))
+    servicer = CustomerServicer(CustomerStore(pool), ModelRegistry(settings.model_registry), PiiKey.from_settings(settings))
 
     async def consume_usage():
         await consume_forever(pool, settings.kafka_bootstrap, settings.group_id)

@@ -16,12 +16,12 @@ from meters.errors import DomainError, FieldViolation, invalid_argument
 from meters.fleet.segments import SEGMENTS
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
+from meters.security.pii import PiiKey, is_digest
 from meters.timestamps import to_proto
 
 log = logging.getLogger(__name__)
 EXPECTED_SHARE = {s.key: s.share for s in SEGMENTS}
-
-
+MAX_IDENTIFIER_CHARS = 64
 
 
 def _hash(name: str, field: str) -> str:
@@ -45,19 +45,31 @@ def customer_message(row) -> customer_pb2.Customer:
 
 
 class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, store: CustomerStore, registry):
+    def __init__(self, store: CustomerStore, registry, pii: PiiKey):
         self._store = store
         self._registry = registry
+        self._pii = pii
         self._runs: set[asyncio.Task] = set()
 
+    def _customer_hash(self, c: customer_pb2.Customer) -> str:
+        """The keyed hash of the account number, made here at the edge: the number itself goes no further.
+        Without one, a hash the service made (a customer's name) is kept; any other value, as older
+        callers sent, is an identifier and is hashed too."""
+        if c.account_number.strip():
+            return self._pii.digest(c.account_number)
+        return c.customer_hash if is_digest(c.customer_hash) else self._pii.digest(c.customer_hash)
+
     async def BatchCreateCustomers(self, request, context):
-        bad = [FieldViolation(f"customers[{i}].customer_hash", "required, at most 64 characters")
-               for i, c in enumerate(request.customers) if not c.customer_hash or len(c.customer_hash) > 64]
+        bad = [FieldViolation(f"customers[{i}].account_number", "required (or the customer_hash of a registered"
+                              f" customer), at most {MAX_IDENTIFIER_CHARS} characters")
+               for i, c in enumerate(request.customers)
+               if not (c.account_number.strip() or c.customer_hash.strip())
+               or len(c.account_number) > MAX_IDENTIFIER_CHARS or len(c.customer_hash) > MAX_IDENTIFIER_CHARS]
         if len(request.customers) > 10_000:
             bad.append(FieldViolation("customers", "at most 10,000 per call"))
         if bad:
             raise invalid_argument("invalid customers", *bad[:100])
-        rows = [dict(customer_hash=c.customer_hash, tariff_type=c.tariff_type or "flat", solar_installed=c.solar_installed,
+        rows = [dict(customer_hash=self._customer_hash(c), tariff_type=c.tariff_type or "flat", solar_installed=c.solar_installed,
                      ev_charging=c.ev_charging, demand_response_opted_in=c.demand_response_opted_in, region=c.region,
                      meter_ids=list(c.meter_ids)) for c in request.customers]
         created, updated = await self._store.upsert_customers(rows)

@@ -96,7 +96,7 @@ def _register_customers(topology: Topology, placed: pd.DataFrame, stub) -> None:
     region_of = placed.groupby("customer_id").region.first()
     customers = [
         customer_pb2.Customer(
-            customer_hash=str(r.customer_hash), tariff_type=str(r.tariff_type), solar_installed=bool(r.solar_installed),
+            account_number=str(r.account_number), tariff_type=str(r.tariff_type), solar_installed=bool(r.solar_installed),
             ev_charging=bool(r.ev_charging), demand_response_opted_in=bool(r.demand_response_opted_in),
             region=str(region_of.get(r.customer_id, "")), meter_ids=[int(m) for m in meters_of.get(r.customer_id, [])])
         for r in topology.customers.itertuples(index=False)

@@ -28,11 +28,11 @@ def test_transformers_serve_25_to_40_customers_and_substations_a_few_thousand(to
     assert per_sub.max() <= 3_500 and per_sub.median() > 1_500
 
 
-def test_ids_and_hashes(topo):
+def test_ids_and_account_numbers(topo):
     m = topo.meters
     assert m["meter_id"].iloc[0] == 1 and (np.diff(m["meter_id"]) == 1).all()
-    h = topo.customers["customer_hash"]
-    assert h.str.fullmatch(r"[0-9a-f]{64}").all() and h.is_unique
+    accounts = topo.customers["account_number"]
+    assert accounts.str.fullmatch(r"AC\d{11}").all() and accounts.is_unique
     assert m["meter_number"].is_unique
 
 

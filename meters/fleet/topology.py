@@ -5,7 +5,6 @@ block of whole transformers is a contiguous meter-id range: chunks can compute
 transformer loading, and the voltage drop it causes, without seeing other chunks.
 """
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,17 +146,21 @@ def _customers(cfg, ids, segment, params, rng) -> pd.DataFrame:
     u = rng.random(n)
     tariff = np.where(business, np.where(u < 0.6, "demand", "time_of_use"),
                       np.where(u < tou_p, "time_of_use", np.where(u < tou_p + 0.05, "demand", "flat")))
-    # sha256 of a seeded string: stable for a seed, not reversible to the id without the seed.
-    hashes = [hashlib.sha256(f"fleet:{cfg.seed}:customer:{i}".encode()).hexdigest() for i in ids]
     return pd.DataFrame({
         "customer_id": ids.copy(),
-        "customer_hash": hashes,
+        # The retailer's account number, raw as an asset system holds it: the customer service keeps
+        # only its keyed hash. The seed is in it, so fleets of other seeds are other customers.
+        "account_number": [account_number(cfg.seed, i) for i in ids.tolist()],
         "segment": np.array(SEGMENT_KEYS, dtype=object)[segment],
         "tariff_type": tariff,
         "solar_installed": params["solar_kw"] > 0,
         "ev_charging": params["ev_kw"] > 0,
         "demand_response_opted_in": rng.random(n) < cfg.demand_response_share,
     })
+
+
+def account_number(seed: int, customer_id: int) -> str:
+    return f"AC{seed:03d}{customer_id:08d}"
 
 
 def _chunk_bounds(tx_sizes: np.ndarray, chunk_meters: int) -> np.ndarray:

@@ -7,6 +7,7 @@ into it (another fleet seed than the one streamed) before RunSegmentation.
 """
 
 import datetime as dt
+import hashlib
 import os
 
 import grpc
@@ -84,7 +85,9 @@ def fields(err: grpc.RpcError) -> list[str]:
 def loaded(stub, fleet, ingest_channel, mesh):
     """Customers registered, readings streamed through ingest and folded into hourly usage."""
     with psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
-        return _load(stub, fleet, ingest_channel, db)
+        customers = _load(stub, fleet, ingest_channel, db)
+    # What the service keeps of each account number: its keyed hash, the customer's name.
+    return customers.assign(customer_hash=[mesh.pii_digest(a) for a in customers["account_number"]])
 
 
 def _load(stub, fleet, ingest_channel, db):
@@ -92,7 +95,7 @@ def _load(stub, fleet, ingest_channel, db):
     register_meters(ingest_channel, [meter_pb2.Meter(meter_id=int(m), meter_number=f"CUST-{m}", transformer_id=1)
                                      for m in customers["meter_id"]])
     reply = stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
-        customer_pb2.Customer(customer_hash=r.customer_hash, tariff_type=r.tariff_type,
+        customer_pb2.Customer(account_number=r.account_number, tariff_type=r.tariff_type,
                               solar_installed=bool(r.solar_installed), ev_charging=bool(r.ev_charging),
                               demand_response_opted_in=bool(r.demand_response_opted_in), region=r.region,
                               meter_ids=[int(r.meter_id)])
@@ -139,7 +142,7 @@ def test_bad_input_and_unknown_names(stub):
         stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
             customer_pb2.Customer(customer_hash="ok"), customer_pb2.Customer(customer_hash="")]))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert fields(err.value) == ["customers[1].customer_hash"]
+    assert fields(err.value) == ["customers[1].account_number"]
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateDemandResponseEvent(pb.CreateDemandResponseEventRequest(demand_response_event=dpb.DemandResponseEvent(
             start_time=Timestamp(seconds=2000), end_time=Timestamp(seconds=1000), target_reduction_mw=-1)))
@@ -159,6 +162,24 @@ def test_bad_input_and_unknown_names(stub):
         with pytest.raises(grpc.RpcError) as err:
             call(request)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_account_numbers_are_kept_only_as_keyed_hashes(stub, mesh, db):
+    """The service hashes what identifies a customer with the mesh's key: the name is the keyed hash
+    of the account number, and neither the number nor its unsalted sha256 is stored or returned."""
+    account, older = "AC-PII-0001", "legacy-sha256-caller-" + "9" * 40
+    stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
+        customer_pb2.Customer(account_number=account, region="VIC"),
+        customer_pb2.Customer(customer_hash=older, region="VIC")]))  # an older caller's own "hash"
+    got = stub.GetCustomer(pb.GetCustomerRequest(name=f"customers/{mesh.pii_digest(account)}")).customer
+    assert got.customer_hash == mesh.pii_digest(account) and got.account_number == "" and got.region == "VIC"
+    assert stub.GetCustomer(pb.GetCustomerRequest(name=f"customers/{mesh.pii_digest(older)}")).customer.region == "VIC"
+    stored = {h for (h,) in db.execute("SELECT customer_hash FROM customers.customers").fetchall()}
+    assert not stored & {account, older, hashlib.sha256(account.encode()).hexdigest()}
+    # Re-registering by the name the service returned updates that customer, it does not hash it again.
+    reply = stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[
+        customer_pb2.Customer(customer_hash=got.customer_hash, region="SA")]))
+    assert (reply.created, reply.updated) == (0, 1)
 
 
 def test_segmentation_assigns_every_customer(stub, loaded, segmented):
@@ -320,7 +341,7 @@ def test_registering_customers_marks_only_the_months_of_their_usage(stub, loaded
     before = dict(db.execute(versions_sql).fetchall())
     assert len(before) >= 13
     stub.BatchCreateCustomers(pb.BatchCreateCustomersRequest(customers=[customer_pb2.Customer(
-        customer_hash="c" * 64, tariff_type="flat", region="NSW", meter_ids=[METER_OFFSET + 10 * CFG.meters])]))
+        account_number="AC-NEW-ON-NEW-METERS", tariff_type="flat", region="NSW", meter_ids=[METER_OFFSET + 10 * CFG.meters])]))
     assert dict(db.execute(versions_sql).fetchall()) == before
 
     r = loaded.iloc[0]
