@@ -6,6 +6,7 @@ from ingest_svc.config import IngestSettings
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_export import export_nem12
 from ingest_svc.import_ledger import LedgeredImporter
+from ingest_svc.meter_validation import meter_violations
 from ingest_svc.nem12_upload import Upload
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.store import MeterStore
@@ -70,12 +71,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             yield pb.ExportNem12Response(chunk=chunk)
 
     async def BatchCreateMeters(self, request, context):
-        bad = [
-            FieldViolation(f"meters[{i}]", "meter_id must be positive and meter_number set")
-            for i, m in enumerate(request.meters)
-            if m.meter_id <= 0 or not m.meter_number
-        ]
-        if bad:
+        if bad := meter_violations(list(request.meters)):
             raise invalid_argument("invalid meters", *bad[:100])
         created = await self._store.create_meters(list(request.meters))
         await self._registry.reload()

@@ -2,8 +2,9 @@
 
 from psycopg_pool import AsyncConnectionPool
 
+from ingest_svc.meter_validation import MAX_UNIX_S
 from ingest_svc.reading_sink import quality_method_sql
-from meters.errors import not_found
+from meters.errors import FieldViolation, already_exists, not_found
 from meters.ingest.v1 import meter_pb2, reading_pb2
 from meters.security.pii import PiiKey, is_digest
 from meters.timestamps import from_unix
@@ -39,7 +40,11 @@ class MeterStore:
             return dict(await cur.fetchall())
 
     async def create_meters(self, meters: list[meter_pb2.Meter]) -> int:
-        """Insert meters not yet registered (bulk COPY through a staging table); return how many were new."""
+        """Insert meters not yet registered (bulk COPY through a staging table); return how many were new.
+
+        Idempotent on the meter id; a meter number held by another meter (registered, or earlier in the
+        batch) refuses the whole batch with ALREADY_EXISTS, rather than leaving that meter out unsaid."""
+        digests = [self.number_digest(m.meter_number) for m in meters]
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "CREATE TEMP TABLE new_meters (LIKE meters.smart_meters INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -48,14 +53,22 @@ class MeterStore:
                 "COPY new_meters (id, meter_number, customer_id, transformer_id, meter_type, status, installed_at)"
                 " FROM STDIN"
             ) as copy:
-                for m in meters:
+                for m, digest in zip(meters, digests):
                     await copy.write_row((
-                        m.meter_id, self.number_digest(m.meter_number), m.customer_id or None, m.transformer_id or None,
+                        m.meter_id, digest, m.customer_id or None, m.transformer_id or None,
                         m.meter_type or None, m.status or "active",
                         from_unix(m.installed_at_unix_s) if m.installed_at_unix_s else None,
                     ))
             cur = await conn.execute(
-                "INSERT INTO meters.smart_meters SELECT * FROM new_meters ON CONFLICT DO NOTHING"
+                "SELECT DISTINCT n.meter_number FROM new_meters n WHERE EXISTS (SELECT 1 FROM meters.smart_meters s"
+                " WHERE s.meter_number = n.meter_number AND s.id <> n.id) OR EXISTS (SELECT 1 FROM new_meters o"
+                " WHERE o.meter_number = n.meter_number AND o.id <> n.id)")
+            if taken := {row[0] for row in await cur.fetchall()}:
+                raise already_exists("meter numbers held by other meters", "METER_NUMBER_TAKEN", *[
+                    FieldViolation(f"meters[{i}].meter_number", "is registered to another meter")
+                    for i, digest in enumerate(digests) if digest in taken][:100])
+            cur = await conn.execute(
+                "INSERT INTO meters.smart_meters SELECT * FROM new_meters ON CONFLICT (id) DO NOTHING"
             )
             return cur.rowcount
 
@@ -87,6 +100,8 @@ class MeterStore:
         self, meter_id: int, start_s: int, end_s: int, after_s: int | None, limit: int
     ) -> list[reading_pb2.Reading]:
         lower = max(start_s, (after_s + 1) if after_s is not None else start_s)
+        # Times past year 9999 hold no readings and no datetime: a bound beyond it reads as 9999.
+        lower, end_s = min(lower, MAX_UNIX_S), min(end_s, MAX_UNIX_S)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"""SELECT extract(epoch FROM reading_time)::bigint, consumption_kwh, demand_kw, voltage,

@@ -56,6 +56,10 @@ def resource_exhausted(message: str, reason: str, retry_after_s: float, **metada
                        retry_after_s=retry_after_s)
 
 
+def already_exists(message: str, reason: str, *violations: FieldViolation) -> DomainError:
+    return DomainError(grpc.StatusCode.ALREADY_EXISTS, reason, message, list(violations))
+
+
 def failed_precondition(message: str, reason: str, **metadata: str) -> DomainError:
     return DomainError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, metadata=metadata)
 

@@ -12,15 +12,14 @@ shared stack's.
 """
 
 import time
-import urllib.request
 
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from meters.ingest_client import register_meters
 from meters.ingest_feed import Feed
 from meters.ingest_load import slot_time
+from tests.e2e.metrics import metric
 from tests.e2e.own_stack import own_mesh
 from tests.e2e.readings import meters
 from tests.e2e.test_ingest import wait_for_count
@@ -29,11 +28,6 @@ pytestmark = pytest.mark.infra
 
 FIRST, METERS = 1, 500
 OUTAGE_S = 60
-
-
-def metric(mesh, service: str, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{mesh.metrics_port(service)}/metrics", timeout=10).read()
-    return sum(s.value for f in text_string_to_metric_families(text.decode()) for s in f.samples if s.name == name)
 
 
 def test_postgres_down_for_a_minute_loses_and_duplicates_nothing():
