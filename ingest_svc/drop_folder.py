@@ -12,8 +12,9 @@ importer ImportNem12 uses, then moves it to `done/` (or `failed/`) with `<name>.
   failed/: refused as a whole (wrong participant), unreadable, or nothing in it was MDFF (no interval
   read, only problems); the JSON says why. A transient failure (Kafka or PostgreSQL unavailable,
   overload) leaves the file in place, tried again with a growing delay.
-- One server per folder: two replicas watching the same folder would import each file twice (no harm
-  to the data, wasted work). Give each replica its own folder, or run one replica with it.
+- One server at a time imports from a folder: replicas mounting the same share take a PostgreSQL
+  advisory lock named by the folder's path for each round, and the others skip that round. Replicas
+  given a sub-folder each import in parallel.
 
 File names are not logged (head-ends may name files by NMI): logs carry the file's SHA-256.
 """
@@ -24,10 +25,12 @@ import json
 import logging
 import os
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psycopg
 from google.protobuf.json_format import MessageToJson
 from prometheus_client import Counter, Gauge
 
@@ -88,8 +91,9 @@ class _Retry:
 
 
 class DropFolder:
-    def __init__(self, root: Path, importer: LedgeredImporter, poll_s: float):
+    def __init__(self, root: Path, importer: LedgeredImporter, poll_s: float, dsn: str):
         self._root = root
+        self._dsn = dsn
         self._importer = importer
         self._poll_s = poll_s
         self._retry: dict[str, _Retry] = {}
@@ -102,20 +106,33 @@ class DropFolder:
         while True:
             try:
                 before = await self.poll(before)
-            except OSError:  # the folder itself unreachable (a volume not mounted yet): try again
-                log.exception("cannot read the NEM12 drop folder")
+            except Exception:  # the folder unreachable (a volume not mounted yet) or the database down
+                log.exception("cannot import from the NEM12 drop folder this round")
             await asyncio.sleep(self._poll_s)
 
     async def poll(self, before: dict[str, Stat]) -> dict[str, Stat]:
         """Import every file complete since `before`; return this poll's listing."""
         now = await asyncio.to_thread(scan, self._root)
         WAITING.set(len(now))
-        for name in complete(now, before):
-            retry = self._retry.get(name)
-            if retry is None or time.monotonic() >= retry.at:
-                await self._take(name)
+        ready = [n for n in complete(now, before) if n not in self._retry or time.monotonic() >= self._retry[n].at]
+        if ready:
+            async with self._owned() as owner:
+                for name in ready if owner else ():
+                    await self._take(name)
         self._retry = {n: r for n, r in self._retry.items() if n in now}
         return now
+
+    @asynccontextmanager
+    async def _owned(self):
+        """Whether this server holds the folder for the round (a connection of its own, not the pool's)."""
+        key = "nem12-drop:" + str(self._root.resolve())
+        async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
+            got = (await (await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])).fetchone())[0]
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
     async def _take(self, name: str) -> None:
         path = self._root / name
@@ -179,4 +196,5 @@ def drop_folder_tasks(settings: IngestSettings, importer: LedgeredImporter) -> l
     """The ingest server's background task watching METERS_NEM12_DROP_DIR, if set."""
     if not settings.nem12_drop_dir:
         return []
-    return [DropFolder(Path(settings.nem12_drop_dir), importer, settings.nem12_drop_poll_s).run_forever]
+    return [DropFolder(Path(settings.nem12_drop_dir), importer, settings.nem12_drop_poll_s,
+                       settings.pg_dsn).run_forever]

@@ -155,3 +155,15 @@ def test_drop_folder_imports_complete_files_into_done_and_refused_ones_into_fail
     assert wait_for(lambda: (done / "head-end-2.csv.summary.json").exists())
     assert json.loads((done / "head-end-2.csv.summary.json").read_text())["already_imported"] is True
     assert stored(mesh, 61_003) == 96
+
+
+def test_while_another_server_holds_the_folder_its_files_wait(mesh, drop_dir):
+    key = "nem12-drop:" + str(drop_dir.resolve())
+    with psycopg.connect(mesh.pg_dsn, autocommit=True) as other:  # as a second replica mid-round would
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+        (drop_dir / "held.part").write_bytes(mdff({"DROP000001": [0.75] * 48}))
+        (drop_dir / "held.part").rename(drop_dir / "held.csv")
+        time.sleep(3)  # six polls: the file is complete, and would have been taken by now
+        assert (drop_dir / "held.csv").exists() and not (drop_dir / "done" / "held.csv").exists()
+        other.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+    assert wait_for(lambda: (drop_dir / "done" / "held.csv.summary.json").exists())
