@@ -72,15 +72,18 @@ async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     pool = await open_pool(settings.pg_dsn, max_size=1)
     sink = ReadingSink(Limits(window=settings.retention_window))
-    delay = 0.0
+    delay, wrote = 0.0, asyncio.Event()
     try:
         while not stop.is_set():
             try:
-                await consume(settings, pool, sink, stop)
+                await consume(settings, pool, sink, stop, wrote)
             except (KafkaError, OSError, psycopg.OperationalError) as err:
                 # Kafka or PostgreSQL went away: nothing uncommitted is lost, since a fresh consumer
                 # resumes from the committed offsets and the sink ignores what it already stored.
-                delay = min(max(delay * 2, 0.5), 30.0)
+                # The backoff starts again once a write went through: an outage next week waits 0.5 s
+                # first, not the 30 s this one grew to.
+                delay = 0.5 if wrote.is_set() else min(max(delay * 2, 0.5), 30.0)
+                wrote.clear()
                 WRITER_RESTARTS.inc()
                 log.warning("writer restarting", extra={"fields": {"error": repr(err), "retry_in_s": delay}})
                 await asyncio.sleep(delay)
@@ -88,7 +91,8 @@ async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
         await pool.close()
 
 
-async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: asyncio.Event) -> None:
+async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: asyncio.Event,
+                  wrote: asyncio.Event) -> None:
     await kafka.ensure_topics(settings.kafka_bootstrap)  # inside the restart loop: the broker may be down
     consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC, kafka.REJECTED_TOPIC)
     await consumer.start()
@@ -103,6 +107,7 @@ async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: async
                 stored = await sink.write(conn, rows, rejected)
             # Only now that the rows are committed may Kafka forget the messages.
             await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+            wrote.set()
             READINGS_STORED.inc(stored)
             REJECTIONS_STORED.inc(len(rejected))
             _record_lag(consumer, settings.group_id, polled)
