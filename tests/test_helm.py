@@ -243,3 +243,18 @@ def test_model_server_as_a_kserve_inference_service(rendered):
                         if o["kind"] == "InferenceService")
     env = default_isvc["spec"]["predictor"]["containers"][0]["env"]
     assert {e["name"]: e["value"] for e in env}["STORAGE_URI"] == "pvc://meters-models/"
+
+
+def test_nem12_drop_folder_is_mounted_in_ingest_only_when_a_claim_is_named(rendered):
+    for variant, claim in (("default", None), ("full", "nem12-drop")):
+        for name, deployment in of_kind(rendered[variant], "Deployment").items():
+            spec = deployment["spec"]["template"]["spec"]
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+            env = {e["name"]: e.get("value") for e in spec["containers"][0].get("env") or []}
+            mounted = claim is not None and name == "ingest"
+            assert ("nem12-drop" in volumes) == mounted == ("METERS_NEM12_DROP_DIR" in env), (variant, name)
+            if mounted:
+                assert volumes["nem12-drop"]["persistentVolumeClaim"]["claimName"] == claim
+                assert mounts["nem12-drop"]["mountPath"] == env["METERS_NEM12_DROP_DIR"] == "/nem12-drop"
+                assert not mounts["nem12-drop"].get("readOnly")
