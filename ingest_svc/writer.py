@@ -22,7 +22,7 @@ from ingest_svc.metrics import CONSUMER_LAG, READINGS_STORED, REJECTIONS_STORED,
 from ingest_svc.reading_sink import ReadingRows, ReadingSink, RejectedRow
 from ingest_svc.validation import Limits
 from meters import kafka, log as logs
-from meters.db import migrate, open_pool
+from meters.db import migrate, session_options
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
 from meters.readings import ReadingColumns, ReadingQuality, from_accepted_with_quality
@@ -68,51 +68,58 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
     return rows, rejected
 
 
+# Longest pause between attempts to reach Kafka or PostgreSQL again: the backlog of an outage starts
+# draining at most this long after the dependency is back.
+MAX_RETRY_S = 5.0
+
+
 async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
-    pool = await open_pool(settings.pg_dsn, max_size=1)
     sink = ReadingSink(Limits(window=settings.retention_window))
     delay, wrote = 0.0, asyncio.Event()
-    try:
-        while not stop.is_set():
-            try:
-                await consume(settings, pool, sink, stop, wrote)
-            except (KafkaError, OSError, psycopg.OperationalError) as err:
-                # Kafka or PostgreSQL went away: nothing uncommitted is lost, since a fresh consumer
-                # resumes from the committed offsets and the sink ignores what it already stored.
-                # The backoff starts again once a write went through: an outage next week waits 0.5 s
-                # first, not the 30 s this one grew to.
-                delay = 0.5 if wrote.is_set() else min(max(delay * 2, 0.5), 30.0)
-                wrote.clear()
-                WRITER_RESTARTS.inc()
-                log.warning("writer restarting", extra={"fields": {"error": repr(err), "retry_in_s": delay}})
-                await asyncio.sleep(delay)
-    finally:
-        await pool.close()
+    while not stop.is_set():
+        try:
+            await consume(settings, sink, stop, wrote)
+        except (KafkaError, OSError, psycopg.OperationalError) as err:
+            # Kafka or PostgreSQL went away: nothing uncommitted is lost, since a fresh consumer
+            # resumes from the committed offsets and the sink ignores what it already stored.
+            # The backoff starts again once a write went through: an outage next week waits 0.5 s
+            # first, not what this one grew to.
+            delay = 0.5 if wrote.is_set() else min(max(delay * 2, 0.5), MAX_RETRY_S)
+            wrote.clear()
+            WRITER_RESTARTS.inc()
+            log.warning("writer restarting", extra={"fields": {"error": repr(err), "retry_in_s": delay}})
+            await asyncio.sleep(delay)
 
 
-async def consume(settings: WriterSettings, pool, sink: ReadingSink, stop: asyncio.Event,
-                  wrote: asyncio.Event) -> None:
-    await kafka.ensure_topics(settings.kafka_bootstrap)  # inside the restart loop: the broker may be down
-    consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC, kafka.REJECTED_TOPIC)
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
-            records = [rec for recs in polled.values() for rec in recs]
-            if not records:
-                continue
-            rows, rejected = decode(records)
-            async with pool.connection() as conn:
-                stored = await sink.write(conn, rows, rejected)
-            # Only now that the rows are committed may Kafka forget the messages.
-            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
-            wrote.set()
-            READINGS_STORED.inc(stored)
-            REJECTIONS_STORED.inc(len(rejected))
-            _record_lag(consumer, settings.group_id, polled)
-    finally:
-        await consumer.stop()
+async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Event, wrote: asyncio.Event) -> None:
+    """One session: a database connection of its own, then a consumer, until stopped or either fails.
+
+    A plain connection, not a pool: a pool re-connects on a backoff of its own that doubles without
+    bound (psycopg_pool: 1, 2, 4 ... 64 s into an outage), so after a one-minute outage the writer
+    sat idle up to a minute more; here each attempt connects at once, paced by MAX_RETRY_S."""
+    async with await psycopg.AsyncConnection.connect(
+            settings.pg_dsn, autocommit=True, options=session_options(settings.pg_statement_timeout_s)) as conn:
+        await kafka.ensure_topics(settings.kafka_bootstrap)  # inside the restart loop: the broker may be down
+        consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC,
+                                  kafka.REJECTED_TOPIC)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
+                records = [rec for recs in polled.values() for rec in recs]
+                if not records:
+                    continue
+                rows, rejected = decode(records)
+                stored = await sink.write(conn, rows, rejected)  # its own transactions
+                # Only now that the rows are committed may Kafka forget the messages.
+                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+                wrote.set()
+                READINGS_STORED.inc(stored)
+                REJECTIONS_STORED.inc(len(rejected))
+                _record_lag(consumer, settings.group_id, polled)
+        finally:
+            await consumer.stop()
 
 
 def _record_lag(consumer, group: str, polled: dict[TopicPartition, list]) -> None:
