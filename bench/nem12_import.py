@@ -15,6 +15,7 @@ count(*) over millions of rows competes with it; count(*) confirms at the end):
   the larger); *_rss_mb_first_quarter the most RSS in the first quarter of the run: flat memory
   means the two are alike, and a 10 M file peaks like a 2.5 M one
 - nem12_import_lost / _duplicated: rows stored (count(*)) against the intervals of the file
+- nem12_import_cpu_s_{ingest,writer,postgres,kafka}: CPU seconds each spent over the run
 
 Default N 2,500,000 keeps `make bench` to a few minutes; the 10 M figures are measured with
 `--intervals 10000000` (or the variable) and recorded in bench/results/latest.json under the same keys.
@@ -88,6 +89,28 @@ class Sampler(threading.Thread):
             self.samples.append((time.monotonic(), rss, self.stored()))
 
 
+def stack_pids(mesh: Mesh, stack: LocalStack) -> dict[str, int]:
+    """The processes whose CPU the import spends: the two services, PostgreSQL's postmaster, Kafka's JVM."""
+    pids = {"ingest": mesh.procs["ingest"].pid, "writer": mesh.procs["ingest-writer"].pid}
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if str(stack.base_dir) in line:
+            if "postgres" in line and " -D " in line:
+                pids["postgres"] = proc.pid
+            elif "kafka.Kafka" in line:
+                pids["kafka"] = proc.pid
+    return pids
+
+
+def cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) of each process and its live children (PostgreSQL's backends)."""
+    out = {}
+    for name, pid in pids.items():
+        proc = psutil.Process(pid)
+        out[name] = sum(sum(p.cpu_times()[:2]) for p in [proc, *proc.children(recursive=True)])
+    return out
+
+
 def vm_hwm_mb(pid: int) -> float:
     """The process's peak resident set (kernel-kept, so no sample can miss it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -118,13 +141,13 @@ def run(intervals: int = INTERVALS) -> dict[str, float]:
         with LocalStack(Path(tmp) / "stack") as stack, Mesh(Path(tmp) / "mesh", stack.pg_dsn,
                                                            stack.kafka_bootstrap) as mesh:
             mesh.start("ingest", "ingest-writer")
-            figures = measure(mesh, path, written)
+            figures = measure(mesh, stack_pids(mesh, stack), path, written)
     figures["nem12_import_file_write_s"] = round(write_s, 1)
     report(figures)
     return figures
 
 
-def measure(mesh: Mesh, path: Path, intervals: int) -> dict[str, float]:
+def measure(mesh: Mesh, cpu_pids: dict[str, int], path: Path, intervals: int) -> dict[str, float]:
     nmis = intervals // (DAYS * 48) + 1
     pids = {"ingest": mesh.procs["ingest"].pid, "ingest-writer": mesh.procs["ingest-writer"].pid}
     with mesh.channel("ingest") as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
@@ -135,12 +158,14 @@ def measure(mesh: Mesh, path: Path, intervals: int) -> dict[str, float]:
         sampler.start()
         time.sleep(1.0)
         sent: list[float] = []
+        cpu_before = cpu_s(cpu_pids)
         summary = stub.ImportNem12(chunks(path, path.name, sent), timeout=max(CALL_S, 3600)).summary
         rpc_end = time.monotonic()
         accepted = summary.summary.accepted
         while sampler.stored() - before < accepted and time.monotonic() - rpc_end < 1800:
             time.sleep(0.1)
         stored_at = time.monotonic()
+        cpu_after = cpu_s(cpu_pids)
         time.sleep(0.5)
         sampler.stopping.set()
         sampler.join()
@@ -164,6 +189,8 @@ def measure(mesh: Mesh, path: Path, intervals: int) -> dict[str, float]:
         "nem12_import_lost": max(intervals - stored, 0),
         "nem12_import_duplicated": max(stored - intervals, 0),
     }
+    for name in cpu_pids:  # where the box's two cores went, from the last sample before the first chunk
+        figures[f"nem12_import_cpu_s_{name}"] = round(cpu_after[name] - cpu_before[name], 1)
     quarter = start + seconds / 4
     for name, key in (("ingest", "ingest"), ("ingest-writer", "writer")):
         early = [rss[name] for t, rss, _ in sampler.samples if start <= t <= quarter]

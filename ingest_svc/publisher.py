@@ -23,7 +23,8 @@ from ingest_svc.validation import Verdict, describe
 from meters.errors import unavailable
 from meters.ingest.v1 import reading_pb2
 from meters.kafka import READINGS_TOPIC, REJECTED_TOPIC
-from meters.readings import ReadingColumns, ReadingQuality, to_batch
+from meters.pbcolumns import encode_accepted
+from meters.readings import ReadingColumns, ReadingQuality
 
 
 class ReadingPublisher:
@@ -44,14 +45,12 @@ class ReadingPublisher:
             part_of = cols.meter_ids[accepted] % self._partitions
             for p in np.unique(part_of):
                 rows = accepted[part_of == p]
-                msg = reading_pb2.AcceptedReadings(
-                    batch=to_batch(cols.take(rows)),
-                    quality_flags=verdict.flags[rows].tolist(),
-                    ingested_at_unix_ms=now_ms,
-                )
-                if provenance is not None:
-                    provenance.fill(msg, rows)
-                pending.append(Outgoing(READINGS_TOPIC, msg.SerializeToString(), partition=int(p)))
+                if provenance is None:
+                    value = encode_accepted(cols.take(rows), verdict.flags[rows], now_ms)
+                else:
+                    value = encode_accepted(cols.take(rows), verdict.flags[rows], now_ms,
+                                            provenance.quality.take(rows), provenance.origin, provenance.energy_only)
+                pending.append(Outgoing(READINGS_TOPIC, value, partition=int(p)))
         for i in np.flatnonzero(~verdict.accepted):
             msg = rejected_message(cols, verdict, int(i), now_ms)
             if provenance is not None:
@@ -94,11 +93,6 @@ class Provenance:
     index: np.ndarray | None = None  # int32, its interval in that line
     received_ms: int = 0  # when the source says it was made (the file's 100 DateTime); 0 = now
     details: np.ndarray | None = None  # object: a rejection detail that overrides the reason's ("" = none)
-
-    def fill(self, msg: reading_pb2.AcceptedReadings, rows: np.ndarray) -> None:
-        self.quality.take(rows).fill(msg)
-        msg.origin = self.origin
-        msg.energy_only = self.energy_only
 
     def fill_rejected(self, msg: reading_pb2.RejectedReading, i: int) -> None:
         if self.source:

@@ -11,6 +11,7 @@ from prometheus_client import Counter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meters.ingest.v1 import reading_pb2
+from meters.pbcolumns import Accepted, decode_accepted
 
 
 @dataclass(frozen=True)
@@ -59,23 +60,17 @@ class ReadingQuality:
     def concat(parts: list["ReadingQuality"]) -> "ReadingQuality":
         return ReadingQuality(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ReadingQuality)))
 
-    def fill(self, msg: reading_pb2.AcceptedReadings) -> None:
-        """Set the quality columns of a Kafka message (left empty when every reading is a version-0 actual)."""
-        if (self.letters == b"A").all() and not self.method_flags.any() and not self.versions_unix_s.any() \
-                and not self.reason_codes.any():
-            return
-        msg.quality_letters = self.letters.tobytes()
-        msg.method_flags.extend(self.method_flags.tolist())
-        msg.reason_codes.extend(self.reason_codes.tolist())
-        msg.versions_unix_s.extend(self.versions_unix_s.tolist())
+    def all_actual(self) -> bool:
+        """Every reading a version-0 actual: a Kafka message then leaves its quality columns empty."""
+        return bool((self.letters == b"A").all() and not self.method_flags.any() and not self.versions_unix_s.any()
+                    and not self.reason_codes.any())
 
 
-def quality_of(msg: reading_pb2.AcceptedReadings, n: int) -> ReadingQuality:
-    if not msg.quality_letters:
+def _quality_of(msg: Accepted, n: int) -> ReadingQuality:
+    if not len(msg.letters):
         return ReadingQuality.actual(n)
-    return ReadingQuality(np.frombuffer(msg.quality_letters, dtype="S1").copy(),
-                          np.array(msg.method_flags, dtype=np.int16), np.array(msg.reason_codes, dtype=np.int16),
-                          np.array(msg.versions_unix_s, dtype=np.int64))
+    return ReadingQuality(msg.letters, msg.method_flags.astype(np.int16), msg.reason_codes.astype(np.int16),
+                          msg.versions_unix_s)
 
 
 INT_COLUMNS = ("meter_ids", "reading_times_unix_s")
@@ -126,10 +121,10 @@ SUBSTITUTES_EXCLUDED = Counter("meters_substitutes_excluded_total",
 def from_accepted(payload: bytes, substitutes: bool | None = None) -> tuple[ReadingColumns, np.ndarray]:
     """Columns and quality flags (int16) of one `meter-readings` Kafka message; without its substitutes
     and estimates when `substitutes` is false (default: METERS_USE_SUBSTITUTES)."""
-    msg = reading_pb2.AcceptedReadings.FromString(payload)
-    cols, flags = from_batch(msg.batch), np.array(msg.quality_flags, dtype=np.int16)
-    if msg.quality_letters and not (USE_SUBSTITUTES if substitutes is None else substitutes):
-        actual = np.frombuffer(msg.quality_letters, dtype="S1") == b"A"
+    msg = decode_accepted(payload)
+    cols, flags = ReadingColumns(*msg.ints, *msg.doubles), msg.flags.astype(np.int16)
+    if len(msg.letters) and not (USE_SUBSTITUTES if substitutes is None else substitutes):
+        actual = msg.letters == b"A"
         SUBSTITUTES_EXCLUDED.inc(int((~actual).sum()))
         cols, flags = cols.take(actual), flags[actual]
     return cols, flags
@@ -137,9 +132,9 @@ def from_accepted(payload: bytes, substitutes: bool | None = None) -> tuple[Read
 
 def from_accepted_with_quality(payload: bytes) -> tuple[ReadingColumns, np.ndarray, ReadingQuality, str]:
     """from_accepted, with the NEM quality of each reading and the message's origin (for the writer)."""
-    msg = reading_pb2.AcceptedReadings.FromString(payload)
-    cols = from_batch(msg.batch)
-    return cols, np.array(msg.quality_flags, dtype=np.int16), quality_of(msg, len(cols)), msg.origin
+    msg = decode_accepted(payload)
+    cols = ReadingColumns(*msg.ints, *msg.doubles)
+    return cols, msg.flags.astype(np.int16), _quality_of(msg, len(cols)), msg.origin
 
 
 def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:

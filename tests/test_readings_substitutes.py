@@ -4,7 +4,8 @@ import numpy as np
 from prometheus_client import REGISTRY
 
 from meters.ingest.v1 import reading_pb2
-from meters.readings import ReadingQuality, from_accepted, from_arrays, to_batch
+from meters.pbcolumns import encode_accepted
+from meters.readings import ReadingQuality, from_accepted, from_arrays
 
 
 def message(letters: bytes, method: int = 14, version: int = 5) -> bytes:
@@ -12,10 +13,9 @@ def message(letters: bytes, method: int = 14, version: int = 5) -> bytes:
     cols = from_arrays(meter_ids=np.arange(n), reading_times_unix_s=np.arange(n) + 1_700_000_000,
                        consumption_kwh=np.ones(n), demand_kw=np.ones(n), voltage_v=np.full(n, np.nan),
                        current_a=np.full(n, np.nan), power_factor=np.full(n, np.nan))
-    msg = reading_pb2.AcceptedReadings(batch=to_batch(cols), quality_flags=[1] * n)
-    ReadingQuality(np.frombuffer(letters, "S1").copy(), np.full(n, method, np.int16), np.zeros(n, np.int16),
-                   np.full(n, version, np.int64)).fill(msg)
-    return msg.SerializeToString()
+    quality = ReadingQuality(np.frombuffer(letters, "S1").copy(), np.full(n, method, np.int16), np.zeros(n, np.int16),
+                             np.full(n, version, np.int64))
+    return encode_accepted(cols, np.ones(n), 0, quality)
 
 
 def excluded() -> float:
