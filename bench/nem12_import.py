@@ -221,13 +221,14 @@ def plot(samples, start: float, rpc_s: float, seconds: float, intervals: int, be
     ax.axvline(rpc_s, color="grey", linestyle="--", label="ImportNem12 returned")
     ax.set_xlabel("seconds from the first chunk sent")
     ax.set_ylabel("RSS (MB)")
-    ax.set_ylim(bottom=0)
+    peak = max(max(s[1].values()) for s in samples)
+    ax.set_ylim(0, max(GOAL_RSS_MB * 1.3, peak * 1.15))  # room for the legend above the lines
     rows = ax.twinx()
     rows.plot(t, (np.array([s[2] for s in samples]) - before) / 1e6, color="tab:green", label="rows committed (M)")
     rows.set_ylabel("rows committed in PostgreSQL (millions)")
     rows.set_ylim(bottom=0)
     lines = ax.get_legend_handles_labels()[0] + rows.get_legend_handles_labels()[0]
-    ax.legend(lines, [h.get_label() for h in lines], loc="center right", fontsize=8)
+    ax.legend(lines, [h.get_label() for h in lines], loc="upper left", ncol=3, fontsize=8)
     ax.set_title(f"NEM12 import of {intervals / 1e6:.1f} M intervals: {intervals / seconds / 1000:,.0f} k/s end to end")
     save_figure(fig, PLOT)
 

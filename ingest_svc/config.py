@@ -31,3 +31,6 @@ class WriterSettings(ServiceSettings, RetentionSettings):
     group_id: str = "meter-readings-writer"
     # Upper bound of Kafka messages folded into one database transaction.
     max_messages_per_write: int = 200
+    # ... and of their bytes (~150,000 readings in 8 MiB): what one write holds in memory, decoded and as
+    # its COPY payload, stays bounded however large the poll (a NEM12 import fills 32 MiB fetches).
+    max_bytes_per_write: int = 8 << 20

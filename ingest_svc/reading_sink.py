@@ -260,9 +260,9 @@ async def _replace_older(conn: AsyncConnection) -> int:
 
 async def _record_substitutes(conn: AsyncConnection, rows: ReadingRows) -> None:
     """Substitutes VEE stored into gaps (fast path): edits with nothing before them."""
-    vee = np.flatnonzero([o.startswith(VEE_ORIGIN) for o in rows.origins])
-    if not len(vee):
+    if not any(o.startswith(VEE_ORIGIN) for o in set(rows.origins)):  # one test per kind, not per row
         return
+    vee = np.flatnonzero([o.startswith(VEE_ORIGIN) for o in rows.origins])
     async with conn.cursor() as cur:
         await cur.executemany(
             f"INSERT INTO meters.reading_edits ({EDIT_COLUMNS}) VALUES"

@@ -104,29 +104,59 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
         consumer = kafka.consumer(settings.kafka_bootstrap, settings.group_id, kafka.READINGS_TOPIC,
                                   kafka.REJECTED_TOPIC)
         await consumer.start()
+        groups = _decoded_groups(consumer, settings, stop)
+        ahead = asyncio.ensure_future(anext(groups, None))
         try:
-            while not stop.is_set():
-                polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
-                records = [rec for recs in polled.values() for rec in recs]
-                if not records:
-                    continue
-                rows, rejected = decode(records)
+            while (item := await ahead) is not None:
+                records, (rows, rejected) = item
+                ahead = asyncio.ensure_future(anext(groups, None))  # decoded while this one is written
                 stored = await sink.write(conn, rows, rejected)  # its own transactions
                 # Only now that the rows are committed may Kafka forget the messages.
-                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+                committed = _next_offsets(records)
+                await consumer.commit(committed)
                 wrote.set()
                 READINGS_STORED.inc(stored)
                 REJECTIONS_STORED.inc(len(rejected))
-                _record_lag(consumer, settings.group_id, polled)
+                _record_lag(consumer, settings.group_id, committed)
         finally:
+            ahead.cancel()  # and wait for it: the generator cannot be closed while it runs
+            await asyncio.wait([ahead])
+            if not ahead.cancelled():
+                ahead.exception()  # seen: the error that ends this session is already on its way
+            await groups.aclose()
             await consumer.stop()
 
 
-def _record_lag(consumer, group: str, polled: dict[TopicPartition, list]) -> None:
-    for tp, recs in polled.items():
+async def _decoded_groups(consumer, settings: WriterSettings, stop: asyncio.Event):
+    """Each poll's records in runs of at most max_bytes_per_write, decoded in a thread: (records, decoded)."""
+    while not stop.is_set():
+        polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
+        for records in _runs([rec for recs in polled.values() for rec in recs], settings.max_bytes_per_write):
+            yield records, await asyncio.to_thread(decode, records)
+
+
+def _runs(records: list, max_bytes: int) -> list[list]:
+    """Consecutive runs of records (in poll order, so each partition's stay in order) of at most
+    max_bytes of message each; a larger message is a run of its own."""
+    runs, run, size = [], [], 0
+    for rec in records:
+        if run and size + len(rec.value) > max_bytes:
+            runs.append(run)
+            run, size = [], 0
+        run.append(rec)
+        size += len(rec.value)
+    return runs + [run] if run else runs
+
+
+def _next_offsets(records: list) -> dict[TopicPartition, int]:
+    return {TopicPartition(rec.topic, rec.partition): rec.offset + 1 for rec in records}
+
+
+def _record_lag(consumer, group: str, committed: dict[TopicPartition, int]) -> None:
+    for tp, offset in committed.items():
         end = consumer.highwater(tp)
         if end is not None:
-            CONSUMER_LAG.labels(group, tp.topic, tp.partition).set(max(0, end - recs[-1].offset - 1))
+            CONSUMER_LAG.labels(group, tp.topic, tp.partition).set(max(0, end - offset))
 
 
 async def main(settings: WriterSettings) -> None:
