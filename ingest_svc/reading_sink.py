@@ -17,7 +17,7 @@ meters.rejected_readings with its reason instead of getting a partition of its o
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
@@ -28,7 +28,7 @@ from ingest_svc.validation import Limits, describe, judge, time_checks
 from meters.ingest.v1.reading_pb2 import RejectionReason
 from meters.kafka import READINGS_TOPIC
 from meters.metrics import DB_WRITE_SECONDS
-from meters.partitions import DailyPartitions, day_of
+from meters.partitions import DAY_S, DailyPartitions, day_of
 from meters.pgcopy import copy_payload
 from meters.nem12.quality import quality_field
 from meters.readings import ReadingColumns, ReadingQuality
@@ -50,6 +50,7 @@ class ReadingRows:
     received_ms: np.ndarray  # int64, the Kafka record's timestamp: when ingest sent the message
     quality: ReadingQuality | None = None  # None: streamed actuals, version 0
     origins: np.ndarray | None = None  # object: who or which rule made each row's message ("" for streamed)
+    _payload: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if self.quality is None:
@@ -69,6 +70,13 @@ class ReadingRows:
                 ("float8", c.demand_kw), ("float8", c.voltage_v), ("float8", c.current_a),
                 ("float8", c.power_factor), ("int2", self.flags), ("char1", q.letters), ("int2", q.method_flags),
                 ("int2", q.reason_codes), ("int8", q.versions_unix_s)]
+
+    def copy_payload(self) -> bytes:
+        """The fast path's COPY payload of columns(), built once: the writer builds it in its decode thread
+        while the previous rows are being written."""
+        if self._payload is None:
+            self._payload = copy_payload(self.columns())
+        return self._payload
 
     def position(self) -> list[tuple[str, np.ndarray]]:
         """Where each row came from: Kafka partition, offset, index in its message; when, and from whom."""
@@ -106,12 +114,12 @@ class ReadingSink:
             rejected = rejected + refused
         await self._rejected.ensure(conn, {day_of(r.received_at_unix_ms // 1000) for r in rejected})
         if rows is not None and len(rows.cols):
-            await self._readings.ensure(conn, map(day_of, np.unique(rows.cols.reading_times_unix_s)))
+            await self._readings.ensure(conn, map(day_of, np.unique(rows.cols.reading_times_unix_s // DAY_S) * DAY_S))
             # Conflicting re-sends are kept in rejected_readings under their message's time.
             await self._rejected.ensure(conn, map(day_of, np.unique(rows.received_ms // 1000)))
             try:
                 async with conn.transaction():
-                    await _copy(conn, "meters.meter_readings", copy_payload(rows.columns()))
+                    await _copy(conn, "meters.meter_readings", rows.copy_payload())
                     await _record_substitutes(conn, rows)
                     await _insert_rejected(conn, rejected)
                 DB_WRITE_SECONDS.labels("meter_readings").observe(time.perf_counter() - started)

@@ -65,6 +65,7 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
         np.concatenate(offsets), np.concatenate(row_index), np.concatenate(received),
         ReadingQuality.concat(qualities), np.concatenate(origins),
     )
+    rows.copy_payload()  # here, in the decode thread, not while PostgreSQL waits for it
     return rows, rejected
 
 
