@@ -78,6 +78,11 @@ def _next_batch(items: Iterator, limit: int = BATCH_INTERVALS) -> _Batch:
     return batch
 
 
+def _ascii_letters(quality: np.ndarray) -> np.ndarray:
+    """"S1" of the parser's "<U1" quality letters (A S F E N V: ASCII) without encoding each one."""
+    return np.ascontiguousarray(quality, dtype="<U1").view(np.uint32).astype(np.uint8).view("S1")
+
+
 class Nem12Importer:
     def __init__(self, ingestor: Ingestor, lookup: Lookup, pii: PiiKey, options: ImportOptions = ImportOptions()):
         self._ingestor = ingestor
@@ -183,30 +188,33 @@ class _ImportRun:
         times = np.concatenate([b.interval_end_unix_s for b, *_ in parts]).astype(np.int64)
         kwh = np.concatenate([b.values for b, *_ in parts]).astype(np.float64)
         hours = np.repeat([b.interval_minutes / 60 for b, *_ in parts], lengths)
-        letters = np.concatenate([b.quality for b, *_ in parts]).astype("S1")
+        letters = _ascii_letters(np.concatenate([b.quality for b, *_ in parts]))
         preset = np.zeros(n, dtype=np.int8)
-        details = np.full(n, "", dtype=object)
+        details = None  # object, made only when a row has a detail of its own (rejected rows only)
         at = 0
         for (b, reason, detail), k in zip(parts, lengths):
             rows = slice(at, at + k)
             at += k
             self._suffixes[b.suffix] += k
+            if not reason:
+                self._days += 1
+                if b.suffix not in opts.import_suffixes:
+                    reason = R.REJECTION_REASON_CHANNEL_NOT_STORED
+                    detail = f"data stream {b.suffix} ({b.unit or b.uom}) is not stored as consumption"
+                elif b.unit != "kWh":
+                    reason, detail = R.REJECTION_REASON_NOT_ENERGY, f"unit {b.uom!r} of data stream {b.suffix} is not energy"
+                if not self._meters[b.nmi]:
+                    detail = f"NMI not registered (keyed hash {self._imp._pii.digest(b.nmi)[:12]})"
             if reason:
-                preset[rows], details[rows] = reason, detail
-                continue
-            self._days += 1
-            if b.suffix not in opts.import_suffixes:
-                preset[rows] = R.REJECTION_REASON_CHANNEL_NOT_STORED
-                details[rows] = f"data stream {b.suffix} ({b.unit or b.uom}) is not stored as consumption"
-            elif b.unit != "kWh":
-                preset[rows] = R.REJECTION_REASON_NOT_ENERGY
-                details[rows] = f"unit {b.uom!r} of data stream {b.suffix} is not energy"
-            if not self._meters[b.nmi]:
-                details[rows] = f"NMI not registered (keyed hash {self._imp._pii.digest(b.nmi)[:12]})"
+                preset[rows] = reason
+            if detail:
+                details = np.full(n, "", dtype=object) if details is None else details
+                details[rows] = detail
         null = (letters == b"N") & (preset == 0)
         preset[null] = R.REJECTION_REASON_NULL_INTERVAL
-        for letter, count in zip(*np.unique(letters, return_counts=True)):
-            self._qualities[letter.decode()] += int(count)
+        counts = np.bincount(letters.view(np.uint8), minlength=128)
+        for code in np.flatnonzero(counts):
+            self._qualities[chr(code)] += int(counts[code])
         self._out.intervals += n
         unknown = np.full(n, np.nan)
         cols = ReadingColumns(meter_ids, times, kwh, kwh / hours, unknown, unknown, unknown)
@@ -215,7 +223,7 @@ class _ImportRun:
             np.concatenate([b.reason_code for b, *_ in parts]).astype(np.int16),
             np.repeat([b.update_time_unix_s for b, *_ in parts], lengths).astype(np.int64))
         lines = np.repeat([b.line for b, *_ in parts], lengths).astype(np.int64)
-        index = np.concatenate([np.arange(k, dtype=np.int32) for k in lengths])
+        index = (np.arange(n) - np.repeat(np.cumsum(lengths) - lengths, lengths)).astype(np.int32)
         provenance = Provenance(ORIGIN, quality, True, self._source, lines, index, self._file_time_ms, details)
         return cols, provenance, preset
 
