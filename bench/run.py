@@ -34,6 +34,8 @@ TARGETS = {
     "nem12_import_peak_rss_mb": ("<=", 500),
     "nem12_import_lost": ("==", 0),
     "nem12_import_duplicated": ("==", 0),
+    "nem12_import_10m_intervals_per_s": (">=", 300_000),  # measured once on a 10 M-interval file
+    "nem12_import_10m_peak_rss_mb": ("<=", 500),
     "overload_lost": ("==", 0),
     "overload_duplicated": ("==", 0),
     "overload_refused_rows_stored": ("==", 0),

@@ -109,11 +109,10 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
         ahead = asyncio.ensure_future(anext(groups, None))
         try:
             while (item := await ahead) is not None:
-                records, (rows, rejected) = item
+                committed, (rows, rejected) = item
                 ahead = asyncio.ensure_future(anext(groups, None))  # decoded while this one is written
                 stored = await sink.write(conn, rows, rejected)  # its own transactions
                 # Only now that the rows are committed may Kafka forget the messages.
-                committed = _next_offsets(records)
                 await consumer.commit(committed)
                 wrote.set()
                 READINGS_STORED.inc(stored)
@@ -129,11 +128,19 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
 
 
 async def _decoded_groups(consumer, settings: WriterSettings, stop: asyncio.Event):
-    """Each poll's records in runs of at most max_bytes_per_write, decoded in a thread: (records, decoded)."""
+    """Each poll's records in runs of at most max_bytes_per_write, decoded in a thread: (the offsets to commit
+    once the run is stored, decoded). A run's messages are let go once decoded, not when the poll is done."""
     while not stop.is_set():
         polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
-        for records in _runs([rec for recs in polled.values() for rec in recs], settings.max_bytes_per_write):
-            yield records, await asyncio.to_thread(decode, records)
+        runs = _runs([rec for recs in polled.values() for rec in recs], settings.max_bytes_per_write)
+        del polled
+        runs.reverse()
+        while runs:
+            records = runs.pop()
+            decoded = await asyncio.to_thread(decode, records)
+            offsets = _next_offsets(records)
+            del records
+            yield offsets, decoded
 
 
 def _runs(records: list, max_bytes: int) -> list[list]:
