@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Check the Helm chart in helm/meters: `helm lint --strict` and `helm template` with the
 # default values and each ci/*-values.yaml; decode every rendered object strictly against the
-# Kubernetes API types (helm/kubestrict; kubeconform would need JSON schemas from GitHub,
-# which is unreachable here); and make sure values.schema.json rejects bad values.
+# Kubernetes API types, and every custom resource of a CRD in helm/kubestrict/crds (cert-manager
+# Certificate, ServiceMonitor, PodMonitor) against that CRD's schema (helm/kubestrict; kubeconform
+# would need JSON schemas from GitHub, which is unreachable here); and make sure
+# values.schema.json rejects bad values.
 # Rendered manifests go to $HELM_RENDER_DIR (default: a temporary folder), one <variant>.yaml
 # each ("default", "minimal", "full", ...), for tests/test_helm.py to read.
 # helm is pinned here and installed once through the Go module proxy into METERS_TOOLS_BIN
@@ -31,7 +33,7 @@ fi
 KUBESTRICT=()
 if command -v go >/dev/null; then
   (cd helm/kubestrict && go build -o "$BIN/kubestrict" .)
-  KUBESTRICT=("$BIN/kubestrict")
+  KUBESTRICT=("$BIN/kubestrict" -crds helm/kubestrict/crds)
 else
   echo "helm_check.sh: no go, so no strict decoding of the rendered objects" >&2
 fi

@@ -2,15 +2,18 @@
 // YAML streams on stdin is decoded strictly into the typed Kubernetes API objects of
 // k8s.io/api, so an unknown or misspelt field, a wrong type or an unknown kind/apiVersion
 // fails. (kubeconform would do this from JSON schemas it downloads from GitHub, which the
-// build machines cannot reach.) Kinds from CRDs (monitoring.coreos.com, serving.kserve.io) are skipped.
+// build machines cannot reach.) Custom resources whose CRD is in -crds DIR (crd.go: cert-manager's
+// Certificate, Prometheus Operator's ServiceMonitor and PodMonitor) are validated against its
+// schema; other kinds of CRD groups (serving.kserve.io) are skipped.
 //
-//	helm template ... | kubestrict
+//	helm template ... | kubestrict -crds helm/kubestrict/crds
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +29,16 @@ import (
 var skipped = []string{"monitoring.coreos.com/", "serving.kserve.io/"}
 
 func main() {
+	crdDir := flag.String("crds", "", "a folder of CustomResourceDefinition YAML files to validate custom resources against")
+	flag.Parse()
+	crds := crdSchemas{}
+	if *crdDir != "" {
+		var err error
+		if crds, err = loadCRDs(*crdDir); err != nil {
+			fmt.Fprintln(os.Stderr, "kubestrict:", err)
+			os.Exit(2)
+		}
+	}
 	decoder := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(os.Stdin))
 	checked, failed := 0, 0
@@ -51,6 +64,16 @@ func main() {
 			}
 			fmt.Fprintf(os.Stderr, "kubestrict: a document without kind: %v\n", err)
 			failed++
+			continue
+		}
+		if known, problems := crds.check(head.APIVersion, head.Kind, doc); known {
+			checked++
+			for _, problem := range problems {
+				fmt.Fprintf(os.Stderr, "kubestrict: %s %s: %s\n", head.Kind, head.Metadata.Name, problem)
+			}
+			if len(problems) > 0 {
+				failed++
+			}
 			continue
 		}
 		if skip(head.APIVersion) {
