@@ -12,6 +12,8 @@ from alert_svc.servicer import AlertServicer
 from alert_svc.store import AlertStore
 from meters import log
 from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
+from meters.audit import retention as audit_retention
+from meters.audit.servicer import registration as audit_registration
 from meters.db import migrate, open_pool
 from meters.server import Registration, serve
 
@@ -39,9 +41,12 @@ async def main(settings: AlertSettings) -> None:
 
     await serve(
         settings,
+        # AuditService lives here too (docs/decisions.md 21), with the audit trail's retention job.
         [Registration(alert_service_pb2_grpc.add_AlertServiceServicer_to_server, servicer,
-                      alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name)],
-        background=[signal.listen_forever, dispatcher.run_forever, refresh_open_alerts],
+                      alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name),
+         audit_registration(pool)],
+        background=[signal.listen_forever, dispatcher.run_forever, refresh_open_alerts,
+                    audit_retention.background_task(settings.pg_dsn)],
         on_stop=[pool.close],
     )
 

@@ -8,18 +8,12 @@ from alert_svc.routing import channels_for
 from alert_svc.store import AlertStore
 from meters.alert.v1 import alert_service_pb2 as pb
 from meters.alert.v1 import alert_service_pb2_grpc
+from meters.audit import call as audited
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
+from meters.timestamps import from_us, to_us
 
 WATCH_BATCH = 500
-
-
-def _us(ts: dt.datetime) -> int:
-    return int(ts.timestamp()) * 1_000_000 + ts.microsecond
-
-
-def _from_us(us: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(us // 1_000_000, dt.timezone.utc).replace(microsecond=us % 1_000_000)
 
 
 class AlertServicer(alert_service_pb2_grpc.AlertServiceServicer):
@@ -31,8 +25,9 @@ class AlertServicer(alert_service_pb2_grpc.AlertServiceServicer):
         self._watch_poll_s = watch_poll_s
 
     async def CreateAlert(self, request, context):
-        new = validation.new_alert(request.alert, dt.datetime.now(dt.timezone.utc))
-        row, created = await self._store.create(new, channels_for(new.severity, self._enabled))
+        async with audited(self._store.pool, "alerts", "create") as change:
+            new = validation.new_alert(request.alert, dt.datetime.now(dt.timezone.utc))
+            row, created = await self._store.create(new, channels_for(new.severity, self._enabled), change)
         if created:
             metrics.ALERTS_RAISED.labels(new.severity, new.source).inc()
         else:
@@ -46,17 +41,19 @@ class AlertServicer(alert_service_pb2_grpc.AlertServiceServicer):
         limit = page_size(request.page_size, 100, 1000)
         flt = validation.list_filter(request)
         after = decode_token(request.page_token, 2)
-        rows = await self._store.list_alerts(flt, (_from_us(after[0]), after[1]) if after else None, limit + 1)
-        token = encode_token([_us(rows[limit - 1]["detected_at"]), rows[limit - 1]["id"]]) if len(rows) > limit else ""
+        rows = await self._store.list_alerts(flt, (from_us(after[0]), after[1]) if after else None, limit + 1)
+        token = encode_token([to_us(rows[limit - 1]["detected_at"]), rows[limit - 1]["id"]]) if len(rows) > limit else ""
         return pb.ListAlertsResponse(alerts=[model.to_alert(r) for r in rows[:limit]], next_page_token=token)
 
     async def AcknowledgeAlert(self, request, context):
-        row = await self._store.acknowledge(parse_id(request.name, "alerts"), request.acknowledged_by)
+        async with audited(self._store.pool, request.name, "acknowledge") as change:
+            row = await self._store.acknowledge(parse_id(request.name, "alerts"), request.acknowledged_by, change)
         return pb.AcknowledgeAlertResponse(alert=model.to_alert(row))
 
     async def ResolveAlert(self, request, context):
-        row = await self._store.resolve(parse_id(request.name, "alerts"), request.resolved_by,
-                                        request.resolution_note)
+        async with audited(self._store.pool, request.name, "resolve") as change:
+            row = await self._store.resolve(parse_id(request.name, "alerts"), request.resolved_by,
+                                            request.resolution_note, change)
         metrics.ALERTS_RESOLVED.labels(row["severity"]).inc()
         return pb.ResolveAlertResponse(alert=model.to_alert(row))
 

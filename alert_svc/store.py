@@ -8,6 +8,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from meters.audit import Change
 from meters.errors import failed_precondition, not_found
 
 NOTIFY_CHANNEL = "alerts_changed"
@@ -74,7 +75,7 @@ async def next_sequence(conn: AsyncConnection) -> int:
 
 class AlertStore:
     def __init__(self, pool: AsyncConnectionPool):
-        self._pool = pool
+        self._pool = self.pool = pool
 
     async def _fetch(self, conn: AsyncConnection, alert_id: int) -> dict:
         cur = conn.cursor(row_factory=dict_row)
@@ -84,16 +85,19 @@ class AlertStore:
             raise not_found("alert", f"alerts/{alert_id}")
         return row
 
-    async def create(self, alert: NewAlert, channels: list[str]) -> tuple[dict, bool]:
-        """Raise `alert`, or fold it into the unresolved alert with its dedup_key; queue its notifications."""
+    async def create(self, alert: NewAlert, channels: list[str], audit: Change) -> tuple[dict, bool]:
+        """Raise `alert`, or fold it into the unresolved alert with its dedup_key; queue its notifications.
+        Recorded in the audit trail in the same transaction."""
         async with self._pool.connection() as conn, conn.transaction():
             seq = await next_sequence(conn)
             cur = await conn.execute(
                 """UPDATE alerts.alerts SET occurrences = occurrences + 1, last_seen_at = now(), sequence = %s,
                      last_change = 'repeated', updated_at = now()
-                   WHERE dedup_key = %s AND status <> 'resolved' RETURNING id""", [seq, alert.dedup_key])
+                   WHERE dedup_key = %s AND status <> 'resolved' RETURNING id, occurrences""", [seq, alert.dedup_key])
             existing = await cur.fetchone()
             if existing:
+                await audit.record(conn, resource=f"alerts/{existing[0]}", action="repeat",
+                                   before={"occurrences": existing[1] - 1}, after={"occurrences": existing[1]})
                 return await self._fetch(conn, existing[0]), False
             cur = await conn.execute(
                 """INSERT INTO alerts.alerts (title, description, severity, source, confidence, asset_type,
@@ -108,6 +112,9 @@ class AlertStore:
                     [(alert_id, c) for c in channels])
             else:  # nothing to send: notified by definition
                 await conn.execute("UPDATE alerts.alerts SET notified_at = now() WHERE id = %s", [alert_id])
+            await audit.record(conn, resource=f"alerts/{alert_id}", after={
+                "status": "open", "severity": alert.severity, "source": alert.source, "title": alert.title,
+                "asset_type": alert.asset_type, "asset_id": alert.asset_id, "channels": channels})
             return await self._fetch(conn, alert_id), True
 
     async def get(self, alert_id: int) -> dict:
@@ -127,7 +134,8 @@ class AlertStore:
             await cur.execute(sql, [*params, limit])
             return await cur.fetchall()
 
-    async def _transition(self, alert_id: int, change: str, assignments: str, params: list) -> dict:
+    async def _transition(self, alert_id: int, change: str, assignments: str, params: list, audit: Change,
+                          after: dict) -> dict:
         async with self._pool.connection() as conn, conn.transaction():
             await lock_sequence(conn)
             cur = await conn.execute("SELECT status FROM alerts.alerts WHERE id = %s FOR UPDATE", [alert_id])
@@ -137,7 +145,8 @@ class AlertStore:
             if row[0] == "resolved":
                 raise failed_precondition(f"alerts/{alert_id} is already resolved", "ALERT_RESOLVED",
                                           name=f"alerts/{alert_id}")
-            if change == "acknowledged" and row[0] == "acknowledged":
+            if change == "acknowledged" and row[0] == "acknowledged":  # a no-op, recorded as asked for
+                await audit.record(conn, before={"status": row[0]}, after={"status": row[0]})
                 return await self._fetch(conn, alert_id)
             seq = await next_sequence(conn)
             await conn.execute(
@@ -149,15 +158,17 @@ class AlertStore:
                    SELECT alert_id, channel, %s FROM alerts.outbox
                    WHERE alert_id = %s AND action = 'trigger' AND channel = ANY(%s)
                    ON CONFLICT DO NOTHING""", [action, alert_id, channels])
+            await audit.record(conn, before={"status": row[0]}, after={"status": change, **after})
             return await self._fetch(conn, alert_id)
 
-    async def acknowledge(self, alert_id: int, by: str) -> dict:
+    async def acknowledge(self, alert_id: int, by: str, audit: Change) -> dict:
         return await self._transition(alert_id, "acknowledged", "acknowledged_at = now(), acknowledged_by = %s",
-                                      [by])
+                                      [by], audit, {"acknowledged_by": by})
 
-    async def resolve(self, alert_id: int, by: str, note: str) -> dict:
+    async def resolve(self, alert_id: int, by: str, note: str, audit: Change) -> dict:
         return await self._transition(alert_id, "resolved",
-                                      "resolved_at = now(), resolved_by = %s, resolution_note = %s", [by, note])
+                                      "resolved_at = now(), resolved_by = %s, resolution_note = %s", [by, note],
+                                      audit, {"resolved_by": by, "resolution_note": note})
 
     async def changes_after(self, sequence: int, flt: AlertFilter, limit: int) -> list[dict]:
         """Alerts whose latest change is after `sequence`, in sequence order."""

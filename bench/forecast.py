@@ -23,6 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from forecast_svc.model import DemandModel
 from forecast_svc.scopes import SCOPE_CODES, TIMEZONES, network, region
 from forecast_svc.training import register
+from meters.audit.writer import Actor, record_sync
 from meters.deadlines import CALL_S
 from meters.forecast.v1 import forecast_run_pb2 as run_pb
 from meters.forecast.v1 import forecast_service_pb2 as pb
@@ -58,6 +59,8 @@ def write_actuals(dsn: str, series) -> None:
     rows += [(SCOPE_CODES["transformer"], "77", t, float(y), 1) for t, y in zip(tail["ds"], 0.01 * tail["y"] * noise)]
     with psycopg.connect(dsn) as conn:
         conn.execute("INSERT INTO forecast.meter_scopes VALUES (1, 77, 7, 'NSW')")
+        record_sync(conn, resource="meterScopes", action="batch_create", actor=Actor.system("bench"),
+                    method="bench.forecast", after={"stored": 1})  # the meter's placement is audited
         conn.cursor().executemany("INSERT INTO forecast.demand_actuals VALUES (%s, %s, %s, %s, %s)", rows)
 
 

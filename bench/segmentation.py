@@ -49,6 +49,7 @@ from customer_svc.server import MIGRATIONS
 from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
 from customer_svc.usage_summary import merge, summarise
+from meters.audit import Actor, Change, record
 from meters.db import migrate, open_pool
 from meters.pgcopy import copy_payload
 from meters.localstack.postgres import LocalPostgres
@@ -60,6 +61,7 @@ MONTH_DAYS = 30
 WINDOW_MONTHS = {"_90d": 3, "_365d": 12}
 LOAD_CUSTOMERS = 200_000
 LOAD_REPEATS = 5  # the median: one read on a shared box is noisy
+BENCH = Actor.system("bench")  # the benchmark registers its customers and runs itself: audited as a job
 USAGE_READ_METERS = 10_000  # a month of their hours: 7.2 M cells
 USAGE_READ_ID0 = 100_000_000  # ids apart from the bench's registered customers
 TARIFF_TYPES = ("flat", "time_of_use", "demand")
@@ -168,7 +170,8 @@ def _store_seconds(dsn: str, runs: list[tuple[Assignments, Recommendations]]) ->
         try:
             store, seconds = CustomerStore(pool), []
             for assigned, recs in runs:
-                run_id = await store.create_run(365)
+                run_id = await store.create_run(365, Change("segmentationRuns", "create", actor=BENCH,
+                                                             method="bench.segmentation"))
                 t0 = time.perf_counter()
                 await store.store_assignments(run_id, assigned, recs, f"bench run {run_id}")
                 seconds.append(time.perf_counter() - t0)
@@ -187,14 +190,16 @@ async def _register(dsn: str, ids: np.ndarray, hours=(1_767_225_600,)) -> None:
     hours = np.asarray(hours, dtype=np.int64)
     n = len(ids) * len(hours)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        async with conn.cursor().copy("COPY customers.customers (id, customer_hash, tariff_type) FROM STDIN") as copy:
-            await copy.write("".join(f"{i}\tc{i}\tflat\n" for i in ids.tolist()).encode())
-        for table, columns in (("customer_meters", [("int8", ids), ("int8", ids)]),
-                               ("hourly_usage", [("int8", np.repeat(ids, len(hours))),
-                                                 ("timestamptz", np.tile(hours, len(ids))), ("float8", np.ones(n)),
-                                                 ("float8", np.ones(n)), ("int4", np.full(n, 4095))])):
-            async with conn.cursor().copy(f"COPY customers.{table} FROM STDIN (FORMAT BINARY)") as copy:
-                await copy.write(copy_payload(columns))
+        async with conn.transaction():  # registrations are audited (meters/audit)
+            async with conn.cursor().copy("COPY customers.customers (id, customer_hash, tariff_type) FROM STDIN") as copy:
+                await copy.write("".join(f"{i}\tc{i}\tflat\n" for i in ids.tolist()).encode())
+            async with conn.cursor().copy("COPY customers.customer_meters FROM STDIN (FORMAT BINARY)") as copy:
+                await copy.write(copy_payload([("int8", ids), ("int8", ids)]))
+            await record(conn, resource="customers", action="batch_create", actor=BENCH, method="bench.segmentation",
+                         after={"created": len(ids)})
+        async with conn.cursor().copy("COPY customers.hourly_usage FROM STDIN (FORMAT BINARY)") as copy:
+            await copy.write(copy_payload([("int8", np.repeat(ids, len(hours))), ("timestamptz", np.tile(hours, len(ids))),
+                                           ("float8", np.ones(n)), ("float8", np.ones(n)), ("int4", np.full(n, 4095))]))
         for table in ("customers", "customer_meters", "hourly_usage"):
             await conn.execute(f"VACUUM ANALYZE customers.{table}")
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from customer_svc.baseline import measure
 from customer_svc.usage_store import load_usage
+from meters.audit import Change
 from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
 from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
 from meters.timestamps import to_proto
@@ -43,7 +44,7 @@ def _message(row) -> dpb.DemandResponseEvent:
     return event
 
 
-async def create(pool, e: dpb.DemandResponseEvent, request_id: str) -> dpb.DemandResponseEvent:
+async def create(pool, e: dpb.DemandResponseEvent, request_id: str, audit: Change) -> dpb.DemandResponseEvent:
     bad = []
     if not e.event_type:
         bad.append(FieldViolation("demand_response_event.event_type", "required"))
@@ -60,7 +61,8 @@ async def create(pool, e: dpb.DemandResponseEvent, request_id: str) -> dpb.Deman
             cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE request_id = %s",
                                      [request_id])
             row = await cur.fetchone()
-            if row:
+            if row:  # a retry of a request already done: nothing changes, the attempt is recorded
+                await audit.record(conn, resource=f"demandResponseEvents/{row[0]}", action="create_replayed")
                 return _message(row)
         cur = await conn.execute(
             """INSERT INTO customers.demand_response_events (request_id, event_type, start_time, end_time,
@@ -75,6 +77,10 @@ async def create(pool, e: dpb.DemandResponseEvent, request_id: str) -> dpb.Deman
             [eid, segs, segs, e.region, e.region])
         await conn.execute("UPDATE customers.demand_response_events SET customers_targeted = %s WHERE id = %s",
                            [cur.rowcount, eid])
+        await audit.record(conn, resource=f"demandResponseEvents/{eid}", after={
+            "event_type": etype, "start_time": e.start_time.ToJsonString(), "end_time": e.end_time.ToJsonString(),
+            "target_reduction_mw": e.target_reduction_mw, "target_segments": segs, "region": e.region,
+            "customers_targeted": cur.rowcount})
         cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE id = %s", [eid])
         return _message(await cur.fetchone())
 
@@ -124,7 +130,7 @@ async def list_events(pool, after: tuple | None, limit: int, status: int = 0, ev
         return [_message(r) for r in await cur.fetchall()]
 
 
-async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandResponseEvent:
+async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dpb.DemandResponseEvent:
     event = await get(pool, eid)
     start, end = event.start_time.ToSeconds(), event.end_time.ToSeconds()
     if end > dt.datetime.now(dt.timezone.utc).timestamp():
@@ -179,4 +185,16 @@ async def measure_event(pool, eid: int, baseline_days: int) -> dpb.DemandRespons
                WHERE id = %s""",
             [base_mw, actual_mw, base_mw - actual_mw, result.participants_reduced, result.coverage,
              f"high {baseline_days} of {baseline_days}, additive same-day adjustment", eid])
+        await audit.record(conn, before=_measured(event), after={
+            "baseline_mw": base_mw, "actual_mw": actual_mw, "customers_participated": result.participants_reduced,
+            "reading_coverage": result.coverage, "baseline_days": baseline_days})
     return await get(pool, eid)
+
+
+def _measured(event: dpb.DemandResponseEvent) -> dict | None:
+    """What a measurement replaces: the previous one, if the event was measured before."""
+    if not event.HasField("measurement"):
+        return None
+    m = event.measurement
+    return {"baseline_mw": m.baseline_demand_mw, "actual_mw": m.actual_demand_mw,
+            "measured_at": m.measured_at.ToJsonString()}

@@ -10,6 +10,7 @@ from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.metrics import SEGMENTATION_RUN_SECONDS
 from customer_svc.segmentation_job import run_segmentation
 from customer_svc.store import CustomerStore
+from meters.audit import call as audited
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
 from meters.customer.v1 import recommendation_pb2 as rpb, segment_pb2 as spb
 from meters.errors import DomainError, FieldViolation, invalid_argument
@@ -60,6 +61,10 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return c.customer_hash if is_digest(c.customer_hash) else self._pii.digest(c.customer_hash)
 
     async def BatchCreateCustomers(self, request, context):
+        async with audited(self._store.pool, "customers", "batch_create") as change:
+            return await self._batch_create_customers(request, change)
+
+    async def _batch_create_customers(self, request, change):
         bad = [FieldViolation(f"customers[{i}].account_number", "required (or the customer_hash of a registered"
                               f" customer), at most {MAX_IDENTIFIER_CHARS} characters")
                for i, c in enumerate(request.customers)
@@ -72,7 +77,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         rows = [dict(customer_hash=self._customer_hash(c), tariff_type=c.tariff_type or "flat", solar_installed=c.solar_installed,
                      ev_charging=c.ev_charging, demand_response_opted_in=c.demand_response_opted_in, region=c.region,
                      meter_ids=list(c.meter_ids)) for c in request.customers]
-        created, updated = await self._store.upsert_customers(rows)
+        created, updated = await self._store.upsert_customers(rows, change)
         return pb.BatchCreateCustomersResponse(created=created, updated=updated)
 
     async def GetCustomer(self, request, context):
@@ -114,10 +119,11 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return pb.GetSegmentDistributionResponse(segment_distribution=dist)
 
     async def RunSegmentation(self, request, context):
-        if request.usage_days < 0:
-            raise invalid_argument("usage_days must not be negative", FieldViolation("usage_days", "must be >= 0"))
-        days = request.usage_days or SEGMENTATION_DAYS
-        run_id = await self._store.create_run(days)
+        async with audited(self._store.pool, "segmentationRuns", "create") as change:
+            if request.usage_days < 0:
+                raise invalid_argument("usage_days must not be negative", FieldViolation("usage_days", "must be >= 0"))
+            days = request.usage_days or SEGMENTATION_DAYS
+            run_id = await self._store.create_run(days, change)
         task = asyncio.create_task(self._run(run_id, days))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
@@ -148,7 +154,9 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             error_message=error, created_at=to_proto(created), completed_at=to_proto(completed))
 
     async def CreateDemandResponseEvent(self, request, context):
-        event = await demand_response.create(self._store.pool, request.demand_response_event, request.request_id)
+        async with audited(self._store.pool, "demandResponseEvents", "create", request.request_id) as change:
+            event = await demand_response.create(self._store.pool, request.demand_response_event, request.request_id,
+                                                 change)
         return pb.CreateDemandResponseEventResponse(demand_response_event=event)
 
     async def GetDemandResponseEvent(self, request, context):
@@ -167,12 +175,14 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return pb.ListDemandResponseEventsResponse(demand_response_events=events[:limit], next_page_token=token)
 
     async def MeasureDemandResponseEvent(self, request, context):
-        event = await demand_response.measure_event(self._store.pool, parse_id(request.name, "demandResponseEvents"),
-                                                    request.baseline_days or 10)
+        async with audited(self._store.pool, request.name, "measure") as change:
+            event = await demand_response.measure_event(
+                self._store.pool, parse_id(request.name, "demandResponseEvents"), request.baseline_days or 10, change)
         return pb.MeasureDemandResponseEventResponse(demand_response_event=event)
 
     async def RecordRegionalWeather(self, request, context):
         regions, hours, temps = list(request.regions), list(request.hour_start_unix_s), list(request.temperature_c)
-        weather_store.validate(regions, hours, temps)
-        stored = await weather_store.record(self._store.pool, regions, hours, temps)
+        async with audited(self._store.pool, "regionalWeather", "record") as change:
+            weather_store.validate(regions, hours, temps)
+            stored = await weather_store.record(self._store.pool, regions, hours, temps, change)
         return pb.RecordRegionalWeatherResponse(stored=stored)

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from customer_svc import summary_store
 from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
 from customer_svc.recommendations import Recommendations
+from meters.audit import Change
 from meters.db import allow_long_statements
 from meters.pgcopy import copy_payload
 from meters.errors import not_found
@@ -40,7 +41,7 @@ class CustomerStore:
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
 
-    async def upsert_customers(self, rows: list[dict]) -> tuple[int, int]:
+    async def upsert_customers(self, rows: list[dict], audit: Change) -> tuple[int, int]:
         created = 0
         async with self.pool.connection() as conn, conn.transaction():
             for r in rows:
@@ -67,6 +68,8 @@ class CustomerStore:
             months = await summary_store.months_with_usage(conn, meter_ids)
             if months:
                 await summary_store.bump(conn, months)
+            await audit.record(conn, after={"requested": len(rows), "created": created, "updated": len(rows) - created,
+                                            "meters": len(meter_ids)})
         return created, len(rows) - created
 
     async def get_customer(self, customer_hash: str) -> tuple:
@@ -131,11 +134,13 @@ class CustomerStore:
             total[seg] = [a + b for a, b in zip(acc, hourly)]
         return {seg: max(range(24), key=hourly.__getitem__) for seg, hourly in total.items()}
 
-    async def create_run(self, usage_days: int) -> int:
-        async with self.pool.connection() as conn:
+    async def create_run(self, usage_days: int, audit: Change) -> int:
+        async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute("INSERT INTO customers.segmentation_runs (usage_days) VALUES (%s) RETURNING id",
                                      [usage_days])
-            return (await cur.fetchone())[0]
+            run_id = (await cur.fetchone())[0]
+            await audit.record(conn, resource=f"segmentationRuns/{run_id}", after={"usage_days": usage_days})
+            return run_id
 
     async def finish_run(self, run_id: int, status: str, assigned: int = 0, version: str = "", ari: float = 0.0,
                          error: str = "") -> None:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from customer_svc import summary_store
+from meters.audit import Change
 from meters.errors import FieldViolation, invalid_argument
 
 MAX_ROWS = 100_000
@@ -25,7 +26,7 @@ def validate(regions: list[str], hours: list[int], temps: list[float]) -> None:
         raise invalid_argument("invalid regional weather", *bad)
 
 
-async def record(pool, regions: list[str], hours: list[int], temps: list[float]) -> int:
+async def record(pool, regions: list[str], hours: list[int], temps: list[float], audit: Change) -> int:
     async with pool.connection() as conn, conn.transaction():
         async with conn.cursor() as cur:
             await cur.executemany(
@@ -34,6 +35,8 @@ async def record(pool, regions: list[str], hours: list[int], temps: list[float])
                    ON CONFLICT (region, hour_start) DO UPDATE SET temperature_c = EXCLUDED.temperature_c""",
                 list(zip(regions, hours, temps)))
         await summary_store.bump(conn, summary_store.months_of_hours(np.asarray(hours, dtype=np.int64)))
+        await audit.record(conn, after={"hours": len(regions), "regions": sorted(set(regions)),
+                                        "first_hour_unix_s": min(hours, default=0), "last_hour_unix_s": max(hours, default=0)})
     return len(regions)
 
 

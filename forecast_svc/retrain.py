@@ -11,6 +11,7 @@ from forecast_svc.model import DemandModel, regular
 from forecast_svc.scopes import NETWORK, REGION, TIMEZONES, Scope
 from forecast_svc.store import ForecastStore
 from forecast_svc.training import register
+from meters.audit import Change
 from meters.errors import failed_precondition
 from meters.model_registry import ModelRegistry
 
@@ -25,7 +26,10 @@ class Retrainer:
         self.registry = registry
         self.tasks: set[asyncio.Task] = set()
 
-    async def start(self, training_days: int, holdout_days: int, promote_if_better: bool, wait: bool) -> str:
+    async def start(self, training_days: int, holdout_days: int, promote_if_better: bool, wait: bool,
+                    audit: Change) -> str:
+        """Start a retrain; each step of the version (started, promoted or ready, failed) is recorded as
+        part of the call that asked for it (`audit`)."""
         holdout = holdout_days or 7
         end = dt.datetime.now(dt.timezone.utc)
         history = await self.store.history(NETWORK, "", end - dt.timedelta(days=3650), end)
@@ -37,8 +41,8 @@ class Retrainer:
                 f"{days} days of measured demand; need {MIN_TRAINING_DAYS} to train plus {holdout} held out",
                 "NOT_ENOUGH_HISTORY")
         version = dt.datetime.now(dt.timezone.utc).strftime("demand-%Y%m%dT%H%M%S")
-        await self.store.put_version(version, TRAINING)
-        job = self._run(version, history, training_days, holdout, promote_if_better)
+        await self.store.put_version(version, TRAINING, audit, "retrain")
+        job = self._run(version, history, training_days, holdout, promote_if_better, audit)
         if wait:
             await job
         else:
@@ -47,7 +51,8 @@ class Retrainer:
             task.add_done_callback(self.tasks.discard)
         return version
 
-    async def _run(self, version: str, network_history, training_days: int, holdout: int, promote: bool) -> None:
+    async def _run(self, version: str, network_history, training_days: int, holdout: int, promote: bool,
+                   audit: Change) -> None:
         try:
             series = regular(network_history)
             cut = len(series) - holdout * 96
@@ -62,12 +67,13 @@ class Retrainer:
             for code in TIMEZONES:  # regions with their own measured demand get their own models
                 await self._region(code, train["ds"].iloc[0], train["ds"].iloc[-1], serving)
             await self.store.put_version(
-                version, READY, serving=serving, training_start=train["ds"].iloc[0].to_pydatetime(),
+                version, READY, audit, "promote" if serving else "complete", serving=serving,
+                training_start=train["ds"].iloc[0].to_pydatetime(),
                 training_end=train["ds"].iloc[-1].to_pydatetime(), holdout_within_5pct=figures["within_5pct"],
                 holdout_mape_percent=figures["mape"], completed_at=dt.datetime.now(dt.timezone.utc))
         except Exception as exc:  # recorded on the version for the caller to read
             log.exception("retrain failed")
-            await self.store.put_version(version, FAILED, error_message=str(exc)[:500],
+            await self.store.put_version(version, FAILED, audit, "fail", error_message=str(exc)[:500],
                                          completed_at=dt.datetime.now(dt.timezone.utc))
 
     async def _region(self, code: str, start, end, promote: bool) -> None:

@@ -7,6 +7,7 @@ from forecast_svc.forecaster import Forecaster
 from forecast_svc.retrain import Retrainer
 from forecast_svc.scopes import SCOPE_CODES
 from forecast_svc.store import ForecastStore, Run
+from meters.audit import call as audited
 from meters.errors import FieldViolation, invalid_argument, not_found
 from meters.forecast.v1 import forecast_model_version_pb2 as mv_pb
 from meters.forecast.v1 import forecast_run_pb2 as run_pb
@@ -75,11 +76,12 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
                                            next_page_token=token)
 
     async def RetrainForecastModel(self, request, context):
-        if request.training_days < 0 or request.holdout_days < 0:
-            raise invalid_argument("days must not be negative", FieldViolation("training_days", ">= 0"),
-                                   FieldViolation("holdout_days", ">= 0"))
-        version = await self._retrainer.start(request.training_days, request.holdout_days,
-                                              request.promote_if_better, request.wait)
+        async with audited(self._store.pool, "forecastModelVersions", "retrain") as change:
+            if request.training_days < 0 or request.holdout_days < 0:
+                raise invalid_argument("days must not be negative", FieldViolation("training_days", ">= 0"),
+                                       FieldViolation("holdout_days", ">= 0"))
+            version = await self._retrainer.start(request.training_days, request.holdout_days,
+                                                  request.promote_if_better, request.wait, change)
         return pb.RetrainForecastModelResponse(forecast_model_version=await self._version(version))
 
     async def GetForecastModelVersion(self, request, context):
@@ -90,6 +92,10 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
         return pb.GetForecastModelVersionResponse(forecast_model_version=await self._version(request.name[len(prefix):]))
 
     async def BatchCreateMeterScopes(self, request, context):
+        async with audited(self._store.pool, "meterScopes", "batch_create") as change:
+            return await self._batch_create_meter_scopes(request, change)
+
+    async def _batch_create_meter_scopes(self, request, change):
         scopes = request.meter_scopes
         bad = [FieldViolation(f"meter_scopes[{i}]", "ids must be positive and region a NEM region code")
                for i, s in enumerate(scopes)
@@ -100,7 +106,7 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
         if bad:
             raise invalid_argument("invalid meter scopes", *bad[:100])
         stored = await self._store.upsert_meter_scopes(
-            [(s.meter_id, s.transformer_id, s.substation_id, s.region) for s in scopes])
+            [(s.meter_id, s.transformer_id, s.substation_id, s.region) for s in scopes], change)
         self._on_new_placements()
         return pb.BatchCreateMeterScopesResponse(stored=stored)
 

@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from forecast_svc.accuracy import coverage, mape_percent, within_5pct
 from forecast_svc.scopes import SCOPE_CODES
+from meters.audit import Change
 
 
 @dataclass
@@ -59,12 +60,14 @@ class ForecastStore:
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
 
-    async def upsert_meter_scopes(self, rows: list[tuple[int, int, int, str]]) -> int:
-        async with self.pool.connection() as conn, conn.cursor() as cur:
-            await cur.executemany(
-                """INSERT INTO forecast.meter_scopes VALUES (%s, %s, %s, %s)
-                   ON CONFLICT (meter_id) DO UPDATE SET transformer_id = EXCLUDED.transformer_id,
-                     substation_id = EXCLUDED.substation_id, region = EXCLUDED.region""", rows)
+    async def upsert_meter_scopes(self, rows: list[tuple[int, int, int, str]], audit: Change) -> int:
+        async with self.pool.connection() as conn, conn.transaction():
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    """INSERT INTO forecast.meter_scopes VALUES (%s, %s, %s, %s)
+                       ON CONFLICT (meter_id) DO UPDATE SET transformer_id = EXCLUDED.transformer_id,
+                         substation_id = EXCLUDED.substation_id, region = EXCLUDED.region""", rows)
+            await audit.record(conn, after={"stored": len(rows), "regions": sorted({r[3] for r in rows})})
         return len(rows)
 
     async def meter_scopes(self) -> pd.DataFrame:
@@ -167,13 +170,18 @@ class ForecastStore:
         return runs
 
     # ---- model versions (RetrainForecastModel) ----
-    async def put_version(self, version: str, status: int, **fields) -> None:
+    async def put_version(self, version: str, status: int, audit: Change, action: str, **fields) -> None:
+        """Insert or update a model version, recorded in the audit trail as `action` of the call that
+        started its retraining (`audit`)."""
         cols = ["version", "status", *fields]
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(
                 f"""INSERT INTO forecast.model_versions ({", ".join(cols)}) VALUES ({", ".join(["%s"] * len(cols))})
                     ON CONFLICT (version) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:])}""",
                 [version, status, *fields.values()])
+            await audit.record(conn, resource=f"forecastModelVersions/{version}", action=action,
+                               after={"status": status, **{k: v if isinstance(v, (int, float, str, bool)) or v is None
+                                                           else str(v) for k, v in fields.items()}})
 
     async def get_version(self, version: str) -> dict | None:
         async with self.pool.connection() as conn:

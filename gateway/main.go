@@ -38,6 +38,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	alertv1 "github.com/meters-platform/meters/gateway/gen/meters/alert/v1"
+	auditv1 "github.com/meters-platform/meters/gateway/gen/meters/audit/v1"
 	customerv1 "github.com/meters-platform/meters/gateway/gen/meters/customer/v1"
 	forecastv1 "github.com/meters-platform/meters/gateway/gen/meters/forecast/v1"
 	ingestv1 "github.com/meters-platform/meters/gateway/gen/meters/ingest/v1"
@@ -62,7 +63,18 @@ func backends() []*backend {
 		{name: "scoring", env: "SCORING_ADDR", register: scoringv1.RegisterScoringServiceHandler},
 		{name: "forecast", env: "FORECAST_ADDR", register: forecastv1.RegisterForecastServiceHandler},
 		{name: "customer", env: "CUSTOMER_ADDR", register: customerv1.RegisterCustomerServiceHandler},
-		{name: "alert", env: "ALERT_ADDR", register: alertv1.RegisterAlertServiceHandler},
+		// alert_svc also hosts AuditService (docs/decisions.md 21).
+		{name: "alert", env: "ALERT_ADDR", register: both(alertv1.RegisterAlertServiceHandler, auditv1.RegisterAuditServiceHandler)},
+	}
+}
+
+// both registers the REST handlers of two services hosted by one backend.
+func both(first, second registerFunc) registerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		if err := first(ctx, mux, conn); err != nil {
+			return err
+		}
+		return second(ctx, mux, conn)
 	}
 }
 

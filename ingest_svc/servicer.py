@@ -10,6 +10,7 @@ from ingest_svc.meter_validation import meter_violations
 from ingest_svc.nem12_upload import Upload
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.store import MeterStore
+from meters.audit import call as audited
 from meters.errors import DomainError, FieldViolation, invalid_argument
 from meters.ingest.v1 import ingest_service_pb2 as pb
 from meters.ingest.v1 import ingest_service_pb2_grpc
@@ -71,9 +72,10 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             yield pb.ExportNem12Response(chunk=chunk)
 
     async def BatchCreateMeters(self, request, context):
-        if bad := meter_violations(list(request.meters)):
-            raise invalid_argument("invalid meters", *bad[:100])
-        created = await self._store.create_meters(list(request.meters))
+        async with audited(self._store.pool, "meters", "batch_create") as change:
+            if bad := meter_violations(list(request.meters)):
+                raise invalid_argument("invalid meters", *bad[:100])
+            created = await self._store.create_meters(list(request.meters), change)
         await self._registry.reload()
         return pb.BatchCreateMetersResponse(created=created, already_existed=len(request.meters) - created)
 

@@ -4,6 +4,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest_svc.meter_validation import MAX_UNIX_S
 from ingest_svc.reading_sink import quality_method_sql
+from meters.audit import Change
 from meters.errors import FieldViolation, already_exists, not_found
 from meters.ingest.v1 import meter_pb2, reading_pb2
 from meters.security.pii import PiiKey, is_digest
@@ -26,7 +27,7 @@ class MeterStore:
     """Meter numbers (NMIs) are stored as their keyed hashes (meters/security/pii.py), never raw."""
 
     def __init__(self, pool: AsyncConnectionPool, pii: PiiKey):
-        self._pool = pool
+        self._pool = self.pool = pool
         self._pii = pii
 
     def number_digest(self, meter_number: str) -> str:
@@ -39,7 +40,7 @@ class MeterStore:
                 "SELECT meter_number, id FROM meters.smart_meters WHERE meter_number = ANY(%s)", [digests])
             return dict(await cur.fetchall())
 
-    async def create_meters(self, meters: list[meter_pb2.Meter]) -> int:
+    async def create_meters(self, meters: list[meter_pb2.Meter], audit: Change) -> int:
         """Insert meters not yet registered (bulk COPY through a staging table); return how many were new.
 
         Idempotent on the meter id; a meter number held by another meter (registered, or earlier in the
@@ -70,6 +71,8 @@ class MeterStore:
             cur = await conn.execute(
                 "INSERT INTO meters.smart_meters SELECT * FROM new_meters ON CONFLICT (id) DO NOTHING"
             )
+            await audit.record(conn, after={"requested": len(meters), "created": cur.rowcount,
+                                            "already_existed": len(meters) - cur.rowcount})
             return cur.rowcount
 
     async def list_meters(self, after_id: int, limit: int, transformer_id: int = 0) -> list[meter_pb2.Meter]:

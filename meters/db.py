@@ -11,6 +11,10 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from yoyo import get_backend, read_migrations
 
+# The mesh's audit schema comes first in every migration run: each service's audited tables carry a
+# trigger into it (docs/decisions.md 21), so it is applied wherever a service's migrations are.
+AUDIT_MIGRATIONS = Path(__file__).resolve().parent / "audit" / "migrations"
+
 # Session advisory lock key for migrations (any constant shared by every migrator: b"meters").
 MIGRATION_LOCK = 0x6D6574657273
 
@@ -21,14 +25,15 @@ def yoyo_url(dsn: str) -> str:
 
 
 def migrate(dsn: str, *migration_dirs: Path) -> int:
-    """Apply pending migrations from the given folders; return how many ran.
+    """Apply pending migrations from the given folders, after the audit schema's; return how many ran.
 
     yoyo's lock is a row in `yoyo_lock`, which a process killed mid-migration leaves behind: every
     later start would then time out on it. Migrators therefore first take a session advisory lock,
     which PostgreSQL releases when its connection dies; whoever holds it is the only live migrator,
     so a yoyo lock row found then is stale and is removed.
     """
-    migrations = read_migrations(*(str(d) for d in migration_dirs))
+    dirs = [AUDIT_MIGRATIONS, *(Path(d) for d in migration_dirs if Path(d).resolve() != AUDIT_MIGRATIONS)]
+    migrations = read_migrations(*(str(d) for d in dirs))
     with psycopg.connect(dsn, autocommit=True) as guard:
         guard.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
         backend = get_backend(yoyo_url(dsn))

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from psycopg import AsyncConnection
 
 from meters import partitions
+from meters.audit.writer import record_partition_drop
 from meters.partitions import Partition
 from meters.retention_window import RetentionSettings, RetentionWindow
 
@@ -104,7 +105,7 @@ def background_task(dsn: str, settings: RetentionSettings, tables: Sequence[str]
     """A service's retention job over its own `tables`, as a background task for meters.server.serve."""
 
     async def drop_expired_partitions() -> None:
-        job = RetentionJob(dsn, tables, settings.retention_window)
+        job = RetentionJob(dsn, tables, settings.retention_window, on_drop=record_partition_drop)
         await job.run_forever(settings.retention_interval_s)
 
     return drop_expired_partitions

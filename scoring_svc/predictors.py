@@ -149,8 +149,20 @@ class Models:
         self.failure: FailurePredictor | None = None
 
     def reload(self) -> None:
-        self.anomaly = self._load(self._loaders[ANOMALY_MODEL], ANOMALY_MODEL, self.anomaly)
-        self.failure = self._load(self._loaders[FAILURE_MODEL], FAILURE_MODEL, self.failure)
+        self.serve(*self.load_promoted())
+
+    def load_promoted(self) -> tuple:
+        """The promoted (anomaly, failure) models, loaded but not yet served (ReloadModels records the
+        swap in the audit trail before making it)."""
+        return (self._load(self._loaders[ANOMALY_MODEL], ANOMALY_MODEL, self.anomaly),
+                self._load(self._loaders[FAILURE_MODEL], FAILURE_MODEL, self.failure))
+
+    @staticmethod
+    def versions(anomaly, failure) -> dict[str, str]:
+        return {ANOMALY_MODEL: anomaly.version if anomaly else "", FAILURE_MODEL: failure.version if failure else ""}
+
+    def serve(self, anomaly, failure) -> None:
+        self.anomaly, self.failure = anomaly, failure
         # The models (torch, scikit-learn, xgboost) are ~300k long-lived objects: a full collection walked
         # them in 0.7 s, the tail of scoring latency. Freeze them out of every later collection.
         gc.collect()

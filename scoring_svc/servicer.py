@@ -7,6 +7,7 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from meters.alert.v1 import alert_pb2
+from meters.audit import call as audited
 from meters.errors import FieldViolation, invalid_argument
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
@@ -163,6 +164,10 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
         return pb.GetGridHealthResponse(grid_health=health)
 
     async def BatchCreateSubstations(self, request, context):
+        async with audited(self._store.pool, "substations", "batch_create") as change:
+            return await self._batch_create_substations(request, change)
+
+    async def _batch_create_substations(self, request, change):
         bad = [FieldViolation(f"substations[{i}]", "substation_id must be positive")
                for i, s in enumerate(request.substations) if s.substation_id <= 0]
         if bad:
@@ -170,10 +175,14 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
         rows = [(s.substation_id, s.display_name or f"substation-{s.substation_id}", s.region or None,
                  s.capacity_mva or None, _lower(transformer_pb2.TransformerStatus, s.status, "TRANSFORMER_STATUS_")
                  or "operational") for s in request.substations]
-        created = await self._store.create_substations(rows)
+        created = await self._store.create_substations(rows, change)
         return pb.BatchCreateSubstationsResponse(created=created, already_existed=len(rows) - created)
 
     async def BatchCreateTransformers(self, request, context):
+        async with audited(self._store.pool, "transformers", "batch_create") as change:
+            return await self._batch_create_transformers(request, change)
+
+    async def _batch_create_transformers(self, request, change):
         bad = [FieldViolation(f"transformers[{i}]", "transformer_id and capacity_kva must be positive")
                for i, t in enumerate(request.transformers) if t.transformer_id <= 0 or t.capacity_kva <= 0]
         if bad:
@@ -183,17 +192,21 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
                  _lower(transformer_pb2.TransformerStatus, t.status, "TRANSFORMER_STATUS_") or "operational",
                  t.age_years, t.last_maintenance_at.ToDatetime(dt.timezone.utc)
                  if t.HasField("last_maintenance_at") else None) for t in request.transformers]
-        created = await self._store.create_transformers(rows)
+        created = await self._store.create_transformers(rows, change)
         return pb.BatchCreateTransformersResponse(created=created, already_existed=len(rows) - created)
 
     async def BatchCreateMeterConnections(self, request, context):
+        async with audited(self._store.pool, "meterConnections", "batch_create") as change:
+            return await self._batch_create_meter_connections(request, change)
+
+    async def _batch_create_meter_connections(self, request, change):
         meters = np.array([c.meter_id for c in request.connections], dtype=np.int64)
         txs = np.array([c.transformer_id for c in request.connections], dtype=np.int64)
         bad = np.flatnonzero((meters <= 0) | (txs <= 0))
         if len(bad):
             raise invalid_argument("invalid connections", *(
                 FieldViolation(f"connections[{i}]", "meter_id and transformer_id must be positive") for i in bad[:100]))
-        return pb.BatchCreateMeterConnectionsResponse(stored=await self._store.connect_meters(meters, txs))
+        return pb.BatchCreateMeterConnectionsResponse(stored=await self._store.connect_meters(meters, txs, change))
 
     async def RecordTransformerTelemetry(self, request, context):
         b = request.batch
@@ -211,7 +224,14 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
         return pb.RecordTransformerTelemetryResponse(stored=stored, unknown_transformers=unknown)
 
     async def ReloadModels(self, request, context):
-        await asyncio.to_thread(self._models.reload)
+        # The swap is in memory, so it cannot share the record's transaction: the models are loaded,
+        # the record committed, then the swap made; a record that cannot be written stops the swap.
+        async with audited(self._store.pool, "models", "reload") as change:
+            loaded = await asyncio.to_thread(self._models.load_promoted)
+            async with self._store.pool.connection() as conn, conn.transaction():
+                await change.record(conn, before=Models.versions(self._models.anomaly, self._models.failure),
+                                    after=Models.versions(*loaded))
+            self._models.serve(*loaded)
         return pb.ReloadModelsResponse(
             anomaly_model_version=self._models.anomaly.version if self._models.anomaly else "",
             failure_model_version=self._models.failure.version if self._models.failure else "")

@@ -10,6 +10,7 @@ import pandas as pd
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from meters.audit import Change
 from meters.errors import not_found
 from meters.partitions import DailyPartitions
 
@@ -116,38 +117,42 @@ class ScoringStore:
         self.pool = pool
 
     # --- topology -------------------------------------------------------------------------------
-    async def create_substations(self, rows: list[tuple]) -> int:
+    async def create_substations(self, rows: list[tuple], audit: Change) -> int:
         """rows: (id, name, region, capacity_mva, status); return how many were new."""
         return await self._insert_new(
             "grid.substations", "INSERT INTO grid.substations (id, name, region, capacity_mva, status)"
-            " VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", rows)
+            " VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", rows, audit)
 
-    async def create_transformers(self, rows: list[tuple]) -> int:
+    async def create_transformers(self, rows: list[tuple], audit: Change) -> int:
         """rows: (id, number, substation_id, region, capacity_kva, status, age_years, last_maintenance_at)."""
         return await self._insert_new(
             "grid.transformers", "INSERT INTO grid.transformers (id, transformer_number, substation_id, region,"
             " capacity_kva, status, age_years, last_maintenance_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT DO NOTHING", rows)
+            " ON CONFLICT DO NOTHING", rows, audit)
 
-    async def _insert_new(self, table: str, sql: str, rows: list[tuple]) -> int:
+    async def _insert_new(self, table: str, sql: str, rows: list[tuple], audit: Change) -> int:
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             before = await self._count(conn, table)
             async with conn.cursor() as cur:
                 await cur.executemany(sql, rows)
-            return await self._count(conn, table) - before
+            created = await self._count(conn, table) - before
+            await audit.record(conn, after={"requested": len(rows), "created": created,
+                                            "already_existed": len(rows) - created})
+            return created
 
     @staticmethod
     async def _count(conn, table: str) -> int:
         return (await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone())[0]
 
-    async def connect_meters(self, meter_ids: np.ndarray, transformer_ids: np.ndarray) -> int:
-        async with self.pool.connection() as conn:
+    async def connect_meters(self, meter_ids: np.ndarray, transformer_ids: np.ndarray, audit: Change) -> int:
+        async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO grid.meter_connections (meter_id, transformer_id)"
                 " SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
                 " ON CONFLICT (meter_id) DO UPDATE SET transformer_id = excluded.transformer_id",
                 [meter_ids.tolist(), transformer_ids.tolist()])
+            await audit.record(conn, after={"stored": cur.rowcount, "transformers": int(len(np.unique(transformer_ids)))})
             return cur.rowcount
 
     async def transformers_of(self, meter_ids: np.ndarray) -> np.ndarray:

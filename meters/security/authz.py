@@ -5,6 +5,8 @@ A bearer token, when present, says who the caller is (the gateway forwards the R
 or service (roles.CERTIFICATE_ROLES). Then the method's entry in roles.METHOD_ROLES decides.
 """
 
+from dataclasses import replace
+
 import grpc
 
 from meters.errors import permission_denied, unauthenticated
@@ -57,7 +59,7 @@ class Authorizer:
         if not caller.roles & allowed:
             raise permission_denied(f"{method.rsplit('/', 1)[-1]} needs one of the roles {', '.join(sorted(allowed))}",
                                     method=method, allowed_roles=",".join(sorted(allowed)))
-        return caller
+        return replace(caller, method=method)
 
 
 def authorizer_for(settings) -> Authorizer:

@@ -14,6 +14,7 @@ class Caller:
     roles: frozenset[str]
     via: str  # "token", "certificate" or "development" (plain-text mode, no checks)
     peer: str = ""  # the certificate common name of the connection, e.g. "gateway"
+    method: str = ""  # the full gRPC method being served, e.g. "/meters.alert.v1.AlertService/GetAlert"
 
 
 ANONYMOUS = Caller("anonymous", frozenset(), "none")
