@@ -41,7 +41,7 @@ async def main(settings: AlertSettings) -> None:
 
     await serve(
         settings,
-        # AuditService lives here too (docs/decisions.md 21), with the audit trail's retention job.
+        # AuditService lives here too (docs/decisions.md 22), with the audit trail's retention job.
         [Registration(alert_service_pb2_grpc.add_AlertServiceServicer_to_server, servicer,
                       alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name),
          audit_registration(pool)],

@@ -63,7 +63,7 @@ func backends() []*backend {
 		{name: "scoring", env: "SCORING_ADDR", register: scoringv1.RegisterScoringServiceHandler},
 		{name: "forecast", env: "FORECAST_ADDR", register: forecastv1.RegisterForecastServiceHandler},
 		{name: "customer", env: "CUSTOMER_ADDR", register: customerv1.RegisterCustomerServiceHandler},
-		// alert_svc also hosts AuditService (docs/decisions.md 21).
+		// alert_svc also hosts AuditService (docs/decisions.md 22).
 		{name: "alert", env: "ALERT_ADDR", register: both(alertv1.RegisterAlertServiceHandler, auditv1.RegisterAuditServiceHandler)},
 	}
 }

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from yoyo import get_backend, read_migrations
 
 # The mesh's audit schema comes first in every migration run: each service's audited tables carry a
-# trigger into it (docs/decisions.md 21), so it is applied wherever a service's migrations are.
+# trigger into it (docs/decisions.md 22), so it is applied wherever a service's migrations are.
 AUDIT_MIGRATIONS = Path(__file__).resolve().parent / "audit" / "migrations"
 
 # Session advisory lock key for migrations (any constant shared by every migrator: b"meters").
