@@ -28,7 +28,13 @@ class TokenRejected(Exception):
 
 class TokenVerifier:
     def __init__(self, jwks_url: str, issuer: str, audience: str, ca_file: str | None = None, leeway_s: float = 30):
-        context = ssl.create_default_context(cafile=ca_file) if jwks_url.startswith("https") else None
+        context = None
+        if jwks_url.startswith("https"):
+            # The system's CAs (Entra ID's JWKS has a public certificate) and, on top, the mesh CA
+            # (the local issuer's); create_default_context(cafile=...) would trust the mesh CA alone.
+            context = ssl.create_default_context()
+            if ca_file:
+                context.load_verify_locations(ca_file)
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5, ssl_context=context)
         self._issuer = issuer
         self._audience = audience
