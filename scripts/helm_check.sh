@@ -45,26 +45,47 @@ for values in "$CHART"/ci/*-values.yaml; do
   variants+=("${name%-values.yaml}")
 done
 
+# What an install must give beyond values.yaml (the token issuer; ci/*-values.yaml give their own).
+REQUIRED=(--set auth.issuer=https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0
+          --set auth.jwksUrl=https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/discovery/v2.0/keys)
+
 for variant in "${variants[@]}"; do
   args=(--kube-version "$KUBE_VERSION")
-  [[ $variant == default ]] || args+=(-f "$CHART/ci/$variant-values.yaml")
+  if [[ $variant == default ]]; then args+=("${REQUIRED[@]}"); else args+=(-f "$CHART/ci/$variant-values.yaml"); fi
   "$HELM" lint --strict --quiet "$CHART" "${args[@]}"
   "$HELM" template meters "$CHART" --namespace meters "${args[@]}" >"$OUT/$variant.yaml"
   [[ ${#KUBESTRICT[@]} -eq 0 ]] || "${KUBESTRICT[@]}" <"$OUT/$variant.yaml" >/dev/null
   echo "ok  $variant: $(grep -c '^kind:' "$OUT/$variant.yaml") objects -> $OUT/$variant.yaml"
 done
 
-# reject SETTING... : values.schema.json must refuse each of these.
-reject() {
-  local err
-  if err=$("$HELM" template meters "$CHART" --kube-version "$KUBE_VERSION" "$@" 2>&1 >/dev/null); then
+# refuse MESSAGE SETTING... : the chart must fail to render with SETTING..., saying MESSAGE.
+refuse() {
+  local want=$1 err
+  shift
+  if err=$("$HELM" template meters "$CHART" --kube-version "$KUBE_VERSION" "${REQUIRED[@]}" "$@" 2>&1 >/dev/null); then
     echo "helm_check.sh: the chart accepted $*" >&2
     exit 1
   fi
-  grep -q "schema" <<<"$err" || { echo "helm_check.sh: $* failed, but not on the schema: $err" >&2; exit 1; }
-  echo "ok  schema rejects $*"
+  grep -qF -- "$want" <<<"$err" || { echo "helm_check.sh: $* failed, but not with \"$want\": $err" >&2; exit 1; }
+  echo "ok  refused ($want): $*"
 }
+# reject SETTING... : values.schema.json must refuse each of these.
+reject() { refuse "schema" "$@"; }
 reject --set-string services.scoring.replicas=two
 reject --set services.scorring.enabled=true
 reject --set kafka.bootstrap=
 reject --set modelServer.kind=Knative
+# Credentials only from Secrets: never as a plain value.
+reject --set services.alert.env.METERS_SMTP_PASSWORD=hunter2
+reject --set defaults.env.meters_pagerduty_routing_key=R0UT1NG
+reject --set services.ingest.env.METERS_PG_DSN=postgresql://meters@db/meters
+reject --set services.scoring.env.DATABASE_URL=postgresql://meters:hunter2@db/meters
+reject --set-string alertChannels.pagerduty.routingKey=R0UT1NG
+reject --set postgresql.dsn=postgresql://meters:hunter2@db/meters
+reject --set pii.key=0123456789abcdef0123456789abcdef
+reject --set-string dev.plaintext=yes
+refuse "auth.issuer" --set auth.issuer=
+refuse "pii.existingSecret" --set pii.existingSecret=
+refuse "servicenow.credentials.name" --set alertChannels.servicenow.url=https://example.service-now.com
+refuse "tls: no certificate for" --set tls.certManager.enabled=false
+refuse "networkPolicy.egress.postgresql" --set networkPolicy.egress.enabled=true

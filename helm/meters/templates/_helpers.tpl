@@ -50,19 +50,22 @@ app.kubernetes.io/part-of: {{ include "meters.name" .root }}
 
 {{/*
 What each component is; fixed by the code, so not in values.yaml.
-  kind grpc:   a gRPC server (METERS_GRPC_ADDR), native gRPC probes, a Service
-  kind worker: no gRPC server; probed on /metrics, no Service
-  kind http:   the REST gateway; probed on /healthz, a Service
+  kind grpc:   a gRPC server (METERS_GRPC_ADDR, mTLS), native gRPC probes on the health port, a Service
+  kind worker: no gRPC server; probed on /metrics, no Service, no certificate
+  kind http:   the REST gateway (HTTPS); probed on /healthz, a Service
   models:      mounts the model registry
+  pii:         hashes identifiers at the edge: mounts the PII key (METERS_PII_KEY_FILE)
+  kafka:       a Kafka client (egress policy)
+  calls:       the gRPC services it calls (service_channel(settings, settings.<name>_addr))
 */}}
 {{- define "meters.catalogue" -}}
-ingest:        {kind: grpc, command: [python, -m, ingest_svc.server]}
-ingest-writer: {kind: worker, command: [python, -m, ingest_svc.writer]}
-scoring:       {kind: grpc, command: [python, -m, scoring_svc.server], models: true}
-forecast:      {kind: grpc, command: [python, -m, forecast_svc.server], models: true}
-customer:      {kind: grpc, command: [python, -m, customer_svc.server], models: true}
+ingest:        {kind: grpc, command: [python, -m, ingest_svc.server], pii: true, kafka: true}
+ingest-writer: {kind: worker, command: [python, -m, ingest_svc.writer], kafka: true}
+scoring:       {kind: grpc, command: [python, -m, scoring_svc.server], models: true, kafka: true, calls: [alert]}
+forecast:      {kind: grpc, command: [python, -m, forecast_svc.server], models: true, kafka: true}
+customer:      {kind: grpc, command: [python, -m, customer_svc.server], models: true, pii: true, kafka: true}
 alert:         {kind: grpc, command: [python, -m, alert_svc.server]}
-gateway:       {kind: http, command: [/usr/local/bin/gateway]}
+gateway:       {kind: http, command: [/usr/local/bin/gateway], calls: [ingest, scoring, forecast, customer, alert]}
 {{- end }}
 
 {{/*
@@ -111,4 +114,88 @@ the Service, or the <name>-predictor Service KServe makes for an InferenceServic
 {{- else }}
 {{- printf "http://%s:%v" $name .Values.modelServer.port }}
 {{- end }}
+{{- end }}
+
+
+{{/* The Secret holding one component's certificate (tls.crt, tls.key, ca.crt); (dict "root" $ "name" component). */}}
+{{- define "meters.tlsSecret" -}}
+{{- $tls := .root.Values.tls }}
+{{- $own := get $tls.existingSecrets .name | default $tls.existingSecret }}
+{{- if $own }}
+{{- $own }}
+{{- else if $tls.certManager.enabled }}
+{{- printf "%s-tls" (include "meters.componentName" .) }}
+{{- else }}
+{{- fail (printf "tls: no certificate for %s: set tls.existingSecrets.%s or tls.existingSecret, or tls.certManager.enabled (or dev.plaintext for development)" .name .name) }}
+{{- end }}
+{{- end }}
+
+{{/* The projected volume of a component's certificate, key and the mesh CA (files tls.crt, tls.key, ca.crt). */}}
+{{- define "meters.tlsVolume" -}}
+{{- $ca := .root.Values.tls.caSecret }}
+- name: tls
+  projected:
+    defaultMode: 0440
+    sources:
+      - secret:
+          name: {{ include "meters.tlsSecret" . }}
+          items:
+            - {key: tls.crt, path: tls.crt}
+            - {key: tls.key, path: tls.key}
+            {{- if not $ca.name }}
+            - {key: ca.crt, path: ca.crt}
+            {{- end }}
+      {{- if $ca.name }}
+      - secret:
+          name: {{ $ca.name }}
+          items:
+            - {key: {{ $ca.key }}, path: ca.crt}
+      {{- end }}
+{{- end }}
+
+{{- define "meters.tlsDir" -}}/etc/meters/tls{{- end }}
+
+{{/*
+Who calls whom, as YAML {edges: [{from, to, port}]}: the calls of the catalogue between enabled
+components, the helm test pod to every Service, Prometheus ("prometheus") to every metrics port,
+anyone ("any") to the gateway, scoring to a model server Deployment. networkpolicy.yaml allows
+exactly these; tests/test_helm.py reads them back from the policies.
+*/}}
+{{- define "meters.edges" -}}
+{{- $components := include "meters.components" . | fromYaml }}
+{{- $ports := .Values.ports }}
+{{- $edges := list }}
+{{- range $name, $c := $components }}
+{{- range $c.calls }}
+{{- if hasKey $components . }}
+{{- $edges = append $edges (dict "from" $name "to" . "port" $ports.grpc) }}
+{{- end }}
+{{- end }}
+{{- if eq $c.kind "http" }}
+{{- $edges = append $edges (dict "from" "any" "to" $name "port" $ports.http) }}
+{{- $edges = append $edges (dict "from" "test" "to" $name "port" $ports.http) }}
+{{- else }}
+{{- $edges = append $edges (dict "from" "prometheus" "to" $name "port" $ports.metrics) }}
+{{- end }}
+{{- if eq $c.kind "grpc" }}
+{{- $edges = append $edges (dict "from" "test" "to" $name "port" $ports.grpc) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.modelServer.enabled (eq .Values.modelServer.kind "Deployment") (hasKey $components "scoring") (not .Values.modelServer.url) }}
+{{- $edges = append $edges (dict "from" "scoring" "to" "model-server" "port" .Values.modelServer.port) }}
+{{- end }}
+{{- toYaml (dict "edges" $edges) }}
+{{- end }}
+
+{{/* An environment variable from a Secret's key: (list NAME secretName key). */}}
+{{- define "meters.secretEnv" -}}
+{{- $name := index . 0 }}
+{{- if not (index . 1) }}
+{{- fail (printf "%s: the Secret name is empty" $name) }}
+{{- end }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ index . 1 }}
+      key: {{ index . 2 }}
 {{- end }}
