@@ -18,6 +18,7 @@ export_app = typer.Typer(help="Export stored meter data as files.", no_args_is_h
 CHUNK_BYTES = 1 << 20  # ImportNem12 request size: well under gRPC's 4 MiB default message bound
 DEFAULT_ADDR = "127.0.0.1:50051"  # ingest under `make up`
 ADDR_HELP = "ingest_svc's gRPC address"
+FILE_DEADLINE_S = 3600.0  # one file's import or export: a 10 M-interval file takes ~35 s here
 SHOWN_PROBLEMS = 5  # problems and unknown NMIs printed per file under the table (the summary keeps more)
 
 
@@ -75,7 +76,7 @@ def import_nem12(
         for path in files:
             task = progress.add_task(f"{path.name}: sending", total=path.stat().st_size)
             try:
-                reply = stub.ImportNem12(_requests(path, progress, task))
+                reply = stub.ImportNem12(_requests(path, progress, task), timeout=FILE_DEADLINE_S)
                 outcomes.append(FileOutcome(path.name, reply.summary))
                 progress.update(task, description=f"{path.name}: imported")
             except grpc.RpcError as err:
@@ -105,7 +106,8 @@ def export_nem12(
     try:
         with ch:
             for reply in stub.ExportNem12(pb.ExportNem12Request(
-                    nmi=nmi, start_time_unix_s=start_s, end_time_unix_s=end_s, interval_minutes=interval)):
+                    nmi=nmi, start_time_unix_s=start_s, end_time_unix_s=end_s, interval_minutes=interval),
+                    timeout=FILE_DEADLINE_S):
                 sink.write(reply.chunk)
     except grpc.RpcError as err:
         typer.echo(f"export refused: {err.code().name}: {err.details()}", err=True)
