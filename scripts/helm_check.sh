@@ -84,6 +84,10 @@ reject --set-string alertChannels.pagerduty.routingKey=R0UT1NG
 reject --set postgresql.dsn=postgresql://meters:hunter2@db/meters
 reject --set pii.key=0123456789abcdef0123456789abcdef
 reject --set-string dev.plaintext=yes
+# The pods' hardening cannot be switched off.
+reject --set podSecurityContext.runAsNonRoot=false
+reject --set securityContext.readOnlyRootFilesystem=false
+reject --set-json 'securityContext.capabilities={"drop":["NET_RAW"]}'
 refuse "auth.issuer" --set auth.issuer=
 refuse "pii.existingSecret" --set pii.existingSecret=
 refuse "servicenow.credentials.name" --set alertChannels.servicenow.url=https://example.service-now.com
