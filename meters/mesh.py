@@ -11,6 +11,7 @@ service with TLS, mTLS and token checks on. `Mesh.channel(name, roles)` is how a
 mesh (demo, tests, benchmarks) calls it; `secure=False` is the plain-text development mode.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -160,9 +161,9 @@ class Mesh:
     def metrics_port(self, name: str) -> int:
         return self.port_base + SERVICES[name].metrics_offset
 
-    def env(self, name: str) -> dict[str, str]:
+    def env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         spec = SERVICES[name]
-        env = dict(os.environ, METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
+        env = dict(os.environ, **(extra or {}), METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
                    METERS_METRICS_PORT=str(self.metrics_port(name)), **self.tls_env(name))
         if spec.grpc_offset is not None:
             env["METERS_GRPC_ADDR"] = self.grpc_addr(name)
@@ -207,8 +208,9 @@ class Mesh:
                 time.sleep(0.2)
         raise TimeoutError(f"gateway not ready:\n{self.log_tail('gateway')}")
 
-    def start(self, *names: str, timeout_s: float = 60) -> None:
-        """Start these processes; one already running is stopped first (a restart, e.g. with new env)."""
+    def start(self, *names: str, timeout_s: float = 60, env: dict[str, str] | None = None) -> None:
+        """Start these processes (with `env` over this process's environment); one already running is
+        stopped first (a restart, e.g. with new env)."""
         running = [name for name in names if name in self.procs]
         if running:
             self.stop(*running)
@@ -216,11 +218,25 @@ class Mesh:
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", SERVICES[name].module], env=self.env(name), stdout=log, stderr=log,
+                [sys.executable, "-m", SERVICES[name].module], env=self.env(name, env), stdout=log, stderr=log,
                 start_new_session=True,
             )
         for name in names:
             self.wait_ready(name, timeout_s)
+
+    @contextlib.contextmanager
+    def serving(self, *names: str, env: dict[str, str], timeout_s: float = 60):
+        """These services restarted with `env` for the block; afterwards each is as it was before
+        (restarted with the default environment if it was running, stopped if not), so a test that
+        needs, say, its own model registry leaves the shared mesh whole for the next one."""
+        was_running = [name for name in names if name in self.procs]
+        self.start(*names, timeout_s=timeout_s, env=env)
+        try:
+            yield self
+        finally:
+            self.stop(*names)
+            if was_running:
+                self.start(*was_running, timeout_s=timeout_s)
 
     def wait_ready(self, name: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -9,9 +9,9 @@ from rich.table import Table
 from meters.ingest.v1 import nem12_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
 
-COLUMNS = ("file", "version", "NMIs", "days", "intervals", "accepted", "rejected", "rejected by reason",
-           "unknown NMIs", "problems", "truncated")
-TEXT_COLUMNS = {"file", "version", "rejected by reason"}
+COLUMNS = ("file", "version", "NMIs", "days", "intervals", "accepted", "rejected", "by reason", "unknown NMIs",
+           "problems", "truncated")
+TEXT_COLUMNS = {"file", "version", "by reason"}  # the rest are counts, right-aligned
 
 
 @dataclass
@@ -31,7 +31,7 @@ def reasons(summary: nem12_pb2.Nem12ImportSummary) -> Counter:
 
 
 def _reason_text(counts: Counter) -> str:
-    return ", ".join(f"{reason} {count:,}" for reason, count in counts.most_common())
+    return "\n".join(f"{reason} {count:,}" for reason, count in counts.most_common())
 
 
 def _row(s: nem12_pb2.Nem12ImportSummary, by_reason: Counter) -> list[str]:
@@ -39,33 +39,61 @@ def _row(s: nem12_pb2.Nem12ImportSummary, by_reason: Counter) -> list[str]:
             _reason_text(by_reason), f"{s.unknown_nmi_count:,}", f"{s.problem_count:,}"]
 
 
-def table(outcomes: list[FileOutcome]) -> Table:
-    out = Table(title="NEM12 import")
-    for column in COLUMNS:
-        out.add_column(column, justify="left" if column in TEXT_COLUMNS else "right")
+def rows(outcomes: list[FileOutcome]) -> list[list[str]]:
+    """The cells of each file's row (COLUMNS), then the total's."""
+    out = []
     total, by_reason, truncated = nem12_pb2.Nem12ImportSummary(), Counter(), 0
     for o in outcomes:
         if o.summary is None:
-            out.add_row(o.name, "[red]refused[/red]", *[""] * (len(COLUMNS) - 2))
+            out.append([o.name, "refused", *[""] * (len(COLUMNS) - 2)])
             continue
         s = o.summary
         name = o.name + (" (already imported)" if s.already_imported else "")
-        out.add_row(name, s.version, *_row(s, reasons(s)), "yes" if s.truncated else "no")
+        out.append([name, s.version, *_row(s, reasons(s)), "yes" if s.truncated else "no"])
         for attr in ("nmis", "days", "intervals", "unknown_nmi_count", "problem_count"):
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
         total.summary.accepted += s.summary.accepted
         total.summary.rejected += s.summary.rejected
         by_reason += reasons(s)
         truncated += s.truncated
-    out.add_section()
-    out.add_row(f"total ({len(outcomes)} file{'s' * (len(outcomes) != 1)})", "", *_row(total, by_reason), f"{truncated:,}", style="bold")
-    return out
+    n = len(outcomes)
+    return out + [[f"total ({n} file{'s' * (n != 1)})", "", *_row(total, by_reason), f"{truncated:,}"]]
+
+
+def _width(cells: list[list[str]]) -> int:
+    """Console columns the row-per-file table needs: every count unwrapped, file names folded at 16."""
+    widths = [max(len(line) for text in [name, *(row[i] for row in cells)] for line in text.split("\n"))
+              for i, name in enumerate(COLUMNS)]
+    return sum(widths[1:]) + min(widths[0], 16) + 3 * len(COLUMNS) + 1  # padding and a border a column
+
+
+def table(console: Console, outcomes: list[FileOutcome]) -> Table:
+    """A row per file and the total; a column per file instead when that does not fit the console."""
+    cells = rows(outcomes)
+    wide = Table(title="NEM12 import")
+    for column in COLUMNS:
+        file = column == "file"
+        wide.add_column(column, justify="left" if column in TEXT_COLUMNS else "right", no_wrap=not file,
+                        overflow="fold", min_width=16 if file else None)
+    for row in cells[:-1]:
+        wide.add_row(*row)
+    wide.add_section()
+    wide.add_row(*cells[-1], style="bold")
+    if _width(cells) <= console.width:
+        return wide
+    tall = Table(title="NEM12 import")
+    tall.add_column("")
+    for row in cells:
+        tall.add_column(row[0], justify="right", overflow="fold")
+    for i, column in enumerate(COLUMNS[1:], 1):
+        tall.add_row(column, *(row[i] for row in cells))
+    return tall
 
 
 def print_outcomes(console: Console, outcomes: list[FileOutcome], shown: int) -> bool:
     """Print the table, then what went wrong per file (at most `shown` problems and unknown NMIs each);
     True when every file was imported without a problem."""
-    console.print(table(outcomes))
+    console.print(table(console, outcomes))
     for o in outcomes:
         if o.summary is None:
             console.print(f"[red]{o.name}: refused[/red] {o.refusal}")
@@ -75,8 +103,9 @@ def print_outcomes(console: Console, outcomes: list[FileOutcome], shown: int) ->
         if o.summary.problem_count > shown:
             console.print(f"{o.name}: ... {o.summary.problem_count - shown:,} more problems")
         if o.summary.unknown_nmi_count:
-            listed = ", ".join(o.summary.unknown_nmis[:shown])
-            more = o.summary.unknown_nmi_count - min(shown, len(o.summary.unknown_nmis))
-            console.print(f"{o.name}: NMIs not registered (register them as meters first): {listed}"
-                          + (f" and {more:,} more" if more > 0 else ""), markup=False, highlight=False)
+            listed = list(o.summary.unknown_nmis[:shown])
+            more = o.summary.unknown_nmi_count - len(listed)
+            console.print(f"{o.name}: NMIs not registered (register them as meters first): {', '.join(listed)}"
+                          + (f"{' and' * bool(listed)} {more:,} more" if more > 0 else ""), markup=False,
+                          highlight=False)
     return all(o.clean for o in outcomes)

@@ -8,7 +8,6 @@ into it (another fleet seed than the one streamed) before RunSegmentation.
 
 import datetime as dt
 import hashlib
-import os
 
 import grpc
 import numpy as np
@@ -35,18 +34,6 @@ METER_OFFSET = 8_000_000  # this module's meters: 8,000,001 ... (fleet ids 1..N 
 CFG = FleetConfig(meters=120, days=14, seed=3)
 
 
-def _with_env(name: str, value: str, fn):
-    before = os.environ.get(name)
-    os.environ[name] = value  # inherited by the service process
-    try:
-        return fn()
-    finally:
-        if before is None:
-            os.environ.pop(name)
-        else:
-            os.environ[name] = before
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     return ModelRegistry(tmp_path_factory.mktemp("customer-registry"))
@@ -54,10 +41,7 @@ def registry(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stub(mesh, registry):
-    if "customer" in mesh.procs:
-        mesh.stop("customer")
-    _with_env("METERS_MODEL_REGISTRY", str(registry.root), lambda: mesh.start("customer"))
-    with mesh.channel("customer") as ch:
+    with mesh.serving("customer", env={"METERS_MODEL_REGISTRY": str(registry.root)}), mesh.channel("customer") as ch:
         yield customer_service_pb2_grpc.CustomerServiceStub(ch)
 
 

@@ -1,7 +1,6 @@
 """Readings streamed into ingest reach the forecast service's actuals over Kafka, and
 GetDemandForecast answers over gRPC from a promoted model, with actuals joined in."""
 
-import os
 import time
 
 import grpc
@@ -33,18 +32,9 @@ def forecast_channel(mesh, tmp_path_factory):
     registry = ModelRegistry(tmp_path_factory.mktemp("registry"))
     series = synthetic(days=9)
     register(registry, DemandModel.fit(series, network(), calibration_days=0), series)
-    before = os.environ.get("METERS_MODEL_REGISTRY")
-    os.environ["METERS_MODEL_REGISTRY"] = str(registry.root)  # inherited by the service process
-    try:
-        mesh.start("forecast", timeout_s=120)
-    finally:
-        if before is None:
-            del os.environ["METERS_MODEL_REGISTRY"]
-        else:
-            os.environ["METERS_MODEL_REGISTRY"] = before
-    with mesh.channel("forecast") as ch:
+    with mesh.serving("forecast", env={"METERS_MODEL_REGISTRY": str(registry.root)}, timeout_s=120), \
+            mesh.channel("forecast") as ch:
         yield ch
-    mesh.stop("forecast")
 
 
 def test_readings_reach_actuals_and_forecast_answers(mesh, ingest_channel, forecast_channel, db):

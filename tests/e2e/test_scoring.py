@@ -34,26 +34,15 @@ def registry_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("scoring-registry")
 
 
-def start_with_registry(mesh, registry_dir, *names: str) -> None:
-    """(Re)start services reading models from this module's registry."""
-    previous = os.environ.get("METERS_MODEL_REGISTRY")
-    os.environ["METERS_MODEL_REGISTRY"] = str(registry_dir)
-    try:
-        for name in names:
-            if name in mesh.procs:
-                mesh.stop(name)
-            mesh.start(name)
-    finally:
-        if previous is None:
-            os.environ.pop("METERS_MODEL_REGISTRY")
-        else:
-            os.environ["METERS_MODEL_REGISTRY"] = previous
+def registry_env(registry_dir) -> dict[str, str]:
+    """The services read models from this module's registry."""
+    return {"METERS_MODEL_REGISTRY": str(registry_dir)}
 
 
 @pytest.fixture(scope="module")
 def scoring(mesh, registry_dir):
-    start_with_registry(mesh, registry_dir, "alert", "scoring")
-    with mesh.channel("scoring") as ch, mesh.channel("alert") as ach:
+    with mesh.serving("alert", "scoring", env=registry_env(registry_dir)), \
+            mesh.channel("scoring") as ch, mesh.channel("alert") as ach:
         yield scoring_service_pb2_grpc.ScoringServiceStub(ch), alert_service_pb2_grpc.AlertServiceStub(ach)
 
 
@@ -255,7 +244,7 @@ def test_killing_the_scoring_consumer_mid_stream_duplicates_nothing(trained, sco
     stream_readings(ingest_channel, [cols], batch_size=500)
     time.sleep(1.0)
     mesh.kill("scoring")  # SIGKILL mid-stream: no clean-up
-    start_with_registry(mesh, registry_dir, "scoring")
+    mesh.start("scoring", env=registry_env(registry_dir))
     sql = ("SELECT asset_id FROM ml.predictions WHERE asset_type = 'smart_meter'"
            " AND asset_id BETWEEN 92000 AND 92199 AND predicted_at = to_timestamp(%s)")
     when = int(cols.reading_times_unix_s.max())
