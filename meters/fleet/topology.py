@@ -1,4 +1,4 @@
-"""The network: NEM regions -> zone substations -> distribution transformers -> meters -> customers.
+"""The network: NEM regions -> zone substations -> 11 kV feeders -> distribution transformers -> meters -> customers.
 
 Meter ids are contiguous per transformer (and transformers per substation), so a
 block of whole transformers is a contiguous meter-id range: chunks can compute
@@ -12,6 +12,7 @@ import pandas as pd
 
 from meters.fleet.calendar import REGIONS
 from meters.fleet.config import FleetConfig
+from meters.fleet.feeders import _split, plan_feeders
 from meters.fleet.segments import SEGMENT_KEYS, SEGMENT_SHARES, SEGMENTS
 
 TRANSFORMER_SIZES_KVA = np.array([25, 63, 100, 200, 315, 500, 750, 1000, 1500, 2000])
@@ -30,6 +31,8 @@ class Topology:
     meter_parameters: pd.DataFrame
     # Meter-row index where each chunk starts (whole transformers per chunk), plus the end.
     chunk_bounds: np.ndarray
+    # 11 kV feeders between substation and transformer (feeders.py); transformers carry feeder_id.
+    feeders: pd.DataFrame | None = None
 
 
 def _largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
@@ -37,16 +40,6 @@ def _largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
     counts = np.floor(raw).astype(np.int64)
     counts[np.argsort(raw - counts)[::-1][: total - counts.sum()]] += 1
     return counts
-
-
-def _split(total: int, low: int, high: int, rng: np.random.Generator) -> np.ndarray:
-    """Sizes in [low, high] summing to total (the last one may be smaller)."""
-    sizes = rng.integers(low, high + 1, total // low + 1)
-    ends = np.cumsum(sizes)
-    n = int(np.searchsorted(ends, total)) + 1
-    sizes = sizes[:n]
-    sizes[-1] -= ends[n - 1] - total
-    return sizes
 
 
 def generate_topology(cfg: FleetConfig) -> Topology:
@@ -116,7 +109,9 @@ def generate_topology(cfg: FleetConfig) -> Topology:
     meter_parameters = pd.DataFrame({"meter_id": meter_ids, "region": meter_region.astype(np.int8),
                                      "segment": segment.astype(np.int8), **params})
     bounds = _chunk_bounds(tx_sizes, cfg.chunk_meters)
-    return Topology(substations, transformers, meters, customers, meter_parameters, bounds)
+    feeders, tx_feeder = plan_feeders(cfg, substations, transformers, meters)
+    transformers.insert(3, "feeder_id", tx_feeder)
+    return Topology(substations, transformers, meters, customers, meter_parameters, bounds, feeders)
 
 
 def _meter_parameters(cfg: FleetConfig, segment: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:

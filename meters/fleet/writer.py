@@ -55,7 +55,7 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
     started = time.perf_counter()
     topo = topology if topology is not None else generate_topology(cfg)
     events = plan_transformer_events(cfg, topo)
-    for name in ("substations", "transformers", "meters"):
+    for name in ("substations", "feeders", "transformers", "meters"):
         write_table(getattr(topo, name), out / "topology" / f"{name}.parquet")
     write_table(topo.customers.drop(columns=["segment"]), out / "topology" / "customers.parquet")
     write_table(customer_segments(topo), out / "truth" / "customer_segments.parquet")
