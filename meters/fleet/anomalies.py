@@ -20,6 +20,7 @@ ANOMALY_CODES: dict[str, int] = {
     "reverse_flow": 6,
     "missing_interval": 7,  # absent row, listed in truth/missing_readings
     "transformer_outage": 8,  # absent row: the supplying transformer failed
+    "supply_outage": 9,  # absent row: any other planted outage (truth/outages.parquet)
 }
 ANOMALY_NAMES = {v: k for k, v in ANOMALY_CODES.items()}
 

@@ -25,8 +25,9 @@ STRESS_SAG_RATE = 0.003  # ... per unit of extra (stress) load: motor starts of 
 SITE_TEMP_SIGMA_K, SITE_TEMP_AR = 1.5, 0.8  # unmeasured site temperature around the tank
 LOSS_NOISE_SIGMA = 0.12  # losses come from an energy balance (in - out metering): noisy hour to hour
 OIL_TIME_CONSTANT_H = 3.0  # ONAN top-oil time constant (IEEE C57.91 gives 2-4 h for distribution units)
+LV_LOSS_AT_RATED = 0.03  # LV mains and service losses at the transformer's rated load, share of kVA (x K^2)
 STUCK, REVERSE = ANOMALY_CODES["stuck_at_zero"], ANOMALY_CODES["reverse_flow"]
-ABSENT = (ANOMALY_CODES["missing_interval"], ANOMALY_CODES["transformer_outage"])
+ABSENT = (ANOMALY_CODES["missing_interval"], ANOMALY_CODES["transformer_outage"], ANOMALY_CODES["supply_outage"])
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class DayContext:
         self.local_continuous = nem_hours[None, :] + offsets
 
 
-def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus_offsets: np.ndarray) -> FleetChunk:
+def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus_offsets: np.ndarray,
+                supply=None, theft=None) -> FleetChunk:
+    """supply: outages.SupplyPlan (who is off supply), theft: theft.TheftPlan (unmetered load)."""
     a, b = int(topo.chunk_bounds[chunk]), int(topo.chunk_bounds[chunk + 1])
     par = topo.meter_parameters.iloc[a:b]
     meter_tx = topo.meters["transformer_id"].to_numpy()[a:b] - 1
@@ -103,6 +106,16 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
     net = load - pv
     if (par["battery_kwh"].to_numpy() > 0).any():
         net += _battery_shift(ctx, par["battery_kwh"].to_numpy(), region, load, pv)
+    # Off supply: nothing flows for the seconds of an outage (outages.py); absent rows below.
+    if supply is not None:
+        off_s, failed_s = supply.off_seconds(a, b, ctx.times, cfg.interval_seconds)
+    else:
+        off_s = failed_s = np.zeros((M, T))
+    on = 1.0 - np.minimum(off_s / cfg.interval_seconds, 1.0)
+    net *= on
+    # Theft: the premise draws `net`, its meter sees less (a bypass) or a flat line.
+    active = theft.active(a, b, ctx.times) if theft is not None else None
+    metered = net - (theft.share[a:b, None] * load * on * active) if active is not None else net
     del load, pv
     p_kw = net / h
 
@@ -128,26 +141,31 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
     # Planted anomalies: more sags under faulting transformers (and a few under stressed ones).
     extra = (FAULT_SAG_RATE * fx.sag + STRESS_SAG_RATE * fx.extra_load)[tx_local] if fx.any else None
     code = plant_episodes(cfg, rng, (M, T), extra)
-    outage = fx.outage
-    code[outage[tx_local]] = ANOMALY_CODES["transformer_outage"]
+    # Off supply for at least half an interval: no reading (a failure's own code, else supply_outage).
+    half = cfg.interval_seconds / 2
+    code[off_s >= half] = ANOMALY_CODES["supply_outage"]
+    code[failed_s >= half] = ANOMALY_CODES["transformer_outage"]
     # The meter's register: import only unless signed net flow was asked for. Voltage above
     # used the true net flow (export raises the local voltage either way).
-    energy = net.copy() if cfg.signed_net_flow else np.maximum(net, 0.0)
+    energy = metered.copy() if cfg.signed_net_flow else np.maximum(metered, 0.0)
+    if active is not None:
+        flat = active & (theft.flat_kwh[a:b, None] > 0)
+        energy[flat] = np.broadcast_to(theft.flat_kwh[a:b, None], flat.shape)[flat]
     apply_value_anomalies(code, rng, energy, voltage, pf)
     # Reversed meter or tamper: the true flow is recorded with the wrong sign.
     reverse = code == REVERSE
-    energy[reverse] = -net[reverse] if cfg.signed_net_flow else -np.abs(net[reverse])
+    energy[reverse] = -metered[reverse] if cfg.signed_net_flow else -np.abs(metered[reverse])
     current = np.abs(energy) / h * 1000.0 / (phases * voltage * pf)
     current *= 1.0 + rng.normal(0.0, cfg.measurement_noise, (M, T))
     energy[code == STUCK] = 0.0
 
     region_demand = np.zeros((len(REGIONS), T))
-    served = np.where(outage[tx_local], 0.0, p_kw)
     for r in np.unique(region):  # at most five regions
-        region_demand[r] = served[region == r].sum(axis=0)
+        region_demand[r] = p_kw[region == r].sum(axis=0)
 
     readings, missing = _to_rows(cfg, ctx, chunk, par["meter_id"].to_numpy(), code, energy, voltage, current, pf, h)
-    hourly = _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx)
+    energised = np.maximum.reduceat(on, tx_starts, axis=0)  # a transformer is live while any of its meters is
+    hourly = _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx, energised)
     return FleetChunk(readings, missing, hourly, region_demand)
 
 
@@ -233,13 +251,16 @@ def unit_parameters(cfg: FleetConfig, topo, tx_rows: np.ndarray) -> dict[str, np
     return {k: v[tx_rows][:, None] for k, v in p.items()}
 
 
-def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx: EventEffects):
+def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx: EventEffects, energised):
     """Hourly transformer telemetry from an IEEE C57.91-style thermal model (docs/fleet.md).
 
     Losses = no-load x (1 + fault loss) + load loss x K^2 x fault factor; top-oil rise = rated
     rise x (losses / rated losses)^0.8 x cooling impairment, lagging with a 3 h time constant;
     hot spot = oil + rated gradient x K^1.6 + fault hot spot. Stress load and site heat enter
     only through K and ambient, so the model explains them; a fault's losses and heat it does not.
+    energy_kwh is the energy into the transformer over the hour (signed: negative = net export):
+    its meters' true net energy (theft included), stress load it does not meter, its losses
+    while energised and the LV network's I^2R losses (LV_LOSS_AT_RATED x K^2).
     """
     per_hour = 60 // cfg.interval_minutes
     n_tx, T = tx_s.shape
@@ -279,6 +300,8 @@ def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx:
                + hourly(fx.hotspot_k) + rng.normal(0.0, 0.5, util.shape))
     losses = cap * loss_share * rng.lognormal(0.0, LOSS_NOISE_SIGMA, util.shape)  # energy-balance measurement noise
     efficiency = np.where(out_h | (p_h <= 0), np.nan, p_h / (p_h + losses))
+    lv_loss = LV_LOSS_AT_RATED * cap * (s_total / cap) ** 2
+    energy = hourly(tx_p * (1.0 + fx.extra_load) + lv_loss) + losses * hourly(energised)
     hour_ends = ctx.times[per_hour - 1 :: per_hour]
     tx_ids = topo.transformers["transformer_id"].to_numpy()[tx_rows]
     return {
@@ -292,4 +315,5 @@ def _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx:
         "winding_temp_c": np.round(np.where(out_h, ambient, winding), 1).ravel(),
         "efficiency": np.round(efficiency, 5).ravel(),
         "in_service": ~out_h.ravel(),
+        "energy_kwh": np.round(energy, 3).ravel(),
     }

@@ -13,6 +13,26 @@ NEM_TZ = timezone(timedelta(hours=10))
 
 
 @dataclass(frozen=True)
+class OutageRates:
+    """Planted supply interruptions (outages.py, docs/fleet.md "Outages"). Per-year rates are
+    scaled to the run's length; per category tuples are (urban, short rural, long rural) feeders."""
+
+    feeder_sustained_per_year: tuple[float, float, float] = (0.4, 0.9, 1.8)
+    feeder_momentary_per_year: tuple[float, float, float] = (2.0, 6.0, 10.0)
+    feeder_planned_per_year: float = 0.2
+    transformer_unplanned_per_year: float = 0.03
+    transformer_planned_per_year: float = 0.12
+    premise_per_year: float = 0.03
+    storm_days_per_year: tuple[int, int] = (2, 4)
+    # On a storm day in the storm's region: probability per feeder (by category) of a sustained
+    # outage and of a momentary one, and per transformer of its own outage.
+    storm_feeder_p: tuple[float, float, float] = (0.50, 0.70, 0.80)
+    storm_momentary_p: float = 0.5
+    storm_transformer_p: float = 0.02
+    scale: float = 1.0  # multiplies every rate and probability (tests plant more)
+
+
+@dataclass(frozen=True)
 class FleetConfig:
     meters: int = 1_000
     days: int = 7
@@ -60,6 +80,9 @@ class FleetConfig:
     degradation_lead_hours: tuple[float, float] = (48.0, 72.0)
     outage_hours: tuple[float, float] = (2.0, 12.0)
     fault_severity_sigma: float = 0.6  # lognormal spread of incipient-fault intensity (faint ones stay hard)
+
+    # Supply interruptions at meter, transformer and feeder level, planned work and storm days.
+    outage_rates: OutageRates = field(default_factory=OutageRates)
 
     # Noise.
     consumption_noise_sigma: float = 0.85  # lognormal, per interval (SGSC half-hours are spiky)

@@ -9,20 +9,27 @@ from meters.fleet.calendar import REGIONS, daily_weather
 from meters.fleet.chunks import DayContext, FleetChunk, ReadingChunk, build_chunk
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import plan_transformer_events
+from meters.fleet.outages import SupplyPlan, plan_outages
+from meters.fleet.theft import TheftPlan, plan_thefts
 from meters.fleet.topology import Topology, generate_topology
 
 
 def iter_fleet_chunks(cfg: FleetConfig, topology: Topology | None = None,
-                      events: pd.DataFrame | None = None) -> Iterator[FleetChunk]:
-    """Readings plus the truth computed alongside them (absent rows, telemetry, regional demand)."""
+                      events: pd.DataFrame | None = None, outages: pd.DataFrame | None = None,
+                      thefts: pd.DataFrame | None = None) -> Iterator[FleetChunk]:
+    """Readings plus the truth computed alongside them (absent rows, telemetry, regional demand).
+    outages and thefts default to the planted ones (plan_outages, plan_thefts)."""
     topo = topology if topology is not None else generate_topology(cfg)
     events = events if events is not None else plan_transformer_events(cfg, topo)
+    outages = outages if outages is not None else plan_outages(cfg, topo, events)
+    thefts = thefts if thefts is not None else plan_thefts(cfg, topo)
+    supply, theft = SupplyPlan(topo, outages, events), TheftPlan(cfg, topo, thefts)
     weather = daily_weather(cfg)
     bus_offsets = np.random.default_rng([cfg.seed, 4]).normal(0.0, 1.5, len(topo.substations))
     for day in range(cfg.days):
         ctx = DayContext(cfg, day, weather)
         for chunk in range(len(topo.chunk_bounds) - 1):
-            yield build_chunk(cfg, topo, events, ctx, chunk, bus_offsets)
+            yield build_chunk(cfg, topo, events, ctx, chunk, bus_offsets, supply, theft)
 
 
 def iter_reading_chunks(cfg: FleetConfig, topology: Topology | None = None) -> Iterator[ReadingChunk]:

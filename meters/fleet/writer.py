@@ -1,6 +1,7 @@
 """Writing a generated fleet under one directory, with a manifest of counts and file hashes.
 
 Layout (see docs/fleet.md): topology/*.parquet, readings/day-DDDD-chunk-CCCC.parquet,
+meter_events/day-DDDD-chunk-CCCC.parquet (delivered events),
 truth/*.parquet, manifest.json. Tables go through pyarrow directly (no pandas
 metadata) with fixed settings, so the same config writes the same bytes.
 """
@@ -21,6 +22,8 @@ from meters.fleet.chunks import ReadingChunk
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import plan_transformer_events
 from meters.fleet.generate import TruthAccumulator, customer_segments, iter_fleet_chunks
+from meters.fleet.outages import plan_outages
+from meters.fleet.theft import plan_thefts
 from meters.fleet.topology import Topology, generate_topology
 
 READING_COLUMNS = ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw",
@@ -61,6 +64,10 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
     write_table(customer_segments(topo), out / "truth" / "customer_segments.parquet")
     write_table(topo.meter_parameters, out / "truth" / "meter_parameters.parquet")
     write_table(events, out / "truth" / "transformer_events.parquet")
+    outages = plan_outages(cfg, topo, events)
+    thefts = plan_thefts(cfg, topo)
+    write_table(outages, out / "truth" / "outages.parquet")
+    write_table(thefts, out / "truth" / "thefts.parquet")
 
     truth = TruthAccumulator(cfg)
     anomalies: list[pa.Table] = []
@@ -69,7 +76,7 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
     anomaly_counts = np.zeros(len(ANOMALY_CODES), dtype=np.int64)
     total_chunks = cfg.days * (len(topo.chunk_bounds) - 1)
     day_telemetry: list[pd.DataFrame] = []
-    for fc in iter_fleet_chunks(cfg, topo, events):
+    for fc in iter_fleet_chunks(cfg, topo, events, outages, thefts):
         r = fc.readings
         write_table(_readings_table(r), out / "readings" / f"day-{r.day:04d}-chunk-{r.chunk:04d}.parquet")
         flagged = r.anomaly_type != 0
@@ -109,6 +116,10 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
             "meters": len(topo.meters),
             "transformer_events": len(events),
             "transformer_failures": int((events["event_type"] == "failure").sum()),
+            "feeders": len(topo.feeders),
+            "outages": int((~outages["momentary"]).sum()),
+            "momentary_outages": int(outages["momentary"].sum()),
+            "thefts": len(thefts),
             "by_anomaly_type": {name: int(anomaly_counts[code]) for name, code in ANOMALY_CODES.items()},
         },
         "files": {str(p.relative_to(out)): _sha256(p) for p in files},
