@@ -14,7 +14,10 @@ from meters.fleet.generate import (
     regional_demand,
     transformer_telemetry,
 )
+from meters.fleet.meter_events import iter_meter_events, meter_events
+from meters.fleet.outages import plan_outages
 from meters.fleet.segments import SEGMENT_KEYS, SEGMENTS
+from meters.fleet.theft import plan_thefts
 from meters.fleet.topology import Topology, generate_topology
 
 __all__ = [
@@ -29,7 +32,11 @@ __all__ = [
     "customer_segments",
     "generate_topology",
     "iter_fleet_chunks",
+    "iter_meter_events",
     "iter_reading_chunks",
+    "meter_events",
+    "plan_outages",
+    "plan_thefts",
     "plan_transformer_events",
     "regional_demand",
     "transformer_telemetry",

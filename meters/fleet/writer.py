@@ -22,10 +22,13 @@ from meters.fleet.chunks import ReadingChunk
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import plan_transformer_events
 from meters.fleet.generate import TruthAccumulator, customer_segments, iter_fleet_chunks
+from meters.fleet.meter_events import EVENT_COLUMNS, iter_meter_events
 from meters.fleet.outages import plan_outages
 from meters.fleet.theft import plan_thefts
 from meters.fleet.topology import Topology, generate_topology
 
+EVENT_SCHEMA = pa.schema([("event_id", pa.string()), ("meter_id", pa.int64()), ("type", pa.int64()),
+                          ("event_time_unix_ms", pa.int64()), ("detail", pa.string())])
 READING_COLUMNS = ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw",
                    "voltage_v", "current_a", "power_factor")
 
@@ -49,6 +52,26 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _write_meter_events(cfg, topo, outages, thefts, out: Path) -> dict:
+    """Delivered events per day and chunk (the chunk of the meter), beside readings; all in truth."""
+    all_events = []
+    delivered = 0
+    for day, df in enumerate(iter_meter_events(cfg, topo, outages=outages, thefts=thefts, delivered_only=False)):
+        all_events.append(df)
+        sent = df[df["delivered"]]
+        delivered += len(sent)
+        chunk = np.searchsorted(topo.chunk_bounds, sent["meter_id"].to_numpy() - 1, side="right") - 1
+        for c in range(len(topo.chunk_bounds) - 1):
+            part = sent[chunk == c][list(EVENT_COLUMNS)]
+            write_table(pa.Table.from_pandas(part, schema=EVENT_SCHEMA, preserve_index=False).replace_schema_metadata(None),
+                        out / "meter_events" / f"day-{day:04d}-chunk-{c:04d}.parquet")
+    truth = pd.concat(all_events, ignore_index=True)
+    schema = EVENT_SCHEMA.append(pa.field("delivered", pa.bool_())).append(pa.field("outage_id", pa.int64()))
+    write_table(pa.Table.from_pandas(truth, schema=schema, preserve_index=False).replace_schema_metadata(None),
+                out / "truth" / "meter_events.parquet")
+    return {"meter_events": delivered, "meter_events_lost": len(truth) - delivered}
 
 
 def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None] | None = None,
@@ -102,6 +125,7 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
     write_table(pa.concat_tables(anomalies), out / "truth" / "reading_anomalies.parquet")
     write_table(pa.concat_tables(missing), out / "truth" / "missing_readings.parquet")
     write_table(truth.regional_demand(), out / "truth" / "regional_demand.parquet")
+    counts.update(_write_meter_events(cfg, topo, outages, thefts, out))
     elapsed = time.perf_counter() - started
 
     files = sorted(p for p in out.rglob("*.parquet"))
