@@ -7,6 +7,7 @@ import typer
 from forecast_svc.cli import forecast as forecast_command
 from meters.fleet.cli import app as fleet_app
 from meters.nem12_cli import register as add_nem12_commands
+from meters.reliability_cli import register as add_report_commands
 from meters.vee.cli import app as vee_app
 
 app = typer.Typer(help="Smart-meter analytics platform.", no_args_is_help=True)
@@ -15,6 +16,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(vee_app, name="vee")
 add_nem12_commands(app)  # meters import nem12 / meters export nem12
+add_report_commands(app)  # meters report reliability
 app.command("forecast")(forecast_command)
 
 REPO = Path(__file__).resolve().parent.parent
