@@ -12,6 +12,11 @@ exists. A Teams webhook has no key: a crash between send and commit shows the ca
 Follow-ups (the outbox row's `action`): PagerDuty gets acknowledge and resolve events on the same
 dedup_key; ServiceNow's incident (by the sys_id its creation returned) is set to Resolved.
 Teams and email are one-way notices and get no follow-up.
+
+Escalation (alert_svc/escalation.py): a row of tier 2 or more is a new notice, with a key of its own
+("meters-alert-tier<n>-<id>": a new PagerDuty incident that pages again, a new mail, a new ServiceNow
+incident proposed as a major incident), a heading that says so, and email goes to
+`escalation_email_to` (the duty manager) when set. Its follow-ups use the same key.
 """
 
 import asyncio
@@ -28,8 +33,13 @@ from alert_svc.config import AlertSettings
 PRODUCT = "meters-platform"
 
 
+def _tier(alert: dict) -> int:
+    return alert.get("tier") or 1
+
+
 def idempotency_key(alert: dict) -> str:
-    return f"meters-alert-{alert['id']}"
+    tier = _tier(alert)
+    return f"meters-alert-{alert['id']}" if tier == 1 else f"meters-alert-tier{tier}-{alert['id']}"
 
 
 def _asset(alert: dict) -> str:
@@ -41,7 +51,8 @@ def _confidence(alert: dict) -> str:
 
 
 def _heading(alert: dict) -> str:
-    return f"[{alert['severity'].upper()}] {alert['title']}"
+    escalated = f"[ESCALATED tier {_tier(alert)}, unacknowledged] " if _tier(alert) > 1 else ""
+    return f"[{alert['severity'].upper()}] {escalated}{alert['title']}"
 
 
 def pagerduty_event(alert: dict, routing_key: str, console_url: str = "") -> dict:
@@ -54,7 +65,7 @@ def pagerduty_event(alert: dict, routing_key: str, console_url: str = "") -> dic
         "event_action": "trigger",
         "dedup_key": idempotency_key(alert),
         "payload": {
-            "summary": alert["title"][:1024],
+            "summary": _heading(alert)[:1024] if _tier(alert) > 1 else alert["title"][:1024],
             "severity": alert["severity"],  # our three names are all valid PagerDuty severities
             "source": f"{PRODUCT}/{_asset(alert)}",
             "timestamp": alert["detected_at"].isoformat(),
@@ -62,7 +73,8 @@ def pagerduty_event(alert: dict, routing_key: str, console_url: str = "") -> dic
             "group": alert["source"],
             "class": alert["source"],
             "custom_details": {"description": alert["description"], "confidence": _confidence(alert),
-                               "alert": f"alerts/{alert['id']}", **alert["labels"]},
+                               "alert": f"alerts/{alert['id']}", "escalation_tier": _tier(alert),
+                               **alert["labels"]},
         },
     }
     if console_url:
@@ -92,8 +104,9 @@ def teams_card(alert: dict, console_url: str = "") -> dict:
 
 
 def servicenow_incident(alert: dict) -> dict:
-    """Body of POST /api/now/table/incident."""
-    return {
+    """Body of POST /api/now/table/incident; an escalated alert's is proposed as a major incident."""
+    major = {"major_incident_state": "proposed"} if _tier(alert) > 1 else {}
+    return {**major,
         "short_description": _heading(alert)[:160],
         "description": f"{alert['description']}\n\nAsset: {_asset(alert)}\nConfidence: {_confidence(alert)}\n"
                        f"Detected: {alert['detected_at'].isoformat()}\nSource: {alert['source']}",
@@ -143,12 +156,17 @@ def _send_json(url: str, body: dict | None, timeout_s: float, headers: dict[str,
         return {}
 
 
+def _addresses(value: str) -> list[str]:
+    return [r.strip() for r in value.split(",") if r.strip()]
+
+
 class Channels:
     """The configured channels and how to send an alert to each."""
 
     def __init__(self, settings: AlertSettings):
         self._s = settings
-        self._recipients = [r.strip() for r in settings.email_to.split(",") if r.strip()]
+        self._recipients = _addresses(settings.email_to)
+        self._escalation_recipients = _addresses(settings.escalation_email_to) or self._recipients
 
     @property
     def enabled(self) -> frozenset[str]:
@@ -194,4 +212,5 @@ class Channels:
                 smtp.starttls()
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password)
-            smtp.send_message(email_message(alert, s.email_from, self._recipients))
+            recipients = self._recipients if _tier(alert) == 1 else self._escalation_recipients
+            smtp.send_message(email_message(alert, s.email_from, recipients))

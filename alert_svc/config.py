@@ -34,6 +34,14 @@ class AlertSettings(ServiceSettings):
     # Per-request timeout of every channel.
     notify_timeout_s: float = 10.0
 
+    # Escalation (alert_svc/escalation_policy.py): a YAML or JSON routing policy of tiers per severity;
+    # empty: the defaults (critical 5 min then 10 min more, warning 30 min then 2 h more, info none).
+    escalation_policy_file: str = ""
+    # How often the escalator looks for due steps (a step is taken at most this late, plus the outbox's poll).
+    escalation_poll_s: float = 2.0
+    # Comma-separated recipients of escalated emails (tier 2 and above, e.g. the duty manager); empty: email_to.
+    escalation_email_to: str = ""
+
     # FAULT INJECTION, for tests only; off ("") by default and never set in the chart. A channel name
     # (pagerduty, teams, email, servicenow) or "any": the process SIGKILLs itself right after its first
     # successful send on that channel, before the outbox commit that records it, to prove that a crash

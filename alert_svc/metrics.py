@@ -12,6 +12,9 @@ NOTIFICATIONS_DELIVERED = Counter("meters_alert_notifications_delivered_total",
 NOTIFICATIONS_FAILED = Counter("meters_alert_notifications_failed_total",
                                "Notification attempts that failed (to be retried), by channel.", ["channel"])
 OUTBOX_PENDING = Gauge("meters_alert_outbox_pending", "Notifications waiting in the outbox, by channel.", ["channel"])
+ESCALATIONS = Counter("meters_alert_escalations_total",
+                      "Escalation steps taken (an alert left unacknowledged past its tier's window), by severity and tier.",
+                      ["severity", "tier"])
 DELIVERY_SECONDS = Histogram("meters_alert_notification_seconds", "Time of one delivery attempt, by channel.",
                              ["channel"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 

@@ -4,8 +4,8 @@ alerts whose deliveries all succeeded get `notified_at` (and a NOTIFIED change).
 
 Rows are claimed with FOR UPDATE SKIP LOCKED, so several replicas can drain one outbox and no row is
 sent by two at once. Channels drain concurrently, so one channel being down delays only itself.
-A follow-up (acknowledge, resolve) waits until its channel's trigger is delivered: a PagerDuty resolve
-that overtook its trigger would leave the incident open for good.
+A follow-up (acknowledge, resolve) waits until its channel's trigger (of the same escalation tier) is
+delivered: a PagerDuty resolve that overtook its trigger would leave the incident open for good.
 """
 
 import asyncio
@@ -45,9 +45,10 @@ class OutboxDispatcher:
         async with self._pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                """SELECT o.id AS outbox_id, o.attempts, o.action, t.external_id, a.*
+                """SELECT o.id AS outbox_id, o.attempts, o.action, o.tier, t.external_id, a.*
                    FROM alerts.outbox o JOIN alerts.alerts a ON a.id = o.alert_id
                    JOIN alerts.outbox t ON t.alert_id = o.alert_id AND t.channel = o.channel AND t.action = 'trigger'
+                     AND t.tier = o.tier
                    WHERE o.channel = %s AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
                      AND (o.action = 'trigger' OR t.delivered_at IS NOT NULL)
                    ORDER BY o.next_attempt_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED""", [channel])
@@ -91,7 +92,7 @@ class OutboxDispatcher:
                 """SELECT a.id FROM alerts.alerts a WHERE a.notified_at IS NULL
                      AND EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id)
                      AND NOT EXISTS (SELECT 1 FROM alerts.outbox o WHERE o.alert_id = a.id AND o.action = 'trigger'
-                                     AND o.delivered_at IS NULL)
+                                     AND o.tier = 1 AND o.delivered_at IS NULL)
                    ORDER BY a.id FOR UPDATE""")
             ids = [r[0] for r in await cur.fetchall()]
             for alert_id in ids:

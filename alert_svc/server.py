@@ -6,6 +6,8 @@ from pathlib import Path
 from alert_svc import metrics
 from alert_svc.channels import Channels
 from alert_svc.config import AlertSettings
+from alert_svc.escalation import Escalator
+from alert_svc.escalation_policy import load_policy
 from alert_svc.feed import ChangeSignal
 from alert_svc.outbox import OutboxDispatcher
 from alert_svc.servicer import AlertServicer
@@ -22,6 +24,7 @@ GAUGE_REFRESH_S = 15.0
 
 
 async def main(settings: AlertSettings) -> None:
+    policy = load_policy(settings.escalation_policy_file)  # a bad policy file stops the start here
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     pool = await open_pool(settings.pg_dsn, max_size=8, statement_timeout_s=settings.pg_statement_timeout_s)
     store = AlertStore(pool)
@@ -30,6 +33,7 @@ async def main(settings: AlertSettings) -> None:
     dispatcher = OutboxDispatcher(pool, channels, settings.notify_retry_base_s, settings.notify_retry_max_s,
                                   settings.notify_poll_s, wait=signal.wait,
                                   kill_after_send=settings.fault_kill_after_send)
+    escalator = Escalator(pool, policy, channels.enabled, settings.escalation_poll_s)
     servicer = AlertServicer(store, signal, channels.enabled, settings.watch_poll_s)
 
     async def refresh_open_alerts():
@@ -45,7 +49,7 @@ async def main(settings: AlertSettings) -> None:
         [Registration(alert_service_pb2_grpc.add_AlertServiceServicer_to_server, servicer,
                       alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name),
          audit_registration(pool)],
-        background=[signal.listen_forever, dispatcher.run_forever, refresh_open_alerts,
+        background=[signal.listen_forever, dispatcher.run_forever, escalator.run_forever, refresh_open_alerts,
                     audit_retention.background_task(settings.pg_dsn)],
         on_stop=[pool.close],
     )

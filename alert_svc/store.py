@@ -14,7 +14,7 @@ from meters.errors import failed_precondition, not_found
 NOTIFY_CHANNEL = "alerts_changed"
 # Held (transaction-scoped) by every writer while it takes and commits a sequence number.
 _SEQUENCE_LOCK = 7420001
-COLUMNS = """a.*, ARRAY(SELECT o.channel FROM alerts.outbox o
+COLUMNS = """a.*, ARRAY(SELECT DISTINCT o.channel FROM alerts.outbox o
   WHERE o.alert_id = a.id AND o.action = 'trigger' AND o.delivered_at IS NOT NULL ORDER BY o.channel)
   AS notified_channels"""
 # Channels that keep an incident open until told otherwise, and the follow-up each change owes them.
@@ -153,9 +153,9 @@ class AlertStore:
                 f"UPDATE alerts.alerts SET {assignments}, status = %s, sequence = %s, last_change = %s,"
                 " updated_at = now() WHERE id = %s", [*params, change, seq, change, alert_id])
             action, channels = FOLLOW_UPS[change]
-            await conn.execute(  # only channels that were (or will be) told about the alert in the first place
-                """INSERT INTO alerts.outbox (alert_id, channel, action)
-                   SELECT alert_id, channel, %s FROM alerts.outbox
+            await conn.execute(  # only channels (and escalation tiers) that were or will be told about the alert
+                """INSERT INTO alerts.outbox (alert_id, channel, action, tier)
+                   SELECT alert_id, channel, %s, tier FROM alerts.outbox
                    WHERE alert_id = %s AND action = 'trigger' AND channel = ANY(%s)
                    ON CONFLICT DO NOTHING""", [action, alert_id, channels])
             await audit.record(conn, before={"status": row[0]}, after={"status": change, **after})

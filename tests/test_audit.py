@@ -23,8 +23,8 @@ METHOD = "/meters.alert.v1.AlertService/AcknowledgeAlert"
 
 # Every table whose changes need their audit event, by the service owning it.
 GUARDED = {
-    "alerts.alerts", "customers.customers", "customers.customer_meters", "customers.demand_response_events",
-    "customers.demand_response_participants", "customers.segmentation_runs", "customers.regional_weather",
+    "alerts.alerts", "alerts.escalation_steps", "customers.customers", "customers.customer_meters",
+    "customers.demand_response_events", "customers.demand_response_participants", "customers.segmentation_runs", "customers.regional_weather",
     "forecast.meter_scopes", "forecast.model_versions", "grid.substations", "grid.transformers",
     "grid.meter_connections", "meters.smart_meters",
 }
