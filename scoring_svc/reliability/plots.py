@@ -21,7 +21,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _month_axis(ax, me: MonthEvents) -> None:
-    locator = mdates.DayLocator(bymonthday=range(1, 32, 3))
+    locator = mdates.DayLocator(bymonthday=range(1, 29, 3))
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     ax.set_xlim(me.month.start.tz_localize(None), me.month.end.tz_localize(None))
@@ -69,7 +69,7 @@ def outage_timeline(me: MonthEvents) -> bytes:
     ax.set_ylabel("customers affected")
     ax.set_title(f"Outages of {me.month.label} (local time; major event days shaded)")
     if len(ev):
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _png(fig)
 
 

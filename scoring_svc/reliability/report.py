@@ -97,10 +97,11 @@ def render_html(me: MonthEvents, by: dict[str, pd.DataFrame]) -> str:
         f"<style>{STYLE}</style></head><body><h1>Network reliability, {month}</h1>",
         f"<p>{me.customers:,} customers served; {len(me.events):,} interruptions started this month "
         f"(local time {html.escape(me.month.tz)}; an interruption counts whole on the day it started). "
-        "Momentary: 3 minutes or less (AER STPIS).</p>",
+        "Momentary: 3 minutes or less (AER STPIS). SAIDI in minutes per customer, SAIFI and MAIFI in "
+        "interruptions per customer, CAIDI in minutes per interruption (– when there was none).</p>",
         "<h2>Headline indices</h2>", _table(_headline(by["network"])),
         "<h2>Major event days (IEEE 1366 2.5 beta)</h2>", _meds(me), _img(plots.daily_saidi(me), "daily SAIDI"),
-        "<h2>Indices by region</h2>", _table(by["region"][by["region"]["category"] == "unplanned_normalised"]
+        "<h2>Indices by region (unplanned, major event days excluded)</h2>", _table(by["region"][by["region"]["category"] == "unplanned_normalised"]
                                              [["region", "customers_served", "saidi", "saifi", "caidi", "maifi"]]),
         "<h2>SAIDI by feeder</h2>", _img(plots.feeder_saidi(by["feeder"]), "SAIDI by feeder"),
         f"<h2>The {WORST_FEEDERS} worst-served feeders</h2>", _table(_worst(by["feeder"])),
