@@ -12,6 +12,7 @@ Waits have deadlines; nothing asserts how fast.
 """
 
 import asyncio
+import datetime as dt
 import json
 import time
 
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
+from alert_svc.channels import email_message, idempotency_key, pagerduty_event, servicenow_incident, teams_card
 from alert_svc.escalation import Escalator
 from alert_svc.escalation_policy import DEFAULT_POLICY, EscalationPolicy, Tier, load_policy
 from alert_svc.escalation_timings import MIGRATIONS, figures_of, timing_figures
@@ -30,8 +32,6 @@ from meters.db import migrate, open_pool
 from meters.mesh import Mesh
 from tests.receivers import HttpReceiver, SmtpReceiver, channel_env
 from tests.test_alert_service import alert, free_port_base, wait_for
-
-pytestmark = pytest.mark.infra
 
 WINDOW_S = 1.5
 POLICY = {"critical": [{"after_s": WINDOW_S, "channels": ["pagerduty", "teams"]},
@@ -80,6 +80,7 @@ def escalating(fresh_db, local_stack, receivers, tmp_path):
             yield mesh, env, fresh_db, alert_service_pb2_grpc.AlertServiceStub(channel)
 
 
+@pytest.mark.infra
 def test_an_unacknowledged_alert_escalates_tier_by_tier_and_each_tier_is_notified(escalating, receivers):
     _, _, dsn, stub = escalating
     http, smtp = receivers
@@ -110,6 +111,7 @@ def test_an_unacknowledged_alert_escalates_tier_by_tier_and_each_tier_is_notifie
     assert figures["alert_escalation_tier2_steps"] == 1 and figures["alert_escalation_tier3_delay_p50_s"] >= 0
 
 
+@pytest.mark.infra
 def test_acknowledging_stops_escalation_and_tells_every_tier(escalating, receivers):
     _, _, dsn, stub = escalating
     http, _ = receivers
@@ -126,6 +128,7 @@ def test_acknowledging_stops_escalation_and_tells_every_tier(escalating, receive
     assert [s[0] for s in steps(dsn, a.alert_id)] == [2]
 
 
+@pytest.mark.infra
 def test_resolving_stops_escalation_and_resolves_every_tiers_incident(escalating, receivers):
     _, _, dsn, stub = escalating
     http, _ = receivers
@@ -143,6 +146,7 @@ def test_resolving_stops_escalation_and_resolves_every_tiers_incident(escalating
     assert [s[0] for s in steps(dsn, a.alert_id)] == [2, 3] and [s[0] for s in steps(dsn, w.alert_id)] == [2]
 
 
+@pytest.mark.infra
 def test_a_restart_mid_way_resumes_without_repeating_a_tier(escalating, receivers):
     mesh, env, dsn, stub = escalating
     http, _ = receivers
@@ -192,6 +196,7 @@ async def _raise_alerts(dsn: str, count: int) -> None:
         await pool.close()
 
 
+@pytest.mark.infra
 def test_two_escalators_never_take_a_step_twice(fresh_db):
     migrate(fresh_db, MIGRATIONS)
     asyncio.run(_raise_alerts(fresh_db, 60))
@@ -223,3 +228,20 @@ def test_figures_of_delays():
     assert figures["alert_escalation_tier2_steps"] == 4 and figures["alert_escalation_tier2_delay_max_s"] == 0.4
     assert figures["alert_escalation_tier2_delay_p50_s"] == pytest.approx(0.25)
     assert figures["alert_escalation_tier3_delay_p95_s"] == 1.0
+
+
+def test_an_escalated_notice_has_a_key_and_heading_of_its_own():
+    row = {"id": 42, "title": "Feeder F-1 tripped", "description": "", "severity": "critical", "source": "manual",
+           "confidence": None, "asset_type": None, "asset_id": None, "labels": {},
+           "detected_at": dt.datetime(2026, 12, 7, tzinfo=dt.UTC)}
+    first, escalated = {**row, "tier": 1}, {**row, "tier": 3, "action": "trigger"}
+    assert (idempotency_key(row), idempotency_key(first), idempotency_key(escalated)) == (
+        "meters-alert-42", "meters-alert-42", "meters-alert-tier3-42")
+    assert pagerduty_event(escalated, "K")["dedup_key"] == "meters-alert-tier3-42"
+    assert pagerduty_event(escalated, "K")["payload"]["summary"].startswith("[CRITICAL] [ESCALATED tier 3")
+    assert pagerduty_event({**escalated, "action": "acknowledge"}, "K")["dedup_key"] == "meters-alert-tier3-42"
+    assert servicenow_incident(escalated)["major_incident_state"] == "proposed"
+    assert "major_incident_state" not in servicenow_incident(first)
+    assert "ESCALATED tier 3" in teams_card(escalated)["attachments"][0]["content"]["body"][0]["text"]
+    assert email_message(escalated, "a@x", ["b@x"])["Message-ID"] == "<meters-alert-tier3-42@meters-platform>"
+    assert email_message(first, "a@x", ["b@x"])["Subject"] == "[CRITICAL] Feeder F-1 tripped"
