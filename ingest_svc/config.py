@@ -29,6 +29,8 @@ class IngestSettings(ServiceSettings, RetentionSettings):
 class WriterSettings(ServiceSettings, RetentionSettings):
     metrics_port: int = 9106
     group_id: str = "meter-readings-writer"
+    # The meter-event consumer's group (ingest_svc/event_writer.py), in the same process.
+    events_group_id: str = "meter-events-writer"
     # Upper bound of Kafka messages folded into one database transaction.
     max_messages_per_write: int = 200
     # ... and of their bytes (~150,000 readings in 8 MiB): what one write holds in memory, decoded and as

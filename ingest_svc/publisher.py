@@ -56,25 +56,32 @@ class ReadingPublisher:
             if provenance is not None:
                 provenance.fill_rejected(msg, int(i))
             pending.append(Outgoing(REJECTED_TOPIC, msg.SerializeToString(), key=str(cols.meter_ids[i]).encode()))
-        try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(SEND_ATTEMPTS), reraise=True,
-                                               wait=wait_exponential(multiplier=0.2, max=5),
-                                               retry=retry_if_exception(_retriable)):
-                with attempt:
-                    pending = await self._send(pending)
-        except KafkaError as err:
-            raise unavailable(f"Kafka did not acknowledge the readings ({err!r}); re-send them",
-                              reason="KAFKA_UNAVAILABLE") from err
+        await send_acknowledged(self._producer, pending, "readings")
 
-    async def _send(self, messages: list["Outgoing"]) -> list["Outgoing"]:
-        """Send and await acks; raise the first error, leaving only the unacknowledged messages to retry."""
-        futures = [await self._producer.send(m.topic, m.value, key=m.key, partition=m.partition) for m in messages]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [(m, r) for m, r in zip(messages, results) if isinstance(r, BaseException)]
-        if failed:
-            messages[:] = [m for m, _ in failed]
-            raise failed[0][1]
-        return []
+
+async def send_acknowledged(producer: AIOKafkaProducer, pending: list["Outgoing"], what: str) -> None:
+    """Send every message and await its ack; retry the unacknowledged ones on retriable errors, then fail
+    UNAVAILABLE so that the client re-sends (`what` names the payload in the error)."""
+    try:
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(SEND_ATTEMPTS), reraise=True,
+                                           wait=wait_exponential(multiplier=0.2, max=5),
+                                           retry=retry_if_exception(_retriable)):
+            with attempt:
+                pending = await _send(producer, pending)
+    except KafkaError as err:
+        raise unavailable(f"Kafka did not acknowledge the {what} ({err!r}); re-send them",
+                          reason="KAFKA_UNAVAILABLE") from err
+
+
+async def _send(producer: AIOKafkaProducer, messages: list["Outgoing"]) -> list["Outgoing"]:
+    """Send and await acks; raise the first error, leaving only the unacknowledged messages to retry."""
+    futures = [await producer.send(m.topic, m.value, key=m.key, partition=m.partition) for m in messages]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    failed = [(m, r) for m, r in zip(messages, results) if isinstance(r, BaseException)]
+    if failed:
+        messages[:] = [m for m, _ in failed]
+        raise failed[0][1]
+    return []
 
 
 SEND_ATTEMPTS = 6

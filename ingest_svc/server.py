@@ -6,6 +6,8 @@ from pathlib import Path
 from ingest_svc.config import IngestSettings
 from ingest_svc.drop_folder import drop_folder_tasks
 from ingest_svc.import_ledger import LedgeredImporter
+from ingest_svc.event_ingest import EventIngestor
+from ingest_svc.event_publisher import EventPublisher
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_import import ImportOptions, Nem12Importer
 from ingest_svc.publisher import ReadingPublisher
@@ -24,7 +26,8 @@ from meters.server import Registration, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The daily-partitioned tables of the `meters` schema that the retention job trims.
-RETAINED = ("meters.meter_readings", "meters.rejected_readings")
+RETAINED = ("meters.meter_readings", "meters.rejected_readings", "meters.meter_events",
+            "meters.rejected_meter_events")
 
 
 async def main(settings: IngestSettings) -> None:
@@ -42,7 +45,9 @@ async def main(settings: IngestSettings) -> None:
     store = MeterStore(pool, pii)
     importer = LedgeredImporter(Nem12Importer(ingestor, store.meters_by_number, pii, ImportOptions(
         settings.nem12_participant, frozenset(s.strip() for s in settings.nem12_import_suffixes.split(",")))), pool)
-    servicer = IngestServicer(ingestor, store, registry, importer, settings)
+    events = EventIngestor(registry, await EventPublisher.create(producer), Limits(window=settings.retention_window),
+                           inflight)
+    servicer = IngestServicer(ingestor, store, registry, importer, settings, events)
 
     async def refresh_registry():
         await registry.refresh_forever(settings.registry_refresh_s)

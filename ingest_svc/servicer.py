@@ -3,6 +3,8 @@
 import time
 
 from ingest_svc.config import IngestSettings
+from ingest_svc.event_ingest import EventIngestor
+from ingest_svc.event_store import list_meter_events
 from ingest_svc.ingest import Ingestor
 from ingest_svc.nem12_export import export_nem12
 from ingest_svc.import_ledger import LedgeredImporter
@@ -13,17 +15,19 @@ from ingest_svc.store import MeterStore
 from meters.audit import call as audited
 from meters.errors import DomainError, FieldViolation, invalid_argument
 from meters.ingest.v1 import ingest_service_pb2 as pb
+from meters.ingest.v1 import meter_event_pb2
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest.v1.reading_pb2 import IngestSummary
 from meters.names import parse_id
 from meters.paging import decode_token, encode_token, page_size
-from meters.readings import add_summaries
+from meters.readings import add_counts, add_summaries
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     def __init__(self, ingestor: Ingestor, store: MeterStore, registry: MeterRegistry, importer: LedgeredImporter,
-                 settings: IngestSettings):
+                 settings: IngestSettings, events: EventIngestor):
         self._ingestor = ingestor
+        self._events = events
         self._store = store
         self._registry = registry
         self._importer = importer
@@ -106,3 +110,39 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         )
         token = encode_token([readings[limit - 1].reading_time_unix_s]) if len(readings) > limit else ""
         return pb.ListReadingsResponse(readings=readings[:limit], next_page_token=token)
+
+    async def StreamMeterEvents(self, request_iterator, context):
+        total, batches = meter_event_pb2.MeterEventSummary(), 0
+        async for request in request_iterator:
+            try:
+                part = await self._events.ingest(request.batch, field=f"requests[{batches}].batch")
+            except DomainError as err:  # as StreamReadings: the client re-sends from this batch
+                err.metadata["accepted_batches"] = str(batches)
+                err.details.append(pb.StreamMeterEventsResponse(summary=total, batches=batches))
+                raise
+            add_counts(total, part)
+            batches += 1
+        return pb.StreamMeterEventsResponse(summary=total, batches=batches)
+
+    async def IngestMeterEvents(self, request, context):
+        return pb.IngestMeterEventsResponse(summary=await self._events.ingest(request.batch))
+
+    async def ListMeterEvents(self, request, context):
+        meter_id = parse_id(request.parent, "meters", "parent")
+        limit = page_size(request.page_size, 1000, 10000)
+        end = request.end_time_unix_ms or int(time.time() * 1000) + 10 * 365 * 86_400_000
+        if request.start_time_unix_ms < 0 or end <= request.start_time_unix_ms:
+            raise invalid_argument(
+                "the time range is empty or negative",
+                FieldViolation("end_time_unix_ms", "must be after start_time_unix_ms"),
+            )
+        if not await self._store.meter_exists(meter_id):
+            await self._store.get_meter(meter_id)  # raises NOT_FOUND with details
+        after = decode_token(request.page_token, 2)
+        rows = await list_meter_events(self._store.pool, meter_id, request.start_time_unix_ms, end,
+                                       tuple(after) if after else None, limit + 1)
+        token = ""
+        if len(rows) > limit:
+            last, row_id = rows[limit - 1]
+            token = encode_token([last.event_time_unix_ms, row_id])
+        return pb.ListMeterEventsResponse(events=[e for e, _ in rows[:limit]], next_page_token=token)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from ingest_svc.config import WriterSettings
-from ingest_svc.metrics import CONSUMER_LAG, READINGS_STORED, REJECTIONS_STORED, WRITER_RESTARTS
+from ingest_svc.event_writer import run_events
+from ingest_svc.consumer_session import keep_consuming, next_offsets, record_lag
+from ingest_svc.metrics import READINGS_STORED, REJECTIONS_STORED, WRITER_RESTARTS
 from ingest_svc.reading_sink import ReadingRows, ReadingSink, RejectedRow
 from ingest_svc.validation import Limits
 from meters import kafka, log as logs
@@ -69,28 +69,10 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
     return rows, rejected
 
 
-# Longest pause between attempts to reach Kafka or PostgreSQL again: the backlog of an outage starts
-# draining at most this long after the dependency is back.
-MAX_RETRY_S = 5.0
-
-
 async def run(settings: WriterSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     sink = ReadingSink(Limits(window=settings.retention_window))
-    delay, wrote = 0.0, asyncio.Event()
-    while not stop.is_set():
-        try:
-            await consume(settings, sink, stop, wrote)
-        except (KafkaError, OSError, psycopg.OperationalError) as err:
-            # Kafka or PostgreSQL went away: nothing uncommitted is lost, since a fresh consumer
-            # resumes from the committed offsets and the sink ignores what it already stored.
-            # The backoff starts again once a write went through: an outage next week waits 0.5 s
-            # first, not what this one grew to.
-            delay = 0.5 if wrote.is_set() else min(max(delay * 2, 0.5), MAX_RETRY_S)
-            wrote.clear()
-            WRITER_RESTARTS.inc()
-            log.warning("writer restarting", extra={"fields": {"error": repr(err), "retry_in_s": delay}})
-            await asyncio.sleep(delay)
+    await keep_consuming(lambda wrote: consume(settings, sink, stop, wrote), stop, WRITER_RESTARTS, "writer")
 
 
 async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Event, wrote: asyncio.Event) -> None:
@@ -98,7 +80,7 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
 
     A plain connection, not a pool: a pool re-connects on a backoff of its own that doubles without
     bound (psycopg_pool: 1, 2, 4 ... 64 s into an outage), so after a one-minute outage the writer
-    sat idle up to a minute more; here each attempt connects at once, paced by MAX_RETRY_S."""
+    sat idle up to a minute more; here each attempt connects at once, paced by consumer_session.MAX_RETRY_S."""
     async with await psycopg.AsyncConnection.connect(
             settings.pg_dsn, autocommit=True, options=session_options(settings.pg_statement_timeout_s)) as conn:
         await kafka.ensure_topics(settings.kafka_bootstrap)  # inside the restart loop: the broker may be down
@@ -117,7 +99,7 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
                 wrote.set()
                 READINGS_STORED.inc(stored)
                 REJECTIONS_STORED.inc(len(rejected))
-                _record_lag(consumer, settings.group_id, committed)
+                record_lag(consumer, settings.group_id, committed)
         finally:
             ahead.cancel()  # and wait for it: the generator cannot be closed while it runs
             await asyncio.wait([ahead])
@@ -138,7 +120,7 @@ async def _decoded_groups(consumer, settings: WriterSettings, stop: asyncio.Even
         while runs:
             records = runs.pop()
             decoded = await asyncio.to_thread(decode, records)
-            offsets = _next_offsets(records)
+            offsets = next_offsets(records)
             del records
             yield offsets, decoded
 
@@ -156,17 +138,6 @@ def _runs(records: list, max_bytes: int) -> list[list]:
     return runs + [run] if run else runs
 
 
-def _next_offsets(records: list) -> dict[TopicPartition, int]:
-    return {TopicPartition(rec.topic, rec.partition): rec.offset + 1 for rec in records}
-
-
-def _record_lag(consumer, group: str, committed: dict[TopicPartition, int]) -> None:
-    for tp, offset in committed.items():
-        end = consumer.highwater(tp)
-        if end is not None:
-            CONSUMER_LAG.labels(group, tp.topic, tp.partition).set(max(0, end - offset))
-
-
 async def main(settings: WriterSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -174,7 +145,13 @@ async def main(settings: WriterSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     start_http_server(settings.metrics_port, addr=settings.metrics_addr)
     log.info("writer starting", extra={"fields": {"group": settings.group_id}})
-    await run(settings, stop)
+    await run_writers(settings, stop)
+
+
+async def run_writers(settings: WriterSettings, stop: asyncio.Event) -> None:
+    """Readings and meter events, each its own consumer group; the migrations run before either consumes."""
+    await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
+    await asyncio.gather(run(settings, stop), run_events(settings, stop))
 
 
 if __name__ == "__main__":

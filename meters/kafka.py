@@ -7,9 +7,11 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 READINGS_TOPIC = "meter-readings"
 REJECTED_TOPIC = "meter-readings-rejected"
+EVENTS_TOPIC = "meter-events"  # head-end alarms, partition = meter_id % 6 as readings
+REJECTED_EVENTS_TOPIC = "meter-events-rejected"
 # Six partitions: enough writer/scorer parallelism for a small cluster, and
 # every meter's readings stay on one of them (partition = meter_id % 6).
-DEFAULT_TOPICS = {READINGS_TOPIC: 6, REJECTED_TOPIC: 3}
+DEFAULT_TOPICS = {READINGS_TOPIC: 6, REJECTED_TOPIC: 3, EVENTS_TOPIC: 6, REJECTED_EVENTS_TOPIC: 3}
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 

@@ -138,10 +138,15 @@ def from_accepted_with_quality(payload: bytes) -> tuple[ReadingColumns, np.ndarr
 
 
 def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:
-    total.accepted += part.accepted
-    total.rejected += part.rejected
     total.voltage_warnings += part.voltage_warnings
     total.pf_warnings += part.pf_warnings
+    add_counts(total, part)
+
+
+def add_counts(total, part) -> None:
+    """Add part's accepted, rejected and rejections by reason to total (an IngestSummary or MeterEventSummary)."""
+    total.accepted += part.accepted
+    total.rejected += part.rejected
     by_reason = {rc.reason: rc for rc in total.rejections}
     for rc in part.rejections:
         if rc.reason in by_reason:

@@ -47,6 +47,9 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _INGEST + "ListMeters": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _INGEST + "GetMeter": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _INGEST + "ListReadings": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _INGEST + "StreamMeterEvents": _roles(METER_HEAD_END),
+    _INGEST + "IngestMeterEvents": _roles(METER_HEAD_END),
+    _INGEST + "ListMeterEvents": _roles(GRID_OPS, ANALYST, PLATFORM_ADMIN),
     # scoring
     _SCORING + "ScoreReadings": _READERS,
     _SCORING + "StreamScores": _READERS,
