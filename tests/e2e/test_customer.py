@@ -21,6 +21,7 @@ from meters.fleet.weather import hourly_temperature
 from meters.customer.v1 import customer_pb2, customer_service_pb2 as pb, customer_service_pb2_grpc
 from meters.customer.v1 import demand_response_event_pb2 as dpb, segment_pb2 as spb
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
+from meters.fleet.config import OutageRates
 from meters.fleet.calendar import REGIONS
 from meters.ingest.v1 import meter_pb2
 from meters.ingest_client import register_meters, stream_readings
@@ -31,7 +32,8 @@ from tests.grpc_helpers import rich_details, wait_for
 
 pytestmark = pytest.mark.infra
 METER_OFFSET = 8_000_000  # this module's meters: 8,000,001 ... (fleet ids 1..N shifted)
-CFG = FleetConfig(meters=120, days=14, seed=3)
+# No planted supply outages: a storm day on the DR day would leave too few readings to measure it.
+CFG = FleetConfig(meters=120, days=14, seed=3, outage_rates=OutageRates(scale=0.0))
 
 
 @pytest.fixture(scope="module")
