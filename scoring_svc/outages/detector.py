@@ -160,7 +160,7 @@ class OutageDetector:
         out_tx = txs[counts >= self.cfg.transformer_share * self.net.tx_size[txs]]
         feeder_txs = self.net.feeder_txs[feeder]
         out: list = []
-        if len(out_tx) >= self.cfg.feeder_share * len(feeder_txs) and len(feeder_txs) > 1:
+        if len(out_tx) >= self.cfg.feeder_share * len(feeder_txs):  # a one-transformer feeder: feeder
             out += self._open_and_note("feeder", feeder, min(when.values()), meters, when, source)
             return out
         for tx in out_tx:
