@@ -8,7 +8,7 @@ the retention window (ingest refuses those; this is the second line) are kept as
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from psycopg import AsyncConnection
@@ -75,8 +75,8 @@ class EventSink:
         times_s = np.array([r.time_ms // 1000 for r in rows], dtype=np.int64)
         reasons = judge(time_checks(times_s, int(self._clock()), self._limits), len(rows))
         keep = [r for r, code in zip(rows, reasons) if code == 0]
-        refused = [EventRow(**{**r.__dict__, "reason": RejectionReason.Name(int(code)),
-                               "reason_detail": "refused by the writer: outside the retention window"})
+        refused = [replace(r, reason=RejectionReason.Name(int(code)),
+                           reason_detail="refused by the writer: outside the retention window")
                    for r, code in zip(rows, reasons) if code != 0]
         return keep, refused
 

@@ -34,19 +34,8 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         self._settings = settings
 
     async def StreamReadings(self, request_iterator, context):
-        total, batches = IngestSummary(), 0
-        async for request in request_iterator:
-            try:
-                part = await self._ingestor.ingest(request.batch, field=f"requests[{batches}].batch")
-            except DomainError as err:
-                # The batches before this one were published: say how many (and their summary, as a
-                # detail), so that the client re-sends from this one (after RetryInfo's delay when
-                # refused for overload) and counts every reading once.
-                err.metadata["accepted_batches"] = str(batches)
-                err.details.append(pb.StreamReadingsResponse(summary=total, batches=batches))
-                raise
-            add_summaries(total, part)
-            batches += 1
+        total, batches = await stream_batches(request_iterator, self._ingestor.ingest, IngestSummary(), add_summaries,
+                                              pb.StreamReadingsResponse)
         return pb.StreamReadingsResponse(summary=total, batches=batches)
 
     async def IngestReadings(self, request, context):
@@ -96,14 +85,8 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     async def ListReadings(self, request, context):
         meter_id = parse_id(request.parent, "meters", "parent")
         limit = page_size(request.page_size, 1000, 10000)
-        end = request.end_time_unix_s or int(time.time()) + 10 * 365 * 86400
-        if request.start_time_unix_s < 0 or end <= request.start_time_unix_s:
-            raise invalid_argument(
-                "the time range is empty or negative",
-                FieldViolation("end_time_unix_s", "must be after start_time_unix_s"),
-            )
-        if not await self._store.meter_exists(meter_id):
-            await self._store.get_meter(meter_id)  # raises NOT_FOUND with details
+        end = time_range_end(request.start_time_unix_s, request.end_time_unix_s, "unix_s", 1)
+        await self._require_meter(meter_id)
         after = decode_token(request.page_token, 1)
         readings = await self._store.list_readings(
             meter_id, request.start_time_unix_s, end, after[0] if after else None, limit + 1
@@ -112,16 +95,9 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         return pb.ListReadingsResponse(readings=readings[:limit], next_page_token=token)
 
     async def StreamMeterEvents(self, request_iterator, context):
-        total, batches = meter_event_pb2.MeterEventSummary(), 0
-        async for request in request_iterator:
-            try:
-                part = await self._events.ingest(request.batch, field=f"requests[{batches}].batch")
-            except DomainError as err:  # as StreamReadings: the client re-sends from this batch
-                err.metadata["accepted_batches"] = str(batches)
-                err.details.append(pb.StreamMeterEventsResponse(summary=total, batches=batches))
-                raise
-            add_counts(total, part)
-            batches += 1
+        total, batches = await stream_batches(request_iterator, self._events.ingest,
+                                              meter_event_pb2.MeterEventSummary(), add_counts,
+                                              pb.StreamMeterEventsResponse)
         return pb.StreamMeterEventsResponse(summary=total, batches=batches)
 
     async def IngestMeterEvents(self, request, context):
@@ -130,14 +106,8 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     async def ListMeterEvents(self, request, context):
         meter_id = parse_id(request.parent, "meters", "parent")
         limit = page_size(request.page_size, 1000, 10000)
-        end = request.end_time_unix_ms or int(time.time() * 1000) + 10 * 365 * 86_400_000
-        if request.start_time_unix_ms < 0 or end <= request.start_time_unix_ms:
-            raise invalid_argument(
-                "the time range is empty or negative",
-                FieldViolation("end_time_unix_ms", "must be after start_time_unix_ms"),
-            )
-        if not await self._store.meter_exists(meter_id):
-            await self._store.get_meter(meter_id)  # raises NOT_FOUND with details
+        end = time_range_end(request.start_time_unix_ms, request.end_time_unix_ms, "unix_ms", 1000)
+        await self._require_meter(meter_id)
         after = decode_token(request.page_token, 2)
         rows = await list_meter_events(self._store.pool, meter_id, request.start_time_unix_ms, end,
                                        tuple(after) if after else None, limit + 1)
@@ -146,3 +116,36 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             last, row_id = rows[limit - 1]
             token = encode_token([last.event_time_unix_ms, row_id])
         return pb.ListMeterEventsResponse(events=[e for e, _ in rows[:limit]], next_page_token=token)
+
+    async def _require_meter(self, meter_id: int) -> None:
+        """NOT_FOUND (with details) when no such meter is registered."""
+        if not await self._store.meter_exists(meter_id):
+            await self._store.get_meter(meter_id)  # raises NOT_FOUND with details
+
+
+def time_range_end(start: int, end: int, unit: str, per_second: int) -> int:
+    """The range's end (0 = ten years from now); INVALID_ARGUMENT when the range is empty or negative."""
+    end = end or (int(time.time()) + 10 * 365 * 86400) * per_second
+    if start < 0 or end <= start:
+        raise invalid_argument("the time range is empty or negative",
+                               FieldViolation(f"end_time_{unit}", f"must be after start_time_{unit}"))
+    return end
+
+
+async def stream_batches(request_iterator, ingest, total, add, response_cls):
+    """Ingest each request's batch in turn, adding its summary to `total`; (total, batches).
+
+    When a batch fails, the ones before it were published: the error says how many (and their summary,
+    as a `response_cls` detail), so that the client re-sends from this one (after RetryInfo's delay when
+    refused for overload) and counts every item once."""
+    batches = 0
+    async for request in request_iterator:
+        try:
+            part = await ingest(request.batch, field=f"requests[{batches}].batch")
+        except DomainError as err:
+            err.metadata["accepted_batches"] = str(batches)
+            err.details.append(response_cls(summary=total, batches=batches))
+            raise
+        add(total, part)
+        batches += 1
+    return total, batches

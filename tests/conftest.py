@@ -19,6 +19,7 @@ import pytest
 from meters.localstack import orphans
 from meters.localstack.__main__ import stack_from_env
 from meters.localstack.stack import LocalStack
+from tests.tools import prometheus_installed, promtool_installed  # noqa: F401 (fixtures for every test)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ stored run's level factor; exposition clean for `promtool check metrics`."""
 
 import asyncio
 import datetime as dt
-import shutil
 import subprocess
 
 import pandas as pd
@@ -76,8 +75,7 @@ def test_gauges_from_stored_runs_and_actuals(fresh_db):
     assert value("meters_forecast_metrics_refreshed_timestamp_seconds") > 0
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
-def test_promtool_check_metrics():
+def test_promtool_check_metrics(promtool_installed):
     metrics.publish("network", {"day_ahead": 3.2}, (1.0, 1.1))
     exposition = b"".join(line + b"\n" for line in generate_latest().splitlines()
                           if b"meters_forecast_" in line)

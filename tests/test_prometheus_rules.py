@@ -1,6 +1,5 @@
 """Prometheus config and alerting rules: valid for promtool, and the rules' unit tests pass."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,8 +8,7 @@ import pytest
 from observability.prometheus.scrape import render
 
 PROM = Path(__file__).resolve().parents[1] / "observability" / "prometheus"
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None,
-                                reason="promtool not installed (Debian package `prometheus`; .ci/run installs it)")
+pytestmark = pytest.mark.usefixtures("promtool_installed")
 
 
 def promtool(*args: str) -> str:

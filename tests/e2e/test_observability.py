@@ -4,7 +4,6 @@ series, while every SQL query of every dashboard runs against the real schema.""
 
 import json
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -27,9 +26,7 @@ from observability.prometheus import server as prometheus
 from observability.prometheus.scrape import render
 from tests.e2e.readings import meters, readings
 
-pytestmark = [pytest.mark.infra,
-              pytest.mark.skipif(shutil.which("promtool") is None or shutil.which("prometheus") is None,
-                                 reason="Prometheus not installed (Debian package `prometheus`; .ci/run installs it)")]
+pytestmark = [pytest.mark.infra, pytest.mark.usefixtures("prometheus_installed")]
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "observability/grafana/dashboards").glob("*.json"))
 FIRST_METER = 7_700_001
