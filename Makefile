@@ -53,6 +53,7 @@ bench: install ## benchmarks: writes bench/results/latest.json
 	$(PY) -m bench.run
 
 evaluate: install ## train every model on the synthetic fleet, then evaluate on held-out data: reports/
+	$(PY) -m meters.localstack up  # PostgreSQL for the escalation timings
 	$(PY) -m meters.cli train
 	$(PY) -m meters.cli evaluate
 

@@ -1,43 +1,9 @@
-"""Wakes WatchAlerts streams when an alert changes: PostgreSQL LISTEN on the store's NOTIFY channel.
-
-Watchers also re-read on a timer, so a lost LISTEN connection delays a change, never loses it:
-the store, not the notification, is the source of truth (a watcher reads `sequence > cursor`).
-"""
-
-import asyncio
-import logging
-
-import psycopg
+"""Wakes WatchAlerts streams when an alert changes: LISTEN on the alert store's NOTIFY channel."""
 
 from alert_svc.store import NOTIFY_CHANNEL
+from meters.change_signal import ChangeSignal as _ChangeSignal
 
-log = logging.getLogger(__name__)
 
-
-class ChangeSignal:
+class ChangeSignal(_ChangeSignal):
     def __init__(self, dsn: str):
-        self._dsn = dsn
-        self._changed = asyncio.Condition()
-
-    async def wait(self, timeout_s: float) -> None:
-        """Return at the next change, or after timeout_s."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout_s)
-            except TimeoutError:
-                pass
-
-    async def _wake(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def listen_forever(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    async for _ in conn.notifies():
-                        await self._wake()
-            except psycopg.Error as err:
-                log.warning("alert change listener lost its connection; retrying", extra={"fields": {"error": str(err)}})
-                await asyncio.sleep(1)
+        super().__init__(dsn, NOTIFY_CHANNEL)

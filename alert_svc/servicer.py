@@ -51,9 +51,12 @@ class AlertServicer(alert_service_pb2_grpc.AlertServiceServicer):
         return pb.AcknowledgeAlertResponse(alert=model.to_alert(row))
 
     async def ResolveAlert(self, request, context):
-        async with audited(self._store.pool, request.name, "resolve") as change:
-            row = await self._store.resolve(parse_id(request.name, "alerts"), request.resolved_by,
-                                            request.resolution_note, change)
+        if request.name or not request.dedup_key:
+            alert_id = parse_id(request.name, "alerts")
+        else:
+            alert_id = await self._store.unresolved_id(request.dedup_key)
+        async with audited(self._store.pool, f"alerts/{alert_id}", "resolve") as change:
+            row = await self._store.resolve(alert_id, request.resolved_by, request.resolution_note, change)
         metrics.ALERTS_RESOLVED.labels(row["severity"]).inc()
         return pb.ResolveAlertResponse(alert=model.to_alert(row))
 

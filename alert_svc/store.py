@@ -134,6 +134,17 @@ class AlertStore:
             await cur.execute(sql, [*params, limit])
             return await cur.fetchall()
 
+    async def unresolved_id(self, dedup_key: str) -> int:
+        """The id of the unresolved alert raised with dedup_key; NOT_FOUND when there is none."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM alerts.alerts WHERE dedup_key = %s AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
+                [dedup_key])
+            row = await cur.fetchone()
+        if row is None:
+            raise not_found("alert", f"dedup_key {dedup_key}")
+        return row[0]
+
     async def _transition(self, alert_id: int, change: str, assignments: str, params: list, audit: Change,
                           after: dict) -> dict:
         async with self._pool.connection() as conn, conn.transaction():

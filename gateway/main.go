@@ -60,7 +60,8 @@ type backend struct {
 func backends() []*backend {
 	return []*backend{
 		{name: "ingest", env: "INGEST_ADDR", register: ingestv1.RegisterIngestServiceHandler},
-		{name: "scoring", env: "SCORING_ADDR", register: scoringv1.RegisterScoringServiceHandler},
+		// scoring_svc also hosts OutageService.
+		{name: "scoring", env: "SCORING_ADDR", register: both(scoringv1.RegisterScoringServiceHandler, scoringv1.RegisterOutageServiceHandler)},
 		{name: "forecast", env: "FORECAST_ADDR", register: forecastv1.RegisterForecastServiceHandler},
 		{name: "customer", env: "CUSTOMER_ADDR", register: customerv1.RegisterCustomerServiceHandler},
 		// alert_svc also hosts AuditService (docs/decisions.md 22).

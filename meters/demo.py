@@ -15,8 +15,9 @@ from rich.table import Table
 
 import grpc
 
-from meters import demo_report
+from meters import demo_outages, demo_report
 from meters.fleet import FleetConfig, generate_topology, iter_reading_chunks
+from meters.fleet.config import OutageRates
 from meters.fleet_registration import ServiceChannels, record_weather, register_fleet
 from meters.ingest.v1.reading_pb2 import RejectionReason
 from meters.ingest_client import stream_readings
@@ -26,6 +27,7 @@ from meters.model_registry import ModelNotFound, ModelRegistry
 from meters.readings import from_arrays
 
 console = Console()
+DEMO_OUTAGE_SCALE = 10.0
 
 
 @dataclass
@@ -152,7 +154,8 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
         services = available_services()
         console.print(f"starting services: {', '.join(services)}")
         mesh.start(*services)
-        cfg = FleetConfig(meters=meters, days=days, seed=seed)
+        # Outages planted 10x as often as on a real network, so that a week of a small fleet shows some.
+        cfg = FleetConfig(meters=meters, days=days, seed=seed, outage_rates=OutageRates(scale=DEMO_OUTAGE_SCALE))
         topology = generate_topology(cfg)
         with mesh.channel("ingest") as ingest, mesh.channel("scoring") as scoring, \
                 mesh.channel("forecast") as forecast, mesh.channel("customer") as customer:
@@ -162,6 +165,8 @@ def run(meters: int, days: int, seed: int, run_dir: Path) -> DemoResult:
         report(result)
         sections, ok = mesh_sections(mesh, truth, cfg.end_unix_s, cfg.days)
         console.print(demo_report.mesh_table(sections))
-        if result.rows_stored != result.accepted or not ok:
+        grid = demo_outages.run(mesh, cfg, topology, run_dir / "reports", console)
+        console.print(demo_outages.table(grid))
+        if result.rows_stored != result.accepted or not ok or grid.opened != grid.restored:
             raise SystemExit("the demo found a problem: see the tables above and the logs in " + str(run_dir / "mesh"))
         return result

@@ -1,7 +1,7 @@
 """Registers a fleet's network with every service, through their gRPC APIs only.
 
 Each service learns the part of the topology it needs: ingest the meters,
-scoring the substations, transformers and meter connections, forecast each
+scoring the substations, feeders, transformers and meter connections, forecast each
 meter's place in the network, customer the customers and their meters.
 Used by `make demo`, benchmarks and tests, so they all load networks the way
 a utility's asset system would.
@@ -21,6 +21,7 @@ from meters.fleet.weather import hourly_temperature
 from meters.forecast.v1 import forecast_service_pb2, forecast_service_pb2_grpc, meter_scope_pb2
 from meters.ingest.v1 import meter_pb2
 from meters.ingest_client import register_meters
+from meters.scoring.v1 import outage_pb2, outage_service_pb2, outage_service_pb2_grpc
 from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc, transformer_pb2
 
 
@@ -60,6 +61,8 @@ def register_fleet(topology: Topology, channels: ServiceChannels) -> None:
     placed = meters.merge(topology.transformers[["transformer_id", "substation_id"]], on="transformer_id").merge(
         topology.substations[["substation_id", "region"]], on="substation_id")
     if channels.scoring is not None:
+        if topology.feeders is not None:
+            _register_feeders(topology.feeders, outage_service_pb2_grpc.OutageServiceStub(channels.scoring))
         _register_grid(topology, placed, scoring_service_pb2_grpc.ScoringServiceStub(channels.scoring))
     if channels.forecast is not None:
         stub = forecast_service_pb2_grpc.ForecastServiceStub(channels.forecast)
@@ -70,6 +73,13 @@ def register_fleet(topology: Topology, channels: ServiceChannels) -> None:
                   for r in placed.itertuples(index=False)])
     if channels.customer is not None:
         _register_customers(topology, placed, customer_service_pb2_grpc.CustomerServiceStub(channels.customer))
+
+
+def _register_feeders(feeders: pd.DataFrame, stub) -> None:
+    _send(stub.BatchCreateFeeders, lambda part: outage_service_pb2.BatchCreateFeedersRequest(feeders=part), [
+        outage_pb2.Feeder(feeder_id=int(r.feeder_id), substation_id=int(r.substation_id),
+                          display_name=str(r.feeder_name))
+        for r in feeders.itertuples(index=False)])
 
 
 def _register_grid(topology: Topology, placed: pd.DataFrame, stub) -> None:
@@ -84,7 +94,7 @@ def _register_grid(topology: Topology, placed: pd.DataFrame, stub) -> None:
             transformer_id=int(r.transformer_id), transformer_number=str(r.transformer_number),
             substation_id=int(r.substation_id), region=str(regions[r.substation_id]),
             capacity_kva=float(r.capacity_kva), age_years=float(r.age_years),
-            last_maintenance_at=_timestamp(r.last_maintenance_unix_s))
+            last_maintenance_at=_timestamp(r.last_maintenance_unix_s), feeder_id=int(getattr(r, "feeder_id", 0)))
         for r in topology.transformers.itertuples(index=False)])
     _send(stub.BatchCreateMeterConnections, lambda part: pb.BatchCreateMeterConnectionsRequest(connections=part), [
         transformer_pb2.MeterConnection(meter_id=int(r.meter_id), transformer_id=int(r.transformer_id))

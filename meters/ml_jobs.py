@@ -16,8 +16,9 @@ from pathlib import Path
 
 from meters.model_registry import ModelRegistry
 
-# meters.vee has no trained model, only an evaluation (VEE estimation on real households).
-SERVICES_WITH_MODELS = ["scoring_svc", "forecast_svc", "customer_svc", "meters.vee"]
+# meters.vee and alert_svc have no trained model, only an evaluation (VEE estimation on real households;
+# escalation timings).
+SERVICES_WITH_MODELS = ["scoring_svc", "forecast_svc", "customer_svc", "meters.vee", "alert_svc"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Delivering alerts to alert_svc without losing one.
 
-Alerts are written to ml.alert_outbox in the same transaction as the prediction that raised
-them; this sender drains the outbox over AlertService.CreateAlert and deletes each row only
+Alerts are written to ml.alert_outbox in the same transaction as the prediction (or outage) that
+raised them, and an outage's resolution on restore the same way (kind 'resolve'); this sender drains the outbox over AlertService.CreateAlert and deletes each row only
 after alert_svc accepted it. While alert_svc is down, rows wait and are retried with
 exponential backoff (0.5 s doubling to 30 s); a crash between CreateAlert and the delete
 re-sends, which CreateAlert's dedup_key makes harmless.
@@ -18,6 +18,11 @@ from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
 from scoring_svc.metrics import ALERT_OUTBOX, ALERTS_SENT, ALERT_SEND_FAILURES
 
 log = logging.getLogger(__name__)
+
+
+_REFUSED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION)
+# Answers after which a row is done with: alert_svc will never accept it.
+FINAL = {"create": _REFUSED, "resolve": (*_REFUSED, grpc.StatusCode.NOT_FOUND)}
 
 
 class AlertSender:
@@ -57,29 +62,35 @@ class AlertSender:
             pass
         self._wake.clear()
 
+    async def _send(self, stub: alert_service_pb2_grpc.AlertServiceStub, kind: str, payload: bytes) -> None:
+        if kind == "resolve":
+            await stub.ResolveAlert(alert_service_pb2.ResolveAlertRequest.FromString(payload), timeout=self._timeout)
+        else:
+            await stub.CreateAlert(alert_service_pb2.CreateAlertRequest.FromString(payload), timeout=self._timeout)
+
     async def drain(self, stub: alert_service_pb2_grpc.AlertServiceStub) -> int:
         """Send every alert in the outbox, oldest first; return how many were sent."""
         sent = 0
         while True:
             async with self._pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(
-                    "SELECT id, request FROM ml.alert_outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED")
+                    "SELECT id, kind, request FROM ml.alert_outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED")
                 rows = await cur.fetchall()
                 if not rows:
                     ALERT_OUTBOX.set(0)
                     return sent
                 done = []
                 try:
-                    for row_id, payload in rows:
-                        request = alert_service_pb2.CreateAlertRequest.FromString(bytes(payload))
+                    for row_id, kind, payload in rows:
                         try:
-                            await stub.CreateAlert(request, timeout=self._timeout)
+                            await self._send(stub, kind, bytes(payload))
                         except grpc.aio.AioRpcError as err:
-                            if err.code() not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                            if err.code() not in FINAL[kind]:
                                 raise
-                            # A request alert_svc will never accept: keep it out of the way, logged.
-                            log.error("alert rejected by alert_svc, dropped from the outbox",
-                                      extra={"fields": {"dedup_key": request.alert.dedup_key, "error": err.details()}})
+                            # A request alert_svc will never accept (or a resolve of an alert already
+                            # resolved by a person): keep it out of the way, logged.
+                            log.error("alert request refused by alert_svc, dropped from the outbox", extra={
+                                "fields": {"kind": kind, "error": err.details()}})
                         done.append(row_id)
                         sent += 1
                         ALERTS_SENT.inc()

@@ -25,3 +25,10 @@ class ScoringSettings(ServiceSettings, RetentionSettings):
     failure_predictor_url: str = ""
     # Seconds one request to a remote predictor may take (connecting: at most 1 s of it); 3 attempts.
     predictor_timeout_s: float = 10.0
+    # Outage detection on the meter-events stream (scoring_svc/outage_stream.py; one replica leads).
+    outage_detector: bool = True
+    # Overrides of scoring_svc.outages.detector.DetectorConfig, JSON (METERS_OUTAGE_DETECTOR_CONFIG),
+    # e.g. {"window_s": 30, "settle_s": 60}.
+    outage_detector_config: dict[str, float] = {}
+    # Seconds between checkpoints of the detector's state (a restart replays at most this much).
+    outage_checkpoint_s: float = 30.0

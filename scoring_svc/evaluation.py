@@ -24,11 +24,13 @@ from scoring_svc.models.failure import FailurePredictor  # noqa: E402
 from scoring_svc.models.failure_training import alarm_metrics, labelled_features  # noqa: E402
 from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, rows_in, split_transformers  # noqa: E402
 from scoring_svc.models.fleets import anomaly_fleet, failure_fleet  # noqa: E402
+from scoring_svc.outages.evaluation import evaluate as evaluate_outages  # noqa: E402
 
 
 def evaluate(job: MlJob) -> dict[str, float]:
     job.reports_dir.mkdir(parents=True, exist_ok=True)
-    return {**evaluate_anomaly(job), **evaluate_failure(job)}
+    # Grid operations (issue 14): outage detection and the reliability indices from its detections.
+    return {**evaluate_anomaly(job), **evaluate_failure(job), **evaluate_outages(job)}
 
 
 def evaluate_anomaly(job: MlJob) -> dict[str, float]:

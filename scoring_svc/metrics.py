@@ -32,6 +32,19 @@ CONSUMER_LAG = Gauge("meters_scoring_consumer_lag_messages", "Messages behind th
 CONSUMER_RESTARTS = Counter("meters_scoring_consumer_restarts_total",
                             "Times the stream consumer failed and was restarted from the committed offsets.")
 
+OUTAGE_EVENTS = Counter("meters_outage_events_total",
+                        "Power-off / power-on events the outage detector took (used) or could not place (unknown_meter).",
+                        ["outcome"])
+OUTAGE_CHANGES = Counter("meters_outage_changes_total", "Outages the detector opened or restored.", ["change"])
+OUTAGES_OPEN = Gauge("meters_outages_open", "Outages open now (customers off supply).")
+OUTAGE_DETECTION_LAG = Histogram(
+    "meters_outage_detection_seconds", "From an outage's last last gasp to the detector opening it (event time).",
+    buckets=(1, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600))
+for _outcome in ("used", "unknown_meter"):
+    OUTAGE_EVENTS.labels(_outcome)
+for _change in ("opened", "restored"):
+    OUTAGE_CHANGES.labels(_change)
+
 # Transformer load = latest telemetry load kVA / rated capacity kVA (grid.transformers). No per-transformer
 # series (37,000 transformers at 1.2 M meters): counts per load band and region, and the highest ratio per
 # substation (a few hundred substations).

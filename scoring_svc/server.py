@@ -1,7 +1,8 @@
 """Wiring of the scoring service: `python -m scoring_svc.server`.
 
-One process serves ScoringService over gRPC, runs the `scoring` consumer group on
-meter-readings, and drains the alert outbox into alert_svc. Models load from the
+One process serves ScoringService and OutageService over gRPC, runs the `scoring` consumer group on
+meter-readings and (on the replica holding its lock) the outage detector on meter-events, and drains
+the alert outbox into alert_svc. Models load from the
 registry's promoted versions at start; SIGHUP (or the ReloadModels RPC) reloads them.
 """
 
@@ -22,7 +23,8 @@ from meters.alert.v1 import alert_service_pb2_grpc
 from meters.db import migrate, open_pool
 from meters import kafka, retention
 from meters.model_registry import ModelRegistry
-from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
+from meters.change_signal import ChangeSignal
+from meters.scoring.v1 import outage_service_pb2, outage_service_pb2_grpc, scoring_service_pb2, scoring_service_pb2_grpc
 from meters.security.tls import service_channel
 from meters.server import Registration, serve
 from scoring_svc.alerts import AlertSender
@@ -32,6 +34,10 @@ from scoring_svc.consumer import StreamScorer
 from scoring_svc.failure import FailurePredictions
 from scoring_svc.history import MeterHistory
 from scoring_svc.metrics import GridLoadGauges
+from scoring_svc.outage_servicer import OutageServicer
+from scoring_svc.outage_store import NOTIFY_CHANNEL, OutageStore
+from scoring_svc.outage_stream import OutageStream, StreamConfig
+from scoring_svc.outages.detector import DetectorConfig
 from scoring_svc.predictors import Models
 from scoring_svc.servicer import ScoringServicer
 from scoring_svc.store import ScoringStore
@@ -59,8 +65,17 @@ async def main(settings: ScoringSettings) -> None:
                                alert_service_pb2_grpc.AlertServiceStub(alert_channel), on_telemetry=load_gauges.wake)
     background = [sender.run_forever, load_gauges.run_forever,
                   retention.background_task(settings.pg_dsn, settings, RETAINED)]
-    if settings.group_id:
+    outages = OutageStore(pool)
+    outage_signal = ChangeSignal(settings.pg_dsn, NOTIFY_CHANNEL)
+    background.append(outage_signal.listen_forever)
+    if settings.group_id or settings.outage_detector:
         await kafka.ensure_topics(settings.kafka_bootstrap)
+    if settings.outage_detector:
+        background.append(OutageStream(
+            settings.pg_dsn, settings.kafka_bootstrap, outages, sender,
+            DetectorConfig(**settings.outage_detector_config), StreamConfig(checkpoint_s=settings.outage_checkpoint_s),
+        ).run_forever)
+    if settings.group_id:
         stream = StreamScorer(settings.kafka_bootstrap, settings.group_id, scorer, models, store, sender,
                               settings.max_messages_per_write)
         background.append(stream.run_forever)
@@ -71,7 +86,10 @@ async def main(settings: ScoringSettings) -> None:
     await serve(
         settings,
         [Registration(scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server, servicer,
-                      scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name)],
+                      scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name),
+         Registration(outage_service_pb2_grpc.add_OutageServiceServicer_to_server,
+                      OutageServicer(outages, outage_signal),
+                      outage_service_pb2.DESCRIPTOR.services_by_name["OutageService"].full_name)],
         background=background,
         on_stop=[close_channel, pool.close],
     )

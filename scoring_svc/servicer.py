@@ -191,7 +191,7 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
                  t.region or None, t.capacity_kva,
                  _lower(transformer_pb2.TransformerStatus, t.status, "TRANSFORMER_STATUS_") or "operational",
                  t.age_years, t.last_maintenance_at.ToDatetime(dt.timezone.utc)
-                 if t.HasField("last_maintenance_at") else None) for t in request.transformers]
+                 if t.HasField("last_maintenance_at") else None, t.feeder_id or None) for t in request.transformers]
         created = await self._store.create_transformers(rows, change)
         return pb.BatchCreateTransformersResponse(created=created, already_existed=len(rows) - created)
 

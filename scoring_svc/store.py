@@ -124,10 +124,10 @@ class ScoringStore:
             " VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", rows, audit)
 
     async def create_transformers(self, rows: list[tuple], audit: Change) -> int:
-        """rows: (id, number, substation_id, region, capacity_kva, status, age_years, last_maintenance_at)."""
+        """rows: (id, number, substation_id, region, capacity_kva, status, age_years, last_maintenance_at, feeder_id)."""
         return await self._insert_new(
             "grid.transformers", "INSERT INTO grid.transformers (id, transformer_number, substation_id, region,"
-            " capacity_kva, status, age_years, last_maintenance_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            " capacity_kva, status, age_years, last_maintenance_at, feeder_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT DO NOTHING", rows, audit)
 
     async def _insert_new(self, table: str, sql: str, rows: list[tuple], audit: Change) -> int:

@@ -5,11 +5,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from meters.audit.writer import Actor, record_sync
 from meters.cli import app
+from meters.db import migrate
 from meters.fleet import FleetConfig
 from meters.fleet.topology import generate_topology
 from meters.fleet.writer import write_table
 from scoring_svc.reliability.served import read_topology
+from scoring_svc.server import MIGRATIONS as SCORING_MIGRATIONS
 from tests.reliability_cases import NOVEMBER, SERVED, at
 
 TOPO = generate_topology(FleetConfig(meters=300, days=2, seed=21, chunk_meters=150))
@@ -68,34 +71,30 @@ def test_bad_month_and_missing_sources_are_usage_errors(tmp_path):
     assert none.exit_code == 2
 
 
-ASSUMED_SCHEMA = """
-CREATE SCHEMA grid;
-CREATE TABLE grid.feeders (id BIGINT PRIMARY KEY, substation_id BIGINT NOT NULL, region VARCHAR(8) NOT NULL);
-CREATE TABLE grid.transformers (id BIGINT PRIMARY KEY, feeder_id BIGINT NOT NULL);
-CREATE TABLE grid.meter_connections (meter_id BIGINT PRIMARY KEY, transformer_id BIGINT NOT NULL);
-CREATE TABLE grid.outages (outage_id BIGINT PRIMARY KEY, level TEXT, asset_id BIGINT, region TEXT,
-  substation_id BIGINT, feeder_id BIGINT, transformer_id BIGINT, started_at TIMESTAMPTZ NOT NULL,
-  restored_at TIMESTAMPTZ, customers_affected INTEGER NOT NULL, planned BOOLEAN NOT NULL,
-  momentary BOOLEAN NOT NULL, cause TEXT);
-"""
-
-
 @pytest.mark.infra
 def test_report_from_postgres_matches_the_parquet_path(fresh_db, tmp_path):
-    # the schema the detector's tables are assumed to have (docs/reliability.md), the hand-made month
+    # scoring_svc's own schema (the outage detector's tables), the hand-made month loaded into it
+    migrate(fresh_db, SCORING_MIGRATIONS)
     meters = SERVED.loc[SERVED.index.repeat(SERVED["customers"]), ["feeder_id"]].reset_index(drop=True)
     with psycopg.connect(fresh_db) as conn, conn.cursor() as cur:
-        cur.execute(ASSUMED_SCHEMA)
-        cur.executemany("INSERT INTO grid.feeders VALUES (%s, %s, %s)",
-                        SERVED[["feeder_id", "substation_id", "region"]].itertuples(index=False))
-        cur.executemany("INSERT INTO grid.transformers VALUES (%s, %s)", [(f, f) for f in SERVED["feeder_id"]])
+        record_sync(conn, resource="test", action="load", actor=Actor.system("test"), method="test.load")
+        subs = SERVED[["substation_id", "region"]].drop_duplicates()
+        cur.executemany("INSERT INTO grid.substations (id, name, region) VALUES (%s, %s, %s)",
+                        [(int(s), f"ZS{s}", r) for s, r in subs.itertuples(index=False)])
+        cur.executemany("INSERT INTO grid.feeders (id, substation_id, name) VALUES (%s, %s, %s)",
+                        [(int(f), int(s), f"F{f}") for f, s in SERVED[["feeder_id", "substation_id"]].itertuples(index=False)])
+        cur.executemany("INSERT INTO grid.transformers (id, transformer_number, capacity_kva, feeder_id)"
+                        " VALUES (%s, %s, 100, %s)", [(int(f), f"T{f}", int(f)) for f in SERVED["feeder_id"]])
         cur.executemany("INSERT INTO grid.meter_connections VALUES (%s, %s)",
-                        [(i, int(f)) for i, f in enumerate(meters["feeder_id"])])
+                        [(i + 1, int(f)) for i, f in enumerate(meters["feeder_id"])])
         cur.executemany(
-            "INSERT INTO grid.outages VALUES (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s)",
+            "INSERT INTO grid.outages (outage_id, level, asset_id, region, substation_id, feeder_id, transformer_id,"
+            " started_at, restored_at, customers_affected, planned, momentary, cause, detected_from, opened_at, sequence)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, 'test',"
+            " to_timestamp(%s), 0)",
             [(int(r.outage_id), r.level, int(r.asset_id), r.region, int(r.substation_id), int(r.feeder_id), None,
-              r.started_unix_s, r.restored_unix_s, int(r.customers_affected), bool(r.planned), bool(r.momentary), r.cause)
-             for r in NOVEMBER.itertuples()])
+              r.started_unix_s, r.restored_unix_s, int(r.customers_affected), bool(r.planned), bool(r.momentary), r.cause,
+              r.started_unix_s) for r in NOVEMBER.itertuples()])
     result = CliRunner().invoke(app, ["report", "reliability", "--month", "2026-11", "--dsn", fresh_db,
                                       "--out", str(tmp_path / "pg")])
     assert result.exit_code == 0, result.output

@@ -24,6 +24,7 @@ CERTIFICATE_ROLES: dict[str, frozenset[str]] = {
 
 _INGEST = "/meters.ingest.v1.IngestService/"
 _SCORING = "/meters.scoring.v1.ScoringService/"
+_OUTAGE = "/meters.scoring.v1.OutageService/"
 _FORECAST = "/meters.forecast.v1.ForecastService/"
 _CUSTOMER = "/meters.customer.v1.CustomerService/"
 _ALERT = "/meters.alert.v1.AlertService/"
@@ -63,6 +64,13 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _SCORING + "BatchCreateMeterConnections": _roles(PLATFORM_ADMIN),
     _SCORING + "RecordTransformerTelemetry": _roles(METER_HEAD_END),
     _SCORING + "ReloadModels": _roles(PLATFORM_ADMIN),
+    # outages (in scoring_svc)
+    _OUTAGE + "ListOutages": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _OUTAGE + "GetOutage": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _OUTAGE + "WatchOutages": _roles(GRID_OPS, CUSTOMER_SERVICE),
+    _OUTAGE + "CreatePlannedWork": _roles(GRID_OPS),
+    _OUTAGE + "ListPlannedWork": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _OUTAGE + "BatchCreateFeeders": _roles(PLATFORM_ADMIN),
     # forecast
     _FORECAST + "GetDemandForecast": _READERS,
     _FORECAST + "ListForecastRuns": _READERS,
@@ -87,7 +95,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _ALERT + "ListAlerts": _READERS,
     _ALERT + "WatchAlerts": _READERS,
     _ALERT + "AcknowledgeAlert": _roles(GRID_OPS),
-    _ALERT + "ResolveAlert": _roles(GRID_OPS),
+    _ALERT + "ResolveAlert": _roles(GRID_OPS, SERVICE_SCORING),
     # audit
     _AUDIT + "ListAuditEvents": _roles(PLATFORM_ADMIN),
 }

@@ -68,6 +68,7 @@ class OutageDetector:
         self._candidates: dict[int, float] = {}  # lone gasps awaiting confirmation
         self._active: dict[int, ActiveOutage] = {}
         self._rows: dict[int, dict] = {}
+        self._meters: dict[int, np.ndarray] = {}  # meters each outage took off supply
         self._due: list[tuple[float, int, str, int]] = []
         self._seq = 0
         self._next_id = 1
@@ -160,7 +161,8 @@ class OutageDetector:
         out_tx = txs[counts >= self.cfg.transformer_share * self.net.tx_size[txs]]
         feeder_txs = self.net.feeder_txs[feeder]
         out: list = []
-        if len(out_tx) >= self.cfg.feeder_share * len(feeder_txs):  # a one-transformer feeder: feeder
+        # A one-transformer feeder: feeder. A pseudo feeder (< 0: transformers of no known feeder) never is.
+        if feeder > 0 and len(out_tx) >= self.cfg.feeder_share * len(feeder_txs):
             out += self._open_and_note("feeder", feeder, min(when.values()), meters, when, source)
             return out
         for tx in out_tx:
@@ -226,6 +228,7 @@ class OutageDetector:
         opened = OutageOpened(oid, level, int(asset_id), int(round(started)), len(meters), announced is not None,
                               source, self.now, last_gasp)
         self.meter_outage[meters] = oid
+        self._meters[oid] = meters
         o = ActiveOutage(opened, meters, {}, set())
         self._active[oid] = o
         self._rows[oid] = {**asdict(opened), **self.net.place(level, int(asset_id)), "restored_unix_s": np.nan,
@@ -254,6 +257,39 @@ class OutageDetector:
         return [OutageClosed(oid, restored, momentary, src, self.now)]
 
     # -- output ---------------------------------------------------------------------------
+    def outage_row(self, oid: int) -> dict:
+        return self._rows[oid]
+
+    def meters_of_outage(self, oid: int) -> np.ndarray:
+        """The meters an outage took off supply."""
+        return self._meters[oid]
+
+    def forget_closed(self) -> None:
+        """Drop what is kept of closed outages (a long-running detector keeps only what is open)."""
+        self._rows = {oid: row for oid, row in self._rows.items() if oid in self._active}
+        self._meters = {oid: m for oid, m in self._meters.items() if oid in self._active}
+
+    def __getstate__(self) -> dict:
+        """A checkpoint: everything but the network and planned work, which are rebuilt from their tables."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("net", "planned")}
+
+    def restore(self, state: dict, net: Network, planned: PlannedWork) -> None:
+        self.__dict__.update(state)
+        self.planned = planned
+        self.use_network(net)
+
+    def use_network(self, net: Network) -> None:
+        """Correlate over a changed network from now on (meters added: their arrays grow)."""
+        grow = net.n_meter_ids - len(self.meter_outage)
+        if grow > 0:
+            self.meter_outage = np.concatenate([self.meter_outage, np.zeros(grow, np.int64)])
+            self.last_on = np.concatenate([self.last_on, np.full(grow, -np.inf)])
+            self.last_read = np.concatenate([self.last_read, np.full(grow, self.now)])
+        self.net = net
+
+    def use_planned_work(self, planned: PlannedWork) -> None:
+        self.planned = planned
+
     def outages(self) -> pd.DataFrame:
         cols = list(OUTAGE_COLUMNS) + list(DETECTOR_COLUMNS)
         if not self._rows:

@@ -1,8 +1,8 @@
 """Where a report's outages and customers served come from: a fleet's parquet files or PostgreSQL.
 
-PostgreSQL (schema assumed for issue 14's detector, see docs/reliability.md): grid.outages with
-the outage columns, started_at / restored_at TIMESTAMPTZ; customers served counted per feeder from
-grid.meter_connections -> grid.transformers (feeder_id) -> grid.feeders (substation_id, region).
+PostgreSQL (scoring_svc/migrations/scoring_0004_outages.sql, written by the outage detector):
+grid.outages with started_at / restored_at TIMESTAMPTZ; customers served counted per feeder from
+grid.meter_connections -> grid.transformers (feeder_id) -> grid.feeders -> grid.substations (region).
 """
 
 from pathlib import Path
@@ -24,11 +24,12 @@ WHERE started_at >= %(history_start)s AND started_at < %(month_end)s
 ORDER BY started_at, outage_id
 """
 SERVED_SQL = """
-SELECT f.region, f.substation_id, t.feeder_id, count(*) AS customers
+SELECT s.region, f.substation_id, t.feeder_id, count(*) AS customers
 FROM grid.meter_connections mc
 JOIN grid.transformers t ON t.id = mc.transformer_id
 JOIN grid.feeders f ON f.id = t.feeder_id
-GROUP BY f.region, f.substation_id, t.feeder_id
+JOIN grid.substations s ON s.id = f.substation_id
+GROUP BY s.region, f.substation_id, t.feeder_id
 ORDER BY t.feeder_id
 """
 SERVED_COLUMNS = ("region", "substation_id", "feeder_id", "customers")

@@ -23,9 +23,11 @@ from tests.grpc_helpers import rich_details
 
 pytestmark = pytest.mark.infra
 
-# Service package -> the mesh process hosting it.
-HOSTS = {"ingest": "ingest", "scoring": "scoring", "forecast": "forecast", "customer": "customer",
-         "alert": "alert", "audit": "alert"}
+# Service file (package, file) -> the mesh process hosting it.
+HOSTS = {("ingest", "ingest_service"): "ingest", ("scoring", "scoring_service"): "scoring",
+         ("scoring", "outage_service"): "scoring", ("forecast", "forecast_service"): "forecast",
+         ("customer", "customer_service"): "customer", ("alert", "alert_service"): "alert",
+         ("audit", "audit_service"): "alert"}
 DENIED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
@@ -33,12 +35,12 @@ def hosted_methods():
     """(mesh process, method descriptor) of every RPC the mesh serves."""
     pool = descriptor_pool.Default()
     found = []
-    for package, host in HOSTS.items():
+    for (package, stem), host in HOSTS.items():
         try:
-            importlib.import_module(f"meters.{package}.v1.{package}_service_pb2")
+            importlib.import_module(f"meters.{package}.v1.{stem}_pb2")
         except ModuleNotFoundError:
             continue
-        file = pool.FindFileByName(f"meters/{package}/v1/{package}_service.proto")
+        file = pool.FindFileByName(f"meters/{package}/v1/{stem}.proto")
         for service in file.services_by_name.values():
             found += [(host, m) for m in service.methods]
     return found
