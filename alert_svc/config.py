@@ -42,6 +42,14 @@ class AlertSettings(ServiceSettings):
     # Comma-separated recipients of escalated emails (tier 2 and above, e.g. the duty manager); empty: email_to.
     escalation_email_to: str = ""
 
+    # Alertmanager's webhook receiver (alert_svc/alertmanager_webhook.py): off when the port is 0. HTTPS with
+    # this service's certificate; a sender needs the bearer token held in the token file (Alertmanager's
+    # credentials_file), or a mesh client certificate whose common name is among the comma-separated client_cns.
+    alertmanager_webhook_port: int = 0
+    alertmanager_webhook_host: str = "127.0.0.1"
+    alertmanager_token_file: str = ""
+    alertmanager_client_cns: str = ""
+
     # FAULT INJECTION, for tests only; off ("") by default and never set in the chart. A channel name
     # (pagerduty, teams, email, servicenow) or "any": the process SIGKILLs itself right after its first
     # successful send on that channel, before the outbox commit that records it, to prove that a crash

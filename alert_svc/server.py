@@ -3,7 +3,7 @@
 import asyncio
 from pathlib import Path
 
-from alert_svc import metrics
+from alert_svc import alertmanager_webhook, metrics
 from alert_svc.channels import Channels
 from alert_svc.config import AlertSettings
 from alert_svc.escalation import Escalator
@@ -43,14 +43,17 @@ async def main(settings: AlertSettings) -> None:
                 metrics.ALERTS_OPEN.labels(severity).set(counts.get(severity, 0))
             await signal.wait(GAUGE_REFRESH_S)
 
+    background = [signal.listen_forever, dispatcher.run_forever, escalator.run_forever, refresh_open_alerts,
+                  audit_retention.background_task(settings.pg_dsn)]
+    if settings.alertmanager_webhook_port:
+        background.append(alertmanager_webhook.background_task(settings, store, channels.enabled))
     await serve(
         settings,
         # AuditService lives here too (docs/decisions.md 22), with the audit trail's retention job.
         [Registration(alert_service_pb2_grpc.add_AlertServiceServicer_to_server, servicer,
                       alert_service_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name),
          audit_registration(pool)],
-        background=[signal.listen_forever, dispatcher.run_forever, escalator.run_forever, refresh_open_alerts,
-                    audit_retention.background_task(settings.pg_dsn)],
+        background=background,
         on_stop=[pool.close],
     )
 

@@ -1,5 +1,6 @@
-"""`make up` / `make down`: the local stack (PostgreSQL, Kafka), every mesh service, and a real
-Prometheus scraping them with the repo's rules, and the REST gateway. State and logs in .run/up/; processes keep running
+"""`make up` / `make down`: the local stack (PostgreSQL, Kafka), every mesh service, a real
+Prometheus scraping them with the repo's rules, a real Alertmanager delivering their alerts to
+alert_svc's webhook receiver, and the REST gateway. State and logs in .run/up/; processes keep running
 after this command returns, and `down` stops exactly the ones `up` started (pids in .run/up/pids.json).
 """
 
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from meters.localstack.__main__ import stack_from_env
 from meters.mesh import SERVICES, Mesh
+from meters.security import pki
+from observability.alertmanager import config as alertmanager_config
+from observability.alertmanager import server as alertmanager
 from observability.prometheus import server as prometheus
 from observability.prometheus.scrape import DEFAULT_PORT_BASE
 
@@ -28,21 +32,27 @@ def up() -> None:
     stack = stack_from_env()
     stack.start()
     mesh = Mesh(RUN / "mesh", stack.pg_dsn, stack.kafka_bootstrap, port_base=DEFAULT_PORT_BASE)
-    prom = None
+    am_addr = alertmanager_config.alertmanager_addr(DEFAULT_PORT_BASE)
+    am_file, webhook_env = alertmanager_config.write_local(RUN, DEFAULT_PORT_BASE, pki.ca_path(mesh.pki_dir))
+    prom = am = None
     try:
-        mesh.start(*SERVICES)
+        mesh.start(*[name for name in SERVICES if name != "alert"])
+        mesh.start("alert", env=webhook_env)
         mesh.start_gateway()
+        am = alertmanager.start(am_file, RUN / "alertmanager-data", am_addr, RUN / "alertmanager.log")
+        alertmanager.wait_ready(am_addr, am)
         prom = prometheus.start(REPO / "observability/prometheus/prometheus.yml", RUN / "prometheus-data",
                                 PROMETHEUS_PORT, RUN / "prometheus.log")
         prometheus.wait_ready(PROMETHEUS_PORT, prom)
     except BaseException:
         mesh.stop()  # stop what this call started, then the stack
-        if prom is not None:
-            prom.terminate()
+        for proc in (prom, am):
+            if proc is not None:
+                proc.terminate()
         stack.stop()
         raise
     PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid,
-                                "issuer": mesh.issuer_proc.pid}, indent=2))
+                                "alertmanager": am.pid, "issuer": mesh.issuer_proc.pid}, indent=2))
     env_file = RUN / "client.env"
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in mesh.client_env().items()))
     env_file.chmod(0o600)
@@ -51,6 +61,7 @@ def up() -> None:
               f"metrics http://127.0.0.1:{mesh.metrics_port(name)}/metrics")
     print(f"gateway        REST {mesh.gateway_url}/api/v1/...")
     print(f"prometheus     http://127.0.0.1:{PROMETHEUS_PORT}  (logs and state in {RUN})")
+    print(f"alertmanager   http://{am_addr}  -> alert_svc {alertmanager_config.webhook_url(DEFAULT_PORT_BASE)}")
     print(f"METERS_PG_DSN={stack.pg_dsn} METERS_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
     print(f"TLS and tokens are on: `source {env_file.relative_to(REPO)}` gives the CLI a client certificate and a "
           "token with every role; `meters token --role grid_ops` mints another (README: calling the API)")

@@ -19,7 +19,11 @@ import pytest
 from meters.localstack import orphans
 from meters.localstack.__main__ import stack_from_env
 from meters.localstack.stack import LocalStack
-from tests.tools import prometheus_installed, promtool_installed  # noqa: F401 (fixtures for every test)
+from tests.tools import (  # noqa: F401 (fixtures for every test)
+    alertmanager_installed,
+    prometheus_installed,
+    promtool_installed,
+)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ import shutil
 import pytest
 
 PROMETHEUS_FIX = "Debian package `prometheus` (apt-get install prometheus; .ci/run installs it)"
+ALERTMANAGER_FIX = ("Debian package `prometheus-alertmanager` (apt-get install prometheus-alertmanager; "
+                    ".ci/run installs it)")
 
 
 def require(*programs: str, fix: str = PROMETHEUS_FIX) -> None:
@@ -21,3 +23,8 @@ def promtool_installed():
 @pytest.fixture
 def prometheus_installed():
     require("promtool", "prometheus")
+
+
+@pytest.fixture
+def alertmanager_installed():
+    require("prometheus-alertmanager", "amtool", fix=ALERTMANAGER_FIX)
