@@ -10,6 +10,8 @@ class ScoringSettings(ServiceSettings, RetentionSettings):
     metrics_port: int = 9102
     # alert_svc, where anomalies and failure risks are raised (METERS_ALERT_ADDR).
     alert_addr: str = "127.0.0.1:50055"
+    # ingest_svc, asked by the outage detector whether an outage's readings resumed (METERS_INGEST_ADDR).
+    ingest_addr: str = "127.0.0.1:50051"
     # The model registry (METERS_MODEL_REGISTRY, as meters.model_registry reads it).
     model_registry: Path = DEFAULT_ROOT
     # The consumer group scoring the meter-readings stream; empty disables the consumer.
@@ -32,3 +34,5 @@ class ScoringSettings(ServiceSettings, RetentionSettings):
     outage_detector_config: dict[str, float] = {}
     # Seconds between checkpoints of the detector's state (a restart replays at most this much).
     outage_checkpoint_s: float = 30.0
+    # Seconds between asking ingest whether the readings of outages that do not close resumed.
+    outage_resume_check_s: float = 30.0

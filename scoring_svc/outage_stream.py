@@ -15,13 +15,14 @@ import pickle
 import time
 from dataclasses import dataclass
 
+import grpc
 import numpy as np
 import pandas as pd
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from meters import kafka
-from meters.ingest.v1 import meter_event_pb2
+from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc, meter_event_pb2
 from scoring_svc.alerts import AlertSender
 from scoring_svc.metrics import OUTAGE_CHANGES, OUTAGE_DETECTION_LAG, OUTAGE_EVENTS, OUTAGES_OPEN
 from scoring_svc.outage_store import OutageStore
@@ -38,6 +39,10 @@ LEADER_LOCK = 0x6F75746167  # pg advisory lock key: "outag"
 class StreamConfig:
     checkpoint_s: float = 30.0
     topology_refresh_s: float = 10.0
+    # Outages not closing from power-on events (all of them lost) ask ingest, this often, whether their
+    # meters' readings resumed; at most `resume_sample` meters each.
+    resume_check_s: float = 30.0
+    resume_sample: int = 5
     max_records: int = 5000
     retry_s: float = 2.0
 
@@ -51,9 +56,31 @@ def decode_events(records) -> pd.DataFrame:
     return df.sort_values("event_time_unix_ms", kind="stable", ignore_index=True)
 
 
+class ReadingsLookup:
+    """The first stored reading of meters from a time on, through ingest's ListReadings (ingest owns them)."""
+
+    def __init__(self, connect):
+        self._connect = connect  # a new channel to ingest_svc (TLS with scoring's own certificate)
+        self._channel = None
+
+    async def first_after(self, meter_ids: np.ndarray, from_unix_s: int) -> tuple[list[int], list[int]]:
+        if self._channel is None:
+            self._channel = self._connect()
+        stub = ingest_service_pb2_grpc.IngestServiceStub(self._channel)
+        ids, ends = [], []
+        for m in meter_ids.tolist():
+            reply = await stub.ListReadings(ingest_service_pb2.ListReadingsRequest(
+                parent=f"meters/{m}", start_time_unix_s=int(from_unix_s), page_size=1), timeout=10)
+            if reply.readings:
+                ids.append(m)
+                ends.append(reply.readings[0].reading_time_unix_s)
+        return ids, ends
+
+
 class OutageStream:
-    def __init__(self, dsn: str, bootstrap: str, store: OutageStore, sender: AlertSender,
+    def __init__(self, dsn: str, bootstrap: str, store: OutageStore, sender: AlertSender, readings: ReadingsLookup,
                  detector_config: DetectorConfig = DetectorConfig(), config: StreamConfig = StreamConfig()):
+        self._readings = readings
         self._dsn = dsn
         self._bootstrap = bootstrap
         self._store = store
@@ -88,7 +115,7 @@ class _Session:
         self.offsets: dict[int, int] = {}
         self.topology_version = None
         self.planned_rows = pd.DataFrame()
-        self.last_checkpoint = self.last_refresh = 0.0
+        self.last_checkpoint = self.last_refresh = self.last_resume_check = 0.0
         self.wall_at_clock = time.monotonic()
 
     async def run(self) -> None:
@@ -169,6 +196,9 @@ class _Session:
         else:
             decisions += d.advance(d.now + (wall - self.wall_at_clock))
             self.wall_at_clock = wall
+        if wall - self.last_resume_check >= self.s._cfg.resume_check_s:
+            self.last_resume_check = wall
+            decisions += await self._resumed_readings(d)
         checkpoint = wall - self.last_checkpoint >= self.s._cfg.checkpoint_s
         if not decisions and not checkpoint:
             return
@@ -180,6 +210,20 @@ class _Session:
                 await self.s._store.save_checkpoint(conn, pickle.dumps(state, pickle.HIGHEST_PROTOCOL), self.offsets)
                 self.last_checkpoint = wall
         self._observe(decisions, changes)
+
+    async def _resumed_readings(self, d: OutageDetector) -> list:
+        """Restore evidence from readings for outages whose power-on events never came."""
+        out: list = []
+        for _, first_end, waiting in d.awaiting_restore():
+            if first_end > d.now or not len(waiting):
+                continue
+            try:
+                ids, ends = await self.s._readings.first_after(waiting[:self.s._cfg.resume_sample], first_end)
+            except grpc.aio.AioRpcError as err:
+                log.warning("readings not reachable for restore evidence", extra={"fields": {"error": err.code().name}})
+                return out
+            out += d.readings_resumed(ids, ends)
+        return out
 
     def _observe(self, decisions: list, changes: int) -> None:
         for dec in decisions:

@@ -36,7 +36,7 @@ from scoring_svc.history import MeterHistory
 from scoring_svc.metrics import GridLoadGauges
 from scoring_svc.outage_servicer import OutageServicer
 from scoring_svc.outage_store import NOTIFY_CHANNEL, OutageStore
-from scoring_svc.outage_stream import OutageStream, StreamConfig
+from scoring_svc.outage_stream import OutageStream, ReadingsLookup, StreamConfig
 from scoring_svc.outages.detector import DetectorConfig
 from scoring_svc.predictors import Models
 from scoring_svc.servicer import ScoringServicer
@@ -71,9 +71,11 @@ async def main(settings: ScoringSettings) -> None:
     if settings.group_id or settings.outage_detector:
         await kafka.ensure_topics(settings.kafka_bootstrap)
     if settings.outage_detector:
+        readings = ReadingsLookup(lambda: service_channel(settings, settings.ingest_addr))
         background.append(OutageStream(
-            settings.pg_dsn, settings.kafka_bootstrap, outages, sender,
-            DetectorConfig(**settings.outage_detector_config), StreamConfig(checkpoint_s=settings.outage_checkpoint_s),
+            settings.pg_dsn, settings.kafka_bootstrap, outages, sender, readings,
+            DetectorConfig(**settings.outage_detector_config), StreamConfig(checkpoint_s=settings.outage_checkpoint_s,
+                                                          resume_check_s=settings.outage_resume_check_s),
         ).run_forever)
     if settings.group_id:
         stream = StreamScorer(settings.kafka_bootstrap, settings.group_id, scorer, models, store, sender,

@@ -47,7 +47,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _INGEST + "BatchCreateMeters": _roles(PLATFORM_ADMIN),
     _INGEST + "ListMeters": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _INGEST + "GetMeter": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
-    _INGEST + "ListReadings": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _INGEST + "ListReadings": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE, SERVICE_SCORING),
     _INGEST + "StreamMeterEvents": _roles(METER_HEAD_END),
     _INGEST + "IngestMeterEvents": _roles(METER_HEAD_END),
     _INGEST + "ListMeterEvents": _roles(GRID_OPS, ANALYST, PLATFORM_ADMIN),

@@ -92,6 +92,13 @@ class OutageDetector:
         times = np.broadcast_to(np.asarray(times, float), ids.shape)
         self.readings_fed = True
         np.maximum.at(self.last_read, ids, times)
+        return self.readings_resumed(ids, times) + self._silent(float(times.max()) if len(times) else self.now)
+
+    def readings_resumed(self, meter_ids, times) -> list:
+        """Restore evidence only: meters of open outages with a reading of a whole interval after its start
+        (interval END times, unix s)."""
+        ids = np.asarray(meter_ids, np.int64)
+        times = np.broadcast_to(np.asarray(times, float), ids.shape)
         out: list = []
         hit = np.flatnonzero(self.meter_outage[ids] != 0)
         for m, t in zip(ids[hit], times[hit]):
@@ -101,7 +108,15 @@ class OutageDetector:
                 o.restore_s[int(m)] = begun
                 o.restored_from.add("readings")
                 out += self._check_restore(o)
-        return out + self._silent(float(times.max()) if len(times) else self.now)
+        return out
+
+    def awaiting_restore(self) -> list[tuple[int, float, np.ndarray]]:
+        """(outage id, first whole interval's END after its start, meters without restore evidence) of the
+        open outages not yet closing."""
+        iv = self.cfg.interval_s
+        return [(oid, (math.floor(o.opened.started_unix_s / iv) + 2) * iv,
+                 np.array([m for m in o.meters.tolist() if m not in o.restore_s], np.int64))
+                for oid, o in self._active.items() if o.close_due is None]
 
     def advance(self, now_unix_s: float) -> list:
         """Move the clock; returns the decisions due by then."""

@@ -14,6 +14,8 @@ from meters.ingest.v1.meter_event_pb2 import MeterEvent, MeterEventBatch, MeterE
 from meters.ingest_client import register_meters
 from meters.scoring.v1 import outage_pb2, outage_service_pb2 as pb, outage_service_pb2_grpc
 from meters.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc, transformer_pb2
+from meters.ingest_client import stream_readings
+from tests.e2e.readings import INTERVAL_S, readings
 from tests.rest import RestGateway
 
 pytestmark = pytest.mark.infra
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.infra
 # A network of its own: substation 7101, feeders 7101-7103, 3 transformers of 4 meters each per feeder.
 SUBSTATION, FEEDERS, TX_PER_FEEDER, METERS_PER_TX = 7101, (7101, 7102, 7103), 3, 4
 FAST = {"METERS_OUTAGE_DETECTOR_CONFIG": '{"window_s": 2, "settle_s": 1, "confirm_s": 3, "power_on_delay_s": 0}',
-        "METERS_OUTAGE_CHECKPOINT_S": "0.5"}
+        "METERS_OUTAGE_CHECKPOINT_S": "0.5", "METERS_OUTAGE_RESUME_CHECK_S": "1"}
 
 
 def transformer(feeder: int, k: int) -> int:
@@ -174,6 +176,23 @@ def test_rest_lists_outages_and_refuses_bad_planned_work(outage_mesh, network, g
     assert status == 400 and "end_time" in str(body)
     status, _ = gateway.call("/api/v1/outages/999999999")
     assert status == 404
+
+
+def test_premise_outage_without_power_on_closes_when_its_readings_resume(outage_mesh, network):
+    meter = meters_of(transformer(FEEDERS[2], 2))[0]
+    start = (int(time.time()) // INTERVAL_S) * INTERVAL_S - 8 * INTERVAL_S + 60  # a minute into an interval
+    send(outage_mesh, T.METER_EVENT_TYPE_POWER_OFF, [meter], start, "premise-off")  # and no power-on, ever
+    o = wait_outage(outage_mesh, meter, outage_pb2.OUTAGE_LEVEL_METER, outage_pb2.OUTAGE_STATE_OPEN)[0]
+    assert o.detected_from == "last_gasp+no_restore" and o.customers_affected == 1
+    # its readings come back from the 4th interval after the gasp on (the head-end delivers them late)
+    cols = readings(meter, 1, 8)
+    keep = cols.reading_times_unix_s > start + 3 * INTERVAL_S
+    with outage_mesh.channel("ingest", roles=("meter_head_end",)) as ch:
+        stream_readings(ch, [cols.take(keep)])
+    closed = wait_outage(outage_mesh, meter, outage_pb2.OUTAGE_LEVEL_METER, outage_pb2.OUTAGE_STATE_RESTORED)
+    first_end = int(cols.reading_times_unix_s[keep].min())
+    assert closed[0].restored_from == "readings"
+    assert closed[0].restored_at.seconds == first_end - INTERVAL_S  # restored at that interval's start
 
 
 def test_killed_detector_replays_without_doubling(outage_mesh, network, db):
