@@ -108,10 +108,13 @@ def parse(payload) -> GroupNotice:
         title = firing[0][2].get("summary") or firing[0][1].get("alertname") or name
     else:
         title = common.get("summary") or f"{name}: {len(firing)} alerts firing"
-    lines = [" ".join(filter(None, ["-", m[2].get("summary") or m[1].get("alertname"), m[2].get("description")]))
-             for m in firing]
+    if len(firing) == 1:  # the title is its summary already
+        lines = [firing[0][2].get("description", "")]
+    else:
+        lines = [" ".join(filter(None, ["-", m[2].get("summary") or m[1].get("alertname"), m[2].get("description")]))
+                 for m in firing]
     external = payload.get("externalURL") if isinstance(payload.get("externalURL"), str) else ""
-    description = "\n".join([*lines, *([f"Alertmanager: {external}"] if external else [])])[:MAX_DESCRIPTION]
+    description = "\n".join(filter(None, [*lines, f"Alertmanager: {external}" if external else ""]))[:MAX_DESCRIPTION]
     return GroupNotice(status, NewAlert(
         title=title[:200], description=description, severity=severity_of([m[1] for m in firing]), source=SOURCE,
         confidence=None, asset_type=None, asset_id=None, dedup_key=dedup_key(group_key),
@@ -120,10 +123,10 @@ def parse(payload) -> GroupNotice:
 
 
 async def _unresolved_id(store: AlertStore, key: str) -> int | None:
-    async with store.pool.connection() as conn:
-        cur = await conn.execute("SELECT id FROM alerts.alerts WHERE dedup_key = %s AND status <> 'resolved'", [key])
-        row = await cur.fetchone()
-    return row[0] if row else None
+    try:
+        return await store.unresolved_id(key)
+    except DomainError:  # NOT_FOUND: none unresolved
+        return None
 
 
 async def apply(store: AlertStore, enabled: frozenset[str], notice: GroupNotice, actor: Actor) -> tuple[str, int]:

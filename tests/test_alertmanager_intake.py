@@ -31,7 +31,7 @@ def test_a_group_of_one_is_its_alert():
     assert notice.status == "firing"
     assert (alert.title, alert.severity, alert.source) == ("MetersServiceDown summary", "critical", "platform")
     assert alert.detected_at == dt.datetime(2026, 12, 7, 5, 59, 30, 123456, tzinfo=dt.UTC)
-    assert "MetersServiceDown description" in alert.description and "http://127.0.0.1:9093" in alert.description
+    assert alert.description == "MetersServiceDown description\nAlertmanager: http://127.0.0.1:9093"
     assert alert.labels["alertname"] == "MetersServiceDown" and alert.labels["alertmanager_receiver"] == "alert-svc"
     assert alert.asset_type is None and alert.asset_id is None
 
