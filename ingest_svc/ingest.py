@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ingest_svc.metrics import QUALITY_WARNINGS, READING_VOLTAGE, READINGS_ACCEPTED, READINGS_REJECTED
+from ingest_svc.metrics import QUALITY_WARNINGS, READING_FREQUENCY, READING_VOLTAGE, READINGS_ACCEPTED, READINGS_REJECTED
 from ingest_svc.publisher import Provenance, ReadingPublisher
 from ingest_svc.registry import MeterRegistry
 from ingest_svc.validation import Limits, validate
@@ -34,6 +34,7 @@ class Ingestor:
             verdict = validate(cols, self._registry.ids, int(time.time()), self._limits)
             await self._publisher.publish(cols, verdict)
         READING_VOLTAGE.observe_many(cols.voltage_v[verdict.accepted])
+        READING_FREQUENCY.observe_many(cols.frequency_hz[verdict.accepted])  # NaN (not reported) skipped
         return summarize(verdict)
 
     async def ingest_columns(self, cols: ReadingColumns, provenance: Provenance,
@@ -76,10 +77,12 @@ def summarize(verdict) -> reading_pb2.IngestSummary:
         rejections=[reading_pb2.RejectionCount(reason=int(r), count=int(c)) for r, c in zip(reasons, counts)],
         voltage_warnings=int((flags == QualityFlag.QUALITY_FLAG_VOLTAGE_WARNING).sum()),
         pf_warnings=int((flags == QualityFlag.QUALITY_FLAG_PF_WARNING).sum()),
+        frequency_warnings=int((flags == QualityFlag.QUALITY_FLAG_FREQUENCY_WARNING).sum()),
     )
     READINGS_ACCEPTED.inc(summary.accepted)
     for rc in summary.rejections:
         READINGS_REJECTED.labels(RejectionReason.Name(rc.reason)).inc(rc.count)
     QUALITY_WARNINGS.labels("voltage_warning").inc(summary.voltage_warnings)
     QUALITY_WARNINGS.labels("pf_warning").inc(summary.pf_warnings)
+    QUALITY_WARNINGS.labels("frequency_warning").inc(summary.frequency_warnings)
     return summary

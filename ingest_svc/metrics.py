@@ -31,3 +31,10 @@ READING_VOLTAGE = BulkHistogram(
     "meters_ingest_reading_voltage_volts", "Voltage of accepted readings.",
     (180, 190, 200, 207, 210, 216, 220, 228, 232, 236, 240, 244, 248, 250, 252, 256, 260, 270, 280),
 )
+# Every accepted reading's frequency where reported, observed per batch. Edges: the Frequency Operating
+# Standard's bands (normal 49.85-50.15 Hz, excursion 49.75-50.25, contingency 49.5-50.5, operational
+# tolerance 49-51 Hz) and finer steps inside the normal band.
+READING_FREQUENCY = BulkHistogram(
+    "meters_ingest_reading_frequency_hertz", "Power frequency of accepted readings that report it.",
+    (49.0, 49.5, 49.75, 49.85, 49.9, 49.95, 49.98, 50.0, 50.02, 50.05, 50.1, 50.15, 50.25, 50.5, 51.0),
+)

@@ -133,6 +133,7 @@ def rejected_message(cols: ReadingColumns, verdict: Verdict, i: int, now_ms: int
             voltage_v=float(cols.voltage_v[i]),
             current_a=float(cols.current_a[i]),
             power_factor=float(cols.power_factor[i]),
+            frequency_hz=float(cols.frequency_hz[i]),
         ),
         reason=reason,
         detail=describe(reason, cols, i, verdict.limits),

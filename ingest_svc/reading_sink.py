@@ -34,7 +34,7 @@ from meters.nem12.quality import quality_field
 from meters.readings import ReadingColumns, ReadingQuality
 
 READING_COLUMNS = ("meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor, quality_flag,"
-                   " quality, method_flag, reason_code, version")
+                   " quality, method_flag, reason_code, version, frequency_hz")
 VEE_ORIGIN = "vee/"  # substitutes made by the VEE job: their inserts are edits too
 
 
@@ -69,7 +69,7 @@ class ReadingRows:
         return [("int8", c.meter_ids), ("timestamptz", c.reading_times_unix_s), ("float8", c.consumption_kwh),
                 ("float8", c.demand_kw), ("float8", c.voltage_v), ("float8", c.current_a),
                 ("float8", c.power_factor), ("int2", self.flags), ("char1", q.letters), ("int2", q.method_flags),
-                ("int2", q.reason_codes), ("int8", q.versions_unix_s)]
+                ("int2", q.reason_codes), ("int8", q.versions_unix_s), ("float8", c.frequency_hz)]
 
     def copy_payload(self) -> bytes:
         """The fast path's COPY payload of columns(), built once: the writer builds it in its decode thread
@@ -88,7 +88,7 @@ class ReadingRows:
 class RejectedRow:
     meter_id: int
     reading_time_unix_s: int
-    values: tuple[float, float, float, float, float]  # kwh, kw, v, a, pf
+    values: tuple[float, float, float, float, float, float]  # kwh, kw, v, a, pf, hz
     reason: str
     detail: str
     received_at_unix_ms: int
@@ -146,7 +146,7 @@ class ReadingSink:
         refused = [RejectedRow(
             int(c.meter_ids[i]), int(times[i]),
             (float(c.consumption_kwh[i]), float(c.demand_kw[i]), float(c.voltage_v[i]), float(c.current_a[i]),
-             float(c.power_factor[i])),
+             float(c.power_factor[i]), float(c.frequency_hz[i])),
             RejectionReason.Name(int(reasons[i])), "refused by the writer: " + describe(int(reasons[i]), c, i, self._limits),
             int(rows.received_ms[i]), READINGS_TOPIC, int(rows.partitions[i]), int(rows.offsets[i]), int(rows.row_index[i]),
         ) for i in out]
@@ -218,9 +218,9 @@ async def _insert_deduplicated(conn: AsyncConnection, rows: ReadingRows) -> int:
     cur = await conn.execute(
         """INSERT INTO meters.rejected_readings
              (meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor,
-              reason, detail, received_at, source_topic, kafka_partition, kafka_offset, row_index)
+              frequency_hz, reason, detail, received_at, source_topic, kafka_partition, kafka_offset, row_index)
            SELECT s.meter_id, s.reading_time, s.consumption_kwh, s.demand_kw, s.voltage, s.current_amps,
-                  s.power_factor,
+                  s.power_factor, s.frequency_hz,
                   CASE WHEN s.version < m.version THEN 'REJECTION_REASON_SUPERSEDED'
                        ELSE 'REJECTION_REASON_DUPLICATE_READING' END,
                   CASE WHEN s.version < m.version
@@ -229,9 +229,9 @@ async def _insert_deduplicated(conn: AsyncConnection, rows: ReadingRows) -> int:
                   s.received_at, 'meter-readings', s.kafka_partition, s.kafka_offset, s.row_index
            FROM staged_readings s JOIN meters.meter_readings m USING (meter_id, reading_time)
            WHERE (s.consumption_kwh, s.demand_kw, s.voltage, s.current_amps, s.power_factor, s.quality,
-                  s.method_flag, s.version)
+                  s.method_flag, s.version, s.frequency_hz)
                  IS DISTINCT FROM (m.consumption_kwh, m.demand_kw, m.voltage, m.current_amps, m.power_factor,
-                                   m.quality, m.method_flag, m.version)
+                                   m.quality, m.method_flag, m.version, m.frequency_hz)
            ON CONFLICT DO NOTHING"""
     )
     conflicting = cur.rowcount
@@ -259,7 +259,7 @@ async def _replace_older(conn: AsyncConnection) -> int:
               FROM winners ON CONFLICT DO NOTHING)
             UPDATE meters.meter_readings m SET consumption_kwh = w.consumption_kwh, demand_kw = w.demand_kw,
                    voltage = w.voltage, current_amps = w.current_amps, power_factor = w.power_factor,
-                   quality_flag = w.quality_flag, quality = w.quality, method_flag = w.method_flag,
+                   frequency_hz = w.frequency_hz, quality_flag = w.quality_flag, quality = w.quality, method_flag = w.method_flag,
                    reason_code = w.reason_code, version = w.version
             FROM winners w WHERE m.meter_id = w.meter_id AND m.reading_time = w.reading_time"""
     )
@@ -289,8 +289,8 @@ async def _insert_rejected(conn: AsyncConnection, rejected: list[RejectedRow]) -
         await cur.executemany(
             """INSERT INTO meters.rejected_readings
                  (meter_id, reading_time, consumption_kwh, demand_kw, voltage, current_amps, power_factor,
-                  reason, detail, received_at, source_topic, kafka_partition, kafka_offset, row_index)
-               VALUES (%s, CASE WHEN %s BETWEEN 1 AND 253402300799 THEN to_timestamp(%s) END, %s, %s, %s, %s, %s, %s, %s,
+                  frequency_hz, reason, detail, received_at, source_topic, kafka_partition, kafka_offset, row_index)
+               VALUES (%s, CASE WHEN %s BETWEEN 1 AND 253402300799 THEN to_timestamp(%s) END, %s, %s, %s, %s, %s, %s, %s, %s,
                        to_timestamp(%s / 1000.0), %s, %s, %s, %s)
                ON CONFLICT DO NOTHING""",
             [

@@ -108,7 +108,8 @@ class MeterStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"""SELECT extract(epoch FROM reading_time)::bigint, consumption_kwh, demand_kw, voltage,
-                          current_amps, power_factor, quality_flag, {quality_method_sql()}, reason_code, version
+                          current_amps, power_factor, quality_flag, {quality_method_sql()}, reason_code, version,
+                          frequency_hz
                    FROM meters.meter_readings
                    WHERE meter_id = %s AND reading_time >= %s AND reading_time < %s
                    ORDER BY reading_time LIMIT %s""",
@@ -119,9 +120,9 @@ class MeterStore:
             reading_pb2.Reading(
                 meter_id=meter_id, reading_time_unix_s=t, consumption_kwh=kwh, demand_kw=kw, voltage_v=v,
                 current_a=a, power_factor=pf, quality_flag=flag, quality_method=method, reason_code=reason,
-                update_time_unix_s=version,
+                update_time_unix_s=version, frequency_hz=hz,
             )
-            for t, kwh, kw, v, a, pf, flag, method, reason, version in rows
+            for t, kwh, kw, v, a, pf, flag, method, reason, version, hz in rows
         ]
 
     async def meter_exists(self, meter_id: int) -> bool:

@@ -23,6 +23,17 @@ class Limits:
     voltage_warn_low_v: float = 210.0
     voltage_warn_high_v: float = 250.0
     pf_warn_below: float = 0.8
+    # Power frequency (NaN = not reported, never a missing value). Outside 45-65 Hz no meter on the
+    # 50 Hz NEM measures anything real: rejected. The warning band is the normal operating frequency
+    # band of the AEMC Reliability Panel's Frequency Operating Standard, which AEMO operates the NEM
+    # to (mainland: 49.85-50.15 Hz, to be held 99 % of the time; the wider 49.5-50.5 Hz is where a
+    # generation, load or network event may take it, back inside the normal band within 5 minutes).
+    # The normal band, not the contingency one: frequency outside it is already an event worth a flag,
+    # and normal variation (std ~0.02-0.03 Hz) stays well inside it.
+    frequency_min_hz: float = 45.0
+    frequency_max_hz: float = 65.0
+    frequency_warn_low_hz: float = 49.85
+    frequency_warn_high_hz: float = 50.15
     max_future_skew_s: int = 300
     # Readings older than this are refused: the retention job would drop their partition anyway.
     window: RetentionWindow = RetentionWindow()
@@ -46,11 +57,12 @@ def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits:
     `energy_only` readings (MDFF intervals, VEE substitutes) measure energy alone: their voltage,
     current and power factor are NaN by nature, not missing. `preset` holds reasons found before
     validation (an MDFF import's: null intervals, malformed records...), which take precedence."""
-    v, pf = cols.voltage_v, cols.power_factor
+    v, pf, f = cols.voltage_v, cols.power_factor, cols.frequency_hz
     with np.errstate(invalid="ignore"):
         checks = [  # lowest precedence first: later checks overwrite earlier reasons
             (R.REJECTION_REASON_NEGATIVE_VALUE, (cols.demand_kw < 0) | (cols.current_a < 0)),
             (R.REJECTION_REASON_POWER_FACTOR_OUT_OF_RANGE, (pf < 0) | (pf > 1)),
+            (R.REJECTION_REASON_FREQUENCY_OUT_OF_RANGE, (f < limits.frequency_min_hz) | (f > limits.frequency_max_hz)),
             (R.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE, (v < limits.voltage_min_v) | (v > limits.voltage_max_v)),
             (R.REJECTION_REASON_NEGATIVE_CONSUMPTION, cols.consumption_kwh < 0),
             *time_checks(cols.reading_times_unix_s, now_s, limits),
@@ -65,6 +77,7 @@ def validate(cols: ReadingColumns, known_meters: np.ndarray, now_s: int, limits:
     flags = np.full(len(cols), Q.QUALITY_FLAG_NORMAL, dtype=np.int8)
     with np.errstate(invalid="ignore"):
         flags[pf < limits.pf_warn_below] = Q.QUALITY_FLAG_PF_WARNING
+        flags[(f < limits.frequency_warn_low_hz) | (f > limits.frequency_warn_high_hz)] = Q.QUALITY_FLAG_FREQUENCY_WARNING
         flags[(v < limits.voltage_warn_low_v) | (v > limits.voltage_warn_high_v)] = Q.QUALITY_FLAG_VOLTAGE_WARNING
     return Verdict(reasons, flags, limits)
 
@@ -139,6 +152,8 @@ def describe(reason: int, cols: ReadingColumns, i: int, limits: Limits = Limits(
         return f"consumption {cols.consumption_kwh[i]} kWh is negative"
     if reason == r.REJECTION_REASON_VOLTAGE_OUT_OF_RANGE:
         return f"voltage {cols.voltage_v[i]} V outside {limits.voltage_min_v:g}-{limits.voltage_max_v:g} V"
+    if reason == r.REJECTION_REASON_FREQUENCY_OUT_OF_RANGE:
+        return (f"frequency {cols.frequency_hz[i]} Hz outside {limits.frequency_min_hz:g}-{limits.frequency_max_hz:g} Hz")
     if reason == r.REJECTION_REASON_POWER_FACTOR_OUT_OF_RANGE:
         return f"power factor {cols.power_factor[i]} outside 0-1"
     if reason == r.REJECTION_REASON_NEGATIVE_VALUE:

@@ -55,7 +55,7 @@ def decode(records) -> tuple[ReadingRows | None, list[RejectedRow]]:
                 (rec.topic, rec.partition, rec.offset, 0)
             rejected.append(RejectedRow(
                 r.meter_id, r.reading_time_unix_s,
-                (r.consumption_kwh, r.demand_kw, r.voltage_v, r.current_a, r.power_factor),
+                (r.consumption_kwh, r.demand_kw, r.voltage_v, r.current_a, r.power_factor, r.frequency_hz),
                 RejectionReason.Name(msg.reason), msg.detail, msg.received_at_unix_ms, *where,
             ))
     if not parts:

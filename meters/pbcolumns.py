@@ -17,7 +17,9 @@ from meters.ingest.v1 import reading_pb2
 
 # Field numbers (reading.proto): ReadingBatch, then AcceptedReadings.
 _BATCH_INTS = (1, 2)  # meter_ids, reading_times_unix_s
-_BATCH_DOUBLES = (3, 4, 5, 6, 7)  # consumption_kwh, demand_kw, voltage_v, current_a, power_factor
+_BATCH_DOUBLES = (3, 4, 5, 6, 7, 8)  # consumption_kwh, demand_kw, voltage_v, current_a, power_factor, frequency_hz
+_DOUBLE_NAMES = ("consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor", "frequency_hz")
+_OPTIONAL = 8  # frequency_hz: left out when no reading reports it; read back as None
 BATCH, FLAGS, INGESTED_AT, LETTERS, METHOD, REASON, VERSIONS, ORIGIN, ENERGY_ONLY = range(1, 10)
 _PACKED_INTS = {FLAGS, METHOD, REASON, VERSIONS}
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
@@ -97,13 +99,18 @@ def _doubles(values: np.ndarray) -> bytes:
     return np.ascontiguousarray(values, dtype="<f8").tobytes()
 
 
+def reported(values: np.ndarray | None) -> bool:
+    """Whether an optional column holds anything: one no reading reports is sent empty."""
+    return values is not None and len(values) > 0 and not np.isnan(values).all()
+
+
 def encode_accepted(cols, flags: np.ndarray, ingested_at_ms: int, quality=None, origin: str = "",
                     energy_only: bool = False) -> bytes:
     """SerializeToString of the AcceptedReadings of `cols` (meters.readings.ReadingColumns) with their
     quality flags, their NEM quality (None or all version-0 actuals: left out) and origin."""
     batch = b"".join([_field(1, varints(cols.meter_ids)), _field(2, varints(cols.reading_times_unix_s)),
-                      *(_field(number, _doubles(getattr(cols, name))) for number, name in zip(_BATCH_DOUBLES, (
-                          "consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")))])
+                      *(_field(number, _doubles(getattr(cols, name))) for number, name in zip(_BATCH_DOUBLES, _DOUBLE_NAMES)
+                        if number != _OPTIONAL or reported(getattr(cols, name)))])
     parts = [_field(BATCH, batch, keep_empty=True), _field(FLAGS, varints(flags))]
     if ingested_at_ms:
         parts.append(_varint(INGESTED_AT << 3) + _varint(ingested_at_ms))
@@ -123,7 +130,7 @@ class Accepted:
     """The columns of one decoded AcceptedReadings; `letters` empty for streamed actuals."""
 
     ints: list[np.ndarray]  # meter_ids, reading_times_unix_s (int64)
-    doubles: list[np.ndarray]  # the five float64 columns
+    doubles: list[np.ndarray | None]  # the six float64 columns; frequency_hz None when not in the message
     flags: np.ndarray  # int64
     letters: np.ndarray  # S1
     method_flags: np.ndarray
@@ -217,7 +224,7 @@ def _decode(view: memoryview) -> Accepted:
     no_ints, no_doubles = np.zeros(0, np.int64), np.zeros(0, np.float64)
     return Accepted(
         [_join(batch.get(n), read_varints, no_ints) for n in _BATCH_INTS],
-        [_join(batch.get(n), _read_doubles, no_doubles) for n in _BATCH_DOUBLES],
+        [_join(batch.get(n), _read_doubles, None if n == _OPTIONAL else no_doubles) for n in _BATCH_DOUBLES],
         _join(top.get(FLAGS), read_varints, no_ints),
         np.frombuffer(letters[0], dtype="S1").copy() if letters else np.zeros(0, "S1"),
         *(_join(top.get(n), read_varints, no_ints) for n in (METHOD, REASON, VERSIONS)),
@@ -229,8 +236,8 @@ def _decode_slowly(payload: bytes) -> Accepted:
     b = msg.batch
     return Accepted(
         [np.array(b.meter_ids, np.int64), np.array(b.reading_times_unix_s, np.int64)],
-        [np.array(getattr(b, n), np.float64) for n in ("consumption_kwh", "demand_kw", "voltage_v", "current_a",
-                                                        "power_factor")],
+        [np.array(getattr(b, n), np.float64) if len(getattr(b, n)) or n != "frequency_hz" else None
+         for n in _DOUBLE_NAMES],
         np.array(msg.quality_flags, np.int64), np.frombuffer(msg.quality_letters, "S1").copy(),
         np.array(msg.method_flags, np.int64), np.array(msg.reason_codes, np.int64),
         np.array(msg.versions_unix_s, np.int64), msg.origin, msg.energy_only)

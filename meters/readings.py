@@ -11,7 +11,7 @@ from prometheus_client import Counter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meters.ingest.v1 import reading_pb2
-from meters.pbcolumns import Accepted, decode_accepted
+from meters.pbcolumns import Accepted, decode_accepted, reported
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class ReadingColumns:
     voltage_v: np.ndarray
     current_a: np.ndarray
     power_factor: np.ndarray
+    # Power frequency, Hz, NaN = not reported (see reading.proto): optional, so readings made without
+    # it (MDFF intervals, VEE substitutes, history rows) leave it out and get NaN for every row.
+    frequency_hz: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.frequency_hz is None:
+            object.__setattr__(self, "frequency_hz", np.full(len(self.meter_ids), np.nan))
 
     def __len__(self) -> int:
         return len(self.meter_ids)
@@ -74,33 +81,46 @@ def _quality_of(msg: Accepted, n: int) -> ReadingQuality:
 
 
 INT_COLUMNS = ("meter_ids", "reading_times_unix_s")
+# Measured values every reading carries (NaN = missing, rejected unless energy-only).
 FLOAT_COLUMNS = ("consumption_kwh", "demand_kw", "voltage_v", "current_a", "power_factor")
-COLUMN_NAMES = INT_COLUMNS + FLOAT_COLUMNS
+# Measured values some meters report: an empty column means not reported for every reading.
+OPTIONAL_COLUMNS = ("frequency_hz",)
+COLUMN_NAMES = INT_COLUMNS + FLOAT_COLUMNS + OPTIONAL_COLUMNS
 
 
 def column_lengths(batch: reading_pb2.ReadingBatch) -> dict[str, int]:
-    return {name: len(getattr(batch, name)) for name in COLUMN_NAMES}
+    """Each column's length; an empty optional column counts as full (not reported for every reading)."""
+    lengths = {name: len(getattr(batch, name)) for name in COLUMN_NAMES}
+    for name in OPTIONAL_COLUMNS:
+        lengths[name] = lengths[name] or lengths["meter_ids"]
+    return lengths
 
 
 def from_batch(batch: reading_pb2.ReadingBatch) -> ReadingColumns:
     """Columns of a batch whose column lengths were already checked equal."""
     ints = [np.array(getattr(batch, n), dtype=np.int64) for n in INT_COLUMNS]
     floats = [np.array(getattr(batch, n), dtype=np.float64) for n in FLOAT_COLUMNS]
-    return ReadingColumns(*ints, *floats)
+    optional = [np.array(getattr(batch, n), dtype=np.float64) if len(getattr(batch, n)) else None
+                for n in OPTIONAL_COLUMNS]
+    return ReadingColumns(*ints, *floats, *optional)
 
 
 def to_batch(cols: ReadingColumns) -> reading_pb2.ReadingBatch:
     batch = reading_pb2.ReadingBatch()
     for name in COLUMN_NAMES:
-        getattr(batch, name).extend(getattr(cols, name).tolist())
+        values = getattr(cols, name)
+        if name not in OPTIONAL_COLUMNS or reported(values):
+            getattr(batch, name).extend(values.tolist())
     return batch
 
 
 def from_arrays(**arrays: np.ndarray) -> ReadingColumns:
-    """Columns from same-named arrays (e.g. a fleet chunk), copied to the right dtypes."""
+    """Columns from same-named arrays (e.g. a fleet chunk), copied to the right dtypes; an optional
+    column left out (or None) is not reported."""
     return ReadingColumns(
         *(np.asarray(arrays[n], dtype=np.int64) for n in INT_COLUMNS),
         *(np.asarray(arrays[n], dtype=np.float64) for n in FLOAT_COLUMNS),
+        *(None if arrays.get(n) is None else np.asarray(arrays[n], dtype=np.float64) for n in OPTIONAL_COLUMNS),
     )
 
 
@@ -140,6 +160,7 @@ def from_accepted_with_quality(payload: bytes) -> tuple[ReadingColumns, np.ndarr
 def add_summaries(total: reading_pb2.IngestSummary, part: reading_pb2.IngestSummary) -> None:
     total.voltage_warnings += part.voltage_warnings
     total.pf_warnings += part.pf_warnings
+    total.frequency_warnings += part.frequency_warnings
     add_counts(total, part)
 
 
