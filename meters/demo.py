@@ -59,7 +59,7 @@ def stream_fleet(mesh: Mesh, cfg: FleetConfig, topology) -> tuple[DemoResult, de
                 for chunk in iter_reading_chunks(cfg, topology):
                     cols = from_arrays(**{n: getattr(chunk, n) for n in (
                         "meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw", "voltage_v",
-                        "current_a", "power_factor")})
+                        "current_a", "power_factor", "frequency_hz")})
                     sent += len(cols)
                     truth.keys |= demo_report.planted(cols.meter_ids, cols.reading_times_unix_s, chunk.anomaly_type)
                     progress.update(task, completed=sent)

@@ -14,6 +14,7 @@ from meters.fleet.anomalies import ANOMALY_CODES, apply_value_anomalies, plant_e
 from meters.fleet.calendar import REGIONS, RegionClock, interval_end_times
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import EventEffects, event_effects
+from meters.fleet.frequency import frequency_reporters, meter_frequency, plan_frequency_excursions, system_frequency
 from meters.fleet.segments import SEGMENTS, shape_factors, temperature_factors
 
 NOMINAL_V = 230.0
@@ -41,6 +42,7 @@ class ReadingChunk:
     voltage_v: np.ndarray
     current_a: np.ndarray  # per phase, magnitude of the metered flow
     power_factor: np.ndarray
+    frequency_hz: np.ndarray  # float64, NaN where the meter does not report it (meters/fleet/frequency.py)
     anomaly_type: np.ndarray  # uint8 truth, 0 = normal (see ANOMALY_CODES)
     day: int
     chunk: int
@@ -72,6 +74,8 @@ class DayContext:
         nem_hours = (np.arange(len(self.times)) + 0.5) * cfg.interval_minutes / 60.0
         offsets = (self.clock.local_hours[:, :1] - nem_hours[:1] + 12.0) % 24.0 - 12.0
         self.local_continuous = nem_hours[None, :] + offsets
+        # One system frequency at each interval end, shared by every meter and chunk of the day.
+        self.frequency = system_frequency(cfg, day, self.times, plan_frequency_excursions(cfg))
 
 
 def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus_offsets: np.ndarray,
@@ -163,7 +167,11 @@ def build_chunk(cfg: FleetConfig, topo, events, ctx: DayContext, chunk: int, bus
     for r in np.unique(region):  # at most five regions
         region_demand[r] = p_kw[region == r].sum(axis=0)
 
-    readings, missing = _to_rows(cfg, ctx, chunk, par["meter_id"].to_numpy(), code, energy, voltage, current, pf, h)
+    meter_ids = par["meter_id"].to_numpy()
+    # Its own generator: adding frequency left every other value of the fleet as it was.
+    hz = meter_frequency(np.random.default_rng([cfg.seed, 37, ctx.day, chunk]), ctx.frequency,
+                         frequency_reporters(cfg, meter_ids))
+    readings, missing = _to_rows(cfg, ctx, chunk, meter_ids, code, energy, voltage, current, pf, hz, h)
     energised = np.maximum.reduceat(on, tx_starts, axis=0)  # a transformer is live while any of its meters is
     hourly = _transformer_hourly(cfg, ctx, topo, tx_rows, tx_region, tx_s, tx_p, cap, fx, energised)
     return FleetChunk(readings, missing, hourly, region_demand)
@@ -211,7 +219,7 @@ def _battery_shift(ctx, battery_kwh, region, load, pv) -> np.ndarray:
     return shift
 
 
-def _to_rows(cfg, ctx, chunk, meter_ids, code, energy, voltage, current, pf, h):
+def _to_rows(cfg, ctx, chunk, meter_ids, code, energy, voltage, current, pf, hz, h):
     """(meter, interval) grids -> time-ordered rows at meter resolution, absent rows split off."""
     codes_t = code.T
     keep = ~np.isin(codes_t, ABSENT)
@@ -227,6 +235,7 @@ def _to_rows(cfg, ctx, chunk, meter_ids, code, energy, voltage, current, pf, h):
         voltage_v=np.round(voltage.T[keep], 1),
         current_a=np.round(current.T[keep], 2),
         power_factor=np.round(pf.T[keep], 3),
+        frequency_hz=hz.T[keep],
         anomaly_type=codes_t[keep],
         day=ctx.day,
         chunk=chunk,

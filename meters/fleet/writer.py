@@ -21,6 +21,7 @@ from meters.fleet.anomalies import ANOMALY_CODES
 from meters.fleet.chunks import ReadingChunk
 from meters.fleet.config import FleetConfig
 from meters.fleet.events import plan_transformer_events
+from meters.fleet.frequency import plan_frequency_excursions
 from meters.fleet.generate import TruthAccumulator, customer_segments, iter_fleet_chunks
 from meters.fleet.meter_events import EVENT_COLUMNS, iter_meter_events
 from meters.fleet.outages import plan_outages
@@ -30,7 +31,7 @@ from meters.fleet.topology import Topology, generate_topology
 EVENT_SCHEMA = pa.schema([("event_id", pa.string()), ("meter_id", pa.int64()), ("type", pa.int64()),
                           ("event_time_unix_ms", pa.int64()), ("detail", pa.string())])
 READING_COLUMNS = ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw",
-                   "voltage_v", "current_a", "power_factor")
+                   "voltage_v", "current_a", "power_factor", "frequency_hz")
 
 
 def write_table(table: pa.Table | pd.DataFrame | dict, path: Path) -> None:
@@ -91,6 +92,8 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
     thefts = plan_thefts(cfg, topo)
     write_table(outages, out / "truth" / "outages.parquet")
     write_table(thefts, out / "truth" / "thefts.parquet")
+    excursions = plan_frequency_excursions(cfg)
+    write_table(excursions, out / "truth" / "frequency_excursions.parquet")
 
     truth = TruthAccumulator(cfg)
     anomalies: list[pa.Table] = []
@@ -144,6 +147,7 @@ def write_fleet(cfg: FleetConfig, out: Path, on_chunk: Callable[[int, int], None
             "outages": int((~outages["momentary"]).sum()),
             "momentary_outages": int(outages["momentary"].sum()),
             "thefts": len(thefts),
+            "frequency_excursions": len(excursions),
             "by_anomaly_type": {name: int(anomaly_counts[code]) for name, code in ANOMALY_CODES.items()},
         },
         "files": {str(p.relative_to(out)): _sha256(p) for p in files},
