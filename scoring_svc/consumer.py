@@ -28,6 +28,7 @@ from meters.ingest.v1.reading_pb2 import QualityFlag
 from meters.readings import ReadingColumns, from_accepted
 from scoring_svc.alerts import AlertSender
 from scoring_svc.anomalies import AnomalyScorer, ScoredBatch, anomaly_alert, anomaly_predictions
+from scoring_svc.frequency import count_new, frequency_alert, frequency_excursions
 from scoring_svc.metrics import ANOMALIES, CONSUMER_LAG, CONSUMER_RESTARTS, PREDICTIONS_STORED, READINGS_SCORED
 from scoring_svc.predictors import Models
 from scoring_svc.refill import refill
@@ -156,6 +157,9 @@ class StreamScorer:
         async with self._store.pool.connection() as conn, conn.transaction():
             new = await insert_predictions(conn, anomaly_predictions(scored))
             await enqueue_alerts(conn, [anomaly_alert(p) for p in new])
+            # System-wide: one row per excursion's reading time, whichever partition sees it first.
+            excursions = await insert_predictions(conn, frequency_excursions(polled.cols))
+            await enqueue_alerts(conn, [frequency_alert(p) for p in excursions])
             if stats:
                 async with conn.cursor() as cur:
                     await cur.executemany(
@@ -164,7 +168,8 @@ class StreamScorer:
         for p in new:
             ANOMALIES.labels(p.anomaly_type).inc()
         PREDICTIONS_STORED.labels("reading_anomaly").inc(len(new))
-        if new:
+        count_new(excursions)
+        if new or excursions:
             self._sender.wake()
         return len(new)
 
