@@ -12,6 +12,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from meters.deadlines import CALL_S
 from meters.fleet import FleetConfig, Topology
 from meters.fleet.meter_events import iter_meter_events
 from meters.fleet.outages import plan_outages
@@ -51,7 +52,7 @@ def _nem(ts) -> str:
 
 def _watch(channel: grpc.Channel, console: Console, seen: dict, stop: threading.Event) -> None:
     stream = outage_service_pb2_grpc.OutageServiceStub(channel).WatchOutages(
-        pb.WatchOutagesRequest(min_level=outage_pb2.OUTAGE_LEVEL_TRANSFORMER))
+        pb.WatchOutagesRequest(min_level=outage_pb2.OUTAGE_LEVEL_TRANSFORMER), timeout=3600)
     threading.Thread(target=lambda: (stop.wait(), stream.cancel()), daemon=True).start()
     try:
         for change in stream:
@@ -95,7 +96,7 @@ def _wait_quiet(channel: grpc.Channel, may_stay_open: int, timeout_s: float = 30
     stub = outage_service_pb2_grpc.OutageServiceStub(channel)
     deadline, last, since = time.monotonic() + timeout_s, None, time.monotonic()
     while time.monotonic() < deadline:
-        page = stub.ListOutages(pb.ListOutagesRequest(page_size=1000))
+        page = stub.ListOutages(pb.ListOutagesRequest(page_size=1000), timeout=CALL_S)
         state = [(o.outage_id, o.state) for o in page.outages]
         if state != last:
             last, since = state, time.monotonic()
@@ -130,7 +131,8 @@ def run(mesh: Mesh, cfg: FleetConfig, topology: Topology, out: Path, console: Co
         _wait_quiet(scoring, open_at_end)
         stop.set()
         watcher.join(timeout=5)
-        listed = outage_service_pb2_grpc.OutageServiceStub(scoring).ListOutages(pb.ListOutagesRequest(page_size=1000))
+        listed = outage_service_pb2_grpc.OutageServiceStub(scoring).ListOutages(pb.ListOutagesRequest(page_size=1000),
+                                                                               timeout=CALL_S)
     month = report_month(cfg)
     events, served = sources.read_postgres(mesh.pg_dsn, Month.parse(month))
     paths = write_reliability_report(events, served, month, out)

@@ -26,7 +26,7 @@ GUARDED = {
     "alerts.alerts", "alerts.escalation_steps", "customers.customers", "customers.customer_meters",
     "customers.demand_response_events", "customers.demand_response_participants", "customers.segmentation_runs", "customers.regional_weather",
     "forecast.meter_scopes", "forecast.model_versions", "grid.substations", "grid.transformers",
-    "grid.meter_connections", "meters.smart_meters",
+    "grid.meter_connections", "grid.feeders", "grid.planned_work", "meters.smart_meters",
 }
 
 

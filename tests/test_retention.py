@@ -41,7 +41,7 @@ def rows_at(times, first_meter: int = 1, received_s: int = NOW) -> ReadingRows:
 
 
 def rejected_at(received_s: int, offset: int) -> RejectedRow:
-    return RejectedRow(7, received_s, (-1.0, 1.0, 230.0, 1.0, 0.9), "REJECTION_REASON_NEGATIVE_CONSUMPTION",
+    return RejectedRow(7, received_s, (-1.0, 1.0, 230.0, 1.0, 0.9, float("nan")), "REJECTION_REASON_NEGATIVE_CONSUMPTION",
                        "consumption -1.0 kWh is negative", received_s * 1000, "meter-readings-rejected", 0, offset)
 
 

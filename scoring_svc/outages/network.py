@@ -8,8 +8,24 @@ def _table(tables, name: str) -> pd.DataFrame:
     return tables[name] if isinstance(tables, dict) else getattr(tables, name)
 
 
+class ById:
+    """Values looked up by asset id (an int or an array of ids) over the sorted ids: no array as long as
+    the largest id (transformer ids like 77,001,001 are real asset numbers)."""
+
+    def __init__(self, ids: np.ndarray, values):
+        self.ids = ids
+        self.values = values
+
+    def __getitem__(self, key):
+        idx = np.searchsorted(self.ids, key)
+        if np.ndim(idx) == 0:
+            return self.values[int(idx)]
+        return np.asarray(self.values)[idx]
+
+
 class Network:
-    """Arrays indexed by id: a meter's transformer, a transformer's feeder, each asset's meters."""
+    """A meter's transformer (array indexed by meter id), a transformer's feeder, substation, meters and
+    size (by transformer id), each feeder's transformers."""
 
     def __init__(self, tables):
         meters, tx = _table(tables, "meters"), _table(tables, "transformers")
@@ -18,20 +34,22 @@ class Network:
         self.n_meter_ids = int(mid.max()) + 1
         self.meter_tx = np.zeros(self.n_meter_ids, np.int64)
         self.meter_tx[mid] = meters["transformer_id"].to_numpy(np.int64)
-        tid = tx["transformer_id"].to_numpy(np.int64)
-        n_tx = int(tid.max()) + 1
-        self.tx_feeder = np.zeros(n_tx, np.int64)
-        self.tx_feeder[tid] = tx["feeder_id"].to_numpy(np.int64)
-        self.tx_substation = np.zeros(n_tx, np.int64)
-        self.tx_substation[tid] = tx["substation_id"].to_numpy(np.int64)
+        order = np.argsort(tx["transformer_id"].to_numpy(np.int64), kind="stable")
+        tid = tx["transformer_id"].to_numpy(np.int64)[order]
+        feeder = tx["feeder_id"].to_numpy(np.int64)[order]
+        self.tx_feeder = ById(tid, feeder)
+        self.tx_substation = ById(tid, tx["substation_id"].to_numpy(np.int64)[order])
         self.substation_region = dict(zip(subs["substation_id"].astype(int), subs["region"].astype(str)))
-        order = np.argsort(self.meter_tx[mid], kind="stable")
-        by_tx = mid[order]
-        bounds = np.searchsorted(self.meter_tx[by_tx], np.arange(n_tx + 1))
-        self.tx_meters = [by_tx[bounds[i]:bounds[i + 1]] for i in range(n_tx)]
-        self.tx_size = np.diff(bounds)
+        by_tx = mid[np.argsort(self.meter_tx[mid], kind="stable")]
+        tx_of = self.meter_tx[by_tx]
+        lo, hi = np.searchsorted(tx_of, tid, "left"), np.searchsorted(tx_of, tid, "right")
+        self.tx_meters = ById(tid, [by_tx[a:b] for a, b in zip(lo, hi)])
+        self.tx_size = ById(tid, hi - lo)
+        f_order = np.argsort(feeder, kind="stable")
+        f_sorted, t_sorted = feeder[f_order], tid[f_order]
+        starts = np.flatnonzero(np.r_[True, f_sorted[1:] != f_sorted[:-1]])
         self.feeder_txs: dict[int, np.ndarray] = {
-            int(f): np.sort(tid[tx["feeder_id"].to_numpy() == f]) for f in np.unique(self.tx_feeder[tid])}
+            int(f_sorted[a]): np.sort(t_sorted[a:b]) for a, b in zip(starts, np.r_[starts[1:], len(f_sorted)])}
 
     def meters_of(self, level: str, asset_id: int) -> np.ndarray:
         if level == "meter":
