@@ -1,4 +1,5 @@
-"""OutageService: outages as the detector stored them (scoring_svc/outage_stream.py), planned work, feeders."""
+"""OutageService: outages as the detector stored them (scoring_svc/outage_stream.py), planned work, feeders,
+the monthly reliability report (scoring_svc/reliability_rpc.py)."""
 
 import datetime as dt
 
@@ -10,6 +11,7 @@ from meters.paging import decode_token, encode_token, page_size
 from meters.scoring.v1 import outage_pb2, outage_service_pb2 as pb, outage_service_pb2_grpc
 from meters.timestamps import from_us, to_proto, to_us
 from scoring_svc.outage_store import OutageStore
+from scoring_svc.reliability_rpc import ReliabilityReports
 
 LEVELS = {outage_pb2.OUTAGE_LEVEL_METER: "meter", outage_pb2.OUTAGE_LEVEL_TRANSFORMER: "transformer",
           outage_pb2.OUTAGE_LEVEL_FEEDER: "feeder"}
@@ -88,6 +90,7 @@ class OutageServicer(outage_service_pb2_grpc.OutageServiceServicer):
         self._store = store
         self._signal = signal
         self._watch_poll_s = watch_poll_s
+        self._reports = ReliabilityReports(store.pool)
 
     async def ListOutages(self, request, context):
         limit = page_size(request.page_size, 100, 1000)
@@ -147,3 +150,6 @@ class OutageServicer(outage_service_pb2_grpc.OutageServiceServicer):
             rows = [(f.feeder_id, f.substation_id, f.display_name or f"F-{f.feeder_id:06d}") for f in request.feeders]
             created = await self._store.create_feeders(rows, change)
         return pb.BatchCreateFeedersResponse(created=created, already_existed=len(rows) - created)
+
+    async def GetReliabilityReport(self, request, context):
+        return pb.GetReliabilityReportResponse(report=await self._reports.report(request.month, request.region))

@@ -71,6 +71,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _OUTAGE + "CreatePlannedWork": _roles(GRID_OPS),
     _OUTAGE + "ListPlannedWork": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _OUTAGE + "BatchCreateFeeders": _roles(PLATFORM_ADMIN),
+    _OUTAGE + "GetReliabilityReport": _roles(GRID_OPS, ANALYST),
     # forecast
     _FORECAST + "GetDemandForecast": _READERS,
     _FORECAST + "ListForecastRuns": _READERS,

@@ -34,6 +34,21 @@ class ReportPaths:
     indices_csv: Path
 
 
+@dataclass(frozen=True)
+class ReliabilityReport:
+    """A month's report in memory: the HTML and both CSVs as bytes, the events and indices behind them."""
+
+    month_events: MonthEvents
+    by: dict[str, pd.DataFrame]  # grouping -> indices_of rows
+    html: bytes
+    events_csv: bytes
+    indices_csv: bytes
+
+    @property
+    def stem(self) -> str:
+        return f"reliability-{self.month_events.month.label}"
+
+
 def events_table(me: MonthEvents) -> pd.DataFrame:
     """The month's interruptions as the CSV holds them (local times ISO 8601), in start order."""
     ev = me.events.sort_values(["started_unix_s", "outage_id"], kind="stable").copy()
@@ -90,11 +105,11 @@ def _meds(me: MonthEvents) -> str:
     return f"<p>{html.escape(rule)}</p>{_table(t)}"
 
 
-def render_html(me: MonthEvents, by: dict[str, pd.DataFrame]) -> str:
-    month = html.escape(me.month.label)
+def render_html(me: MonthEvents, by: dict[str, pd.DataFrame], scope: str = "Network") -> str:
+    month, scope = html.escape(me.month.label), html.escape(scope)
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Reliability {month}</title>",
-        f"<style>{STYLE}</style></head><body><h1>Network reliability, {month}</h1>",
+        f"<style>{STYLE}</style></head><body><h1>{scope} reliability, {month}</h1>",
         f"<p>{me.customers:,} customers served; {len(me.events):,} interruptions started this month "
         f"(local time {html.escape(me.month.tz)}; an interruption counts whole on the day it started). "
         "Momentary: 3 minutes or less (AER STPIS). SAIDI in minutes per customer, SAIFI and MAIFI in "
@@ -112,15 +127,36 @@ def render_html(me: MonthEvents, by: dict[str, pd.DataFrame]) -> str:
     return "\n".join(parts)
 
 
-def write_reliability_report(outages: pd.DataFrame, served: pd.DataFrame, month: str, out_dir: Path) -> ReportPaths:
-    """Write the month's HTML report and its two CSVs under out_dir; return their paths."""
+def of_region(outages: pd.DataFrame, served: pd.DataFrame, region: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outages and customers served of one region only (its own major event days follow from them)."""
+    return (outages[outages["region"] == region].reset_index(drop=True),
+            served[served["region"] == region].reset_index(drop=True))
+
+
+def build_reliability_report(outages: pd.DataFrame, served: pd.DataFrame, month: str,
+                             scope: str = "Network") -> ReliabilityReport:
+    """The month's HTML report and its two CSVs, in memory (CPU-bound: pandas and matplotlib)."""
     me = month_events(outages, served, month)
     by = {g: indices_of(me, served, g) for g in GROUPINGS}
+    return ReliabilityReport(me, by, render_html(me, by, scope).encode("utf-8"),
+                             events_table(me).to_csv(index=False).encode("utf-8"),
+                             indices_csv(by).to_csv(index=False).encode("utf-8"))
+
+
+def write_reliability_report(outages: pd.DataFrame, served: pd.DataFrame, month: str, out_dir: Path) -> ReportPaths:
+    """Write the month's HTML report and its two CSVs under out_dir; return their paths."""
+    return write_report_files(build_reliability_report(outages, served, month), out_dir)
+
+
+def write_report_files(report: ReliabilityReport | tuple[str, bytes, bytes, bytes], out_dir: Path) -> ReportPaths:
+    """Write a report's three files as reliability-YYYY-MM.html, -events.csv, -indices.csv under out_dir.
+
+    `report` is a ReliabilityReport or (stem, html, events_csv, indices_csv), e.g. as an RPC returned them."""
+    stem, *data = ((report.stem, report.html, report.events_csv, report.indices_csv)
+                   if isinstance(report, ReliabilityReport) else report)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"reliability-{me.month.label}"
     paths = ReportPaths(out / f"{stem}.html", out / f"{stem}-events.csv", out / f"{stem}-indices.csv")
-    events_table(me).to_csv(paths.events_csv, index=False)
-    indices_csv(by).to_csv(paths.indices_csv, index=False)
-    paths.html.write_text(render_html(me, by), encoding="utf-8")
+    for path, content in zip((paths.html, paths.events_csv, paths.indices_csv), data):
+        path.write_bytes(content)
     return paths

@@ -55,17 +55,35 @@ def read_served(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas() if path.is_file() else read_topology(path)
 
 
+def _window(month: Month) -> dict:
+    window = {"history_start": month.end - pd.DateOffset(years=HISTORY_YEARS), "month_end": month.end}
+    return {k: v.to_pydatetime() for k, v in window.items()}
+
+
+def _frames(outage_rows: list, served_rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    outages = pd.DataFrame(outage_rows, columns=list(OUTAGE_COLUMNS))
+    served = pd.DataFrame(served_rows, columns=list(SERVED_COLUMNS))
+    for col in ("substation_id", "feeder_id", "customers"):
+        served[col] = served[col].astype("int64")
+    return outages, served
+
+
 def read_postgres(dsn: str, month: Month) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(outages of the five years up to the month's end, customers served per feeder) from PostgreSQL."""
     import psycopg
 
-    window = {"history_start": month.end - pd.DateOffset(years=HISTORY_YEARS), "month_end": month.end}
-    window = {k: v.to_pydatetime() for k, v in window.items()}
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(OUTAGES_SQL, window)
-        outages = pd.DataFrame(cur.fetchall(), columns=list(OUTAGE_COLUMNS))
+        cur.execute(OUTAGES_SQL, _window(month))
+        outages = cur.fetchall()
         cur.execute(SERVED_SQL)
-        served = pd.DataFrame(cur.fetchall(), columns=list(SERVED_COLUMNS))
-    for col in ("substation_id", "feeder_id", "customers"):
-        served[col] = served[col].astype("int64")
-    return outages, served
+        return _frames(outages, cur.fetchall())
+
+
+async def read_postgres_pool(pool, month: Month) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """read_postgres over an async connection pool (the servicer's), in one read-only snapshot."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        await cur.execute(OUTAGES_SQL, _window(month))
+        outages = await cur.fetchall()
+        await cur.execute(SERVED_SQL)
+        return _frames(outages, await cur.fetchall())

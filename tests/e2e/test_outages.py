@@ -40,17 +40,17 @@ def outage_mesh(all_services):
         yield all_services
 
 
-@pytest.fixture(scope="module")
-def network(outage_mesh):
-    with outage_mesh.channel("scoring") as scoring, outage_mesh.channel("ingest") as ingest:
+def register_network(mesh, substation: int, feeders, region: str) -> list[tuple[int, int]]:
+    """A substation with these feeders, TX_PER_FEEDER transformers of METERS_PER_TX meters each; (feeder, tx)s."""
+    with mesh.channel("scoring") as scoring, mesh.channel("ingest") as ingest:
         grid = scoring_service_pb2_grpc.ScoringServiceStub(scoring)
         grid.BatchCreateSubstations(scoring_service_pb2.BatchCreateSubstationsRequest(substations=[
-            transformer_pb2.Substation(substation_id=SUBSTATION, display_name="ZS-TEST", region="NSW")]))
+            transformer_pb2.Substation(substation_id=substation, display_name=f"ZS-{substation}", region=region)]))
         outage_service_pb2_grpc.OutageServiceStub(scoring).BatchCreateFeeders(pb.BatchCreateFeedersRequest(
-            feeders=[outage_pb2.Feeder(feeder_id=f, substation_id=SUBSTATION) for f in FEEDERS]))
-        txs = [(f, transformer(f, k)) for f in FEEDERS for k in range(TX_PER_FEEDER)]
+            feeders=[outage_pb2.Feeder(feeder_id=f, substation_id=substation) for f in feeders]))
+        txs = [(f, transformer(f, k)) for f in feeders for k in range(TX_PER_FEEDER)]
         grid.BatchCreateTransformers(scoring_service_pb2.BatchCreateTransformersRequest(transformers=[
-            transformer_pb2.Transformer(transformer_id=t, substation_id=SUBSTATION, region="NSW", capacity_kva=200,
+            transformer_pb2.Transformer(transformer_id=t, substation_id=substation, region=region, capacity_kva=200,
                                         feeder_id=f) for f, t in txs]))
         grid.BatchCreateMeterConnections(scoring_service_pb2.BatchCreateMeterConnectionsRequest(connections=[
             transformer_pb2.MeterConnection(meter_id=m, transformer_id=t) for _, t in txs for m in meters_of(t)]))
@@ -58,6 +58,11 @@ def network(outage_mesh):
                                  for _, t in txs for m in meters_of(t)])
     time.sleep(12)  # the detector picks the network up at its next refresh (every 10 s)
     return txs
+
+
+@pytest.fixture(scope="module")
+def network(outage_mesh):
+    return register_network(outage_mesh, SUBSTATION, FEEDERS, "NSW")
 
 
 def send(mesh, kind: int, meter_ids: list[int], t_s: float, tag: str) -> None:
