@@ -9,6 +9,11 @@ else the network's, scaled by the scope's share of that parent's demand over the
 band is calibrated on the scope's own errors over the last week (borrowed.py), so it widens for
 small, noisy scopes and at the times of day they are noisy.
 
+A weather forecast in the request (points of time and temperature_c) must cover every step of the
+horizon (else INVALID_ARGUMENT naming the steps, weather_input.on_steps); a scope answered by its own
+model trained with temperatures takes it in place of the persistence outlook, and model_version says
+whether it was used. A request with weather is always computed.
+
 Network and region forecasts (and the parent forecast a borrowed one scales) follow the level of the
 demand measured in the week before the start (level.py), not the training fleet's; the factor is
 stored with the run (forecast_runs.level_scale) and model_version says when it applied or when there
@@ -27,6 +32,7 @@ from forecast_svc.bottom_up import sum_forecasts
 from forecast_svc.model import DemandModel
 from forecast_svc.scopes import NETWORK, REGION, SCOPES, TIMEZONES, Scope
 from forecast_svc.store import ForecastStore, Point, Run
+from forecast_svc.weather_input import WeatherGap, on_steps
 from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
 from meters.model_registry import ModelNotFound, ModelRegistry
 
@@ -77,18 +83,21 @@ class Forecaster:
         self.interval_level = interval_level
 
     async def get(self, scope: str, scope_id: str, horizon_hours: int, start: dt.datetime | None,
-                  refresh: bool) -> Run:
+                  refresh: bool, weather: list[tuple[dt.datetime, float]] | None = None) -> Run:
         horizon = validate(scope, scope_id, horizon_hours)
         start = _floor(start or dt.datetime.now(dt.timezone.utc))
-        if not refresh:
+        temperature = weather_on_steps(weather, start, horizon)
+        if not refresh and temperature is None:
             found = await self.store.find_run(scope, scope_id, start, horizon)
             if found is not None:
                 return await self.store.get_run(found, horizon)
-        run = await self.compute(scope, scope_id, horizon, start)
+        run = await self.compute(scope, scope_id, horizon, start, temperature)
         await self.store.save_run(run)
         return run
 
-    async def compute(self, scope: str, scope_id: str, horizon: int, start: dt.datetime) -> Run:
+    async def compute(self, scope: str, scope_id: str, horizon: int, start: dt.datetime,
+                      temperature: np.ndarray | None = None) -> Run:
+        """temperature: a weather forecast on the horizon's steps (weather_on_steps), or None."""
         region = scope_id if scope == REGION else ""
         if scope not in (NETWORK, REGION):
             region = await self.store.region_of(scope, scope_id)
@@ -104,10 +113,15 @@ class Forecaster:
         elif own is not None:
             model, version = own
             lv = level.measure(model, history, start)
-            f = level.forecast(model, history, start, steps, lv)
+            used = temperature is not None and model.params.has_temperature
+            f = level.forecast(model, history, start, steps, lv, temperature if used else None)
             version, scale = version + lv.note(), lv.factor if lv.ratio is not None else None
+            if temperature is not None:
+                version += " (weather forecast used)" if used else " (weather ignored: model has no temperature)"
         else:
             f, version, scale = await self._borrowed(target, history, start, steps)
+        if temperature is not None and not (own is not None and regions is None):
+            version += " (weather ignored: only a scope's own model takes it)"
         points = [Point(t.to_pydatetime(), float(p), float(lo), float(hi))
                   for t, p, lo, hi in zip(f.ds, f.forecast, f.lower, f.upper)]
         return Run(0, scope, scope_id, start, horizon, self.interval_level, version, start, points,
@@ -175,6 +189,21 @@ class Forecaster:
                      else ", band from the share's spread: under a day measured")
             return b.frame, f"{version} (via {parent.model_name} x {b.share:.4g}{note})", b.share * b.level.factor
         raise failed_precondition("no promoted forecast model: run `meters train` or RetrainForecastModel", "NO_MODEL")
+
+
+def weather_on_steps(weather: list[tuple[dt.datetime, float]] | None, start: dt.datetime,
+                     horizon: int) -> np.ndarray | None:
+    """The weather forecast on the horizon's 15-minute steps; None without one; INVALID_ARGUMENT
+    naming the steps it does not cover."""
+    if not weather:
+        return None
+    series = pd.Series([t for _, t in weather], index=pd.DatetimeIndex([w for w, _ in weather]).tz_convert("UTC"))
+    series = series.sort_index().groupby(level=0).mean()
+    ends = pd.date_range(pd.Timestamp(start) + STEP, periods=horizon * 4, freq=STEP)
+    try:
+        return on_steps(series, ends, pd.Timedelta(STEP))
+    except WeatherGap as e:
+        raise invalid_argument("weather does not cover the horizon", FieldViolation("weather", str(e))) from None
 
 
 def _floor(t: dt.datetime) -> dt.datetime:

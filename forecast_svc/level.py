@@ -87,12 +87,13 @@ def measure(model: DemandModel, history: pd.DataFrame, start: dt.datetime) -> Le
 
 
 def forecast(model: DemandModel, history: pd.DataFrame, start: dt.datetime, steps: int,
-             level: Level) -> pd.DataFrame:
-    """The model's forecast at `level`: from the history at the model's level, then scaled back, the
+             level: Level, temperature: np.ndarray | None = None) -> pd.DataFrame:
+    """The model's forecast at `level` (temperature: a weather forecast for the steps, else the
+    model's outlook): from the history at the model's level, then scaled back, the
     band widened by the measured spread in excess of the model's own (ModelParams.window_spread_mw)."""
     if not level.adapted:
-        return model.forecast(history, pd.Timestamp(start), steps)
-    f = model.forecast(history.assign(y=history["y"] / level.factor), pd.Timestamp(start), steps)
+        return model.forecast(history, pd.Timestamp(start), steps, temperature)
+    f = model.forecast(history.assign(y=history["y"] / level.factor), pd.Timestamp(start), steps, temperature)
     f[["forecast", "lower", "upper"]] *= level.factor
     # What the measured steps scatter around the scaled model beyond what the model's own training
     # week scattered (scaled, KEEP allowed for the factor's own error): noise the training fleet

@@ -50,7 +50,8 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
         run = await self._forecaster.get(
             SCOPE_NAMES.get(request.scope or 1, "?"), request.scope_id, request.horizon_hours,
             request.start_time.ToDatetime(dt.timezone.utc) if request.HasField("start_time") else None,
-            request.refresh)
+            request.refresh,
+            [(w.time.ToDatetime(dt.timezone.utc), w.temperature_c) for w in request.weather])
         return pb.GetDemandForecastResponse(forecast_run=run_message(run))
 
     async def ListForecastRuns(self, request, context):
