@@ -29,7 +29,8 @@ from meters.readings import ReadingColumns, from_accepted
 from scoring_svc.alerts import AlertSender
 from scoring_svc.anomalies import AnomalyScorer, ScoredBatch, anomaly_alert, anomaly_predictions
 from scoring_svc.frequency import count_new, frequency_alert, frequency_excursions
-from scoring_svc.metrics import ANOMALIES, CONSUMER_LAG, CONSUMER_RESTARTS, PREDICTIONS_STORED, READINGS_SCORED
+from scoring_svc.metrics import (ANOMALIES, CONSUMER_LAG, CONSUMER_RESTARTS, PREDICTIONS_STORED, READINGS_FLAGGED,
+                                 READINGS_SCORED)
 from scoring_svc.predictors import Models
 from scoring_svc.refill import refill
 from scoring_svc.store import ScoringStore, enqueue_alerts, insert_predictions
@@ -152,6 +153,7 @@ class StreamScorer:
         # calls and health checks are served meanwhile.
         polled, scored = await asyncio.to_thread(self._score, records)
         READINGS_SCORED.labels("stream").inc(len(polled.cols))
+        READINGS_FLAGGED.inc(scored.anomaly_count)
         transformer_ids = await self._store.transformers_of(polled.cols.meter_ids)
         stats = await asyncio.to_thread(voltage_stats, polled, transformer_ids)
         async with self._store.pool.connection() as conn, conn.transaction():

@@ -19,6 +19,15 @@ READINGS_SCORED = Counter("meters_scoring_readings_scored_total", "Readings scor
 ANOMALIES = Counter("meters_scoring_anomalies_total",
                     "Anomalous readings found in the stream (new predictions; replays not counted), by anomaly type.",
                     ["anomaly_type"])
+# Model drift: the share of streamed readings the anomaly model flags (flagged / scored, both counting a
+# replayed poll alike) against the share it flagged on its own calibration data when trained.
+READINGS_FLAGGED = Counter("meters_scoring_readings_flagged_total",
+                           "Streamed readings the anomaly model scored at or above its threshold (replays included,"
+                           " as in meters_scoring_readings_scored_total{path=\"stream\"}).")
+ANOMALY_BASELINE = Gauge("meters_scoring_anomaly_baseline_flag_ratio",
+                         "Share of readings the served anomaly model flagged on its calibration data at training"
+                         " (its manifest's calibration_flag_rate); absent when the model has none.",
+                         ["model_version"])
 PREDICTIONS_STORED = Counter("meters_scoring_predictions_stored_total", "Predictions written to ml.predictions.",
                              ["prediction_type"])
 SCORE_SECONDS = Histogram("meters_scoring_model_seconds",
@@ -59,6 +68,14 @@ TRANSFORMER_LOAD_RATIO_MAX = Gauge(
     ["region", "substation_id"])
 GRID_GAUGES_AGE = Gauge("meters_scoring_grid_gauges_refreshed_timestamp_seconds",
                         "Unix time the transformer load gauges were last refreshed from grid.transformers.")
+
+
+def set_anomaly_baseline(version: str, flag_rate: float | None) -> None:
+    """The served anomaly model's baseline flag share: one series, of its version; none when unknown."""
+    ANOMALY_BASELINE.clear()
+    if flag_rate is not None:
+        ANOMALY_BASELINE.labels(version).set(flag_rate)
+
 
 for _name in AnomalyType.keys():
     if _name != "ANOMALY_TYPE_UNSPECIFIED":

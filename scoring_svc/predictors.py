@@ -22,6 +22,7 @@ from meters.errors import DomainError
 from meters.model_registry import ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
 from scoring_svc.config import ScoringSettings
+from scoring_svc.metrics import set_anomaly_baseline
 
 log = logging.getLogger(__name__)
 ANOMALY_MODEL = "anomaly"
@@ -38,6 +39,7 @@ class AnomalyDetector(Protocol):
     version: str
     threshold: float  # scores at or above are anomalies
     history_s: int  # how much of each meter's past the detector wants with a reading
+    baseline_flag_rate: float | None  # share of readings flagged on its calibration data; None: unknown
 
     def score(self, readings: ReadingColumns, history: ReadingColumns) -> AnomalyScores:
         """Score `readings`; `history` holds earlier readings of the same meters (any order)."""
@@ -94,6 +96,7 @@ class _Anomaly:
         self.version = detector.version
         self.threshold = threshold
         self.history_s = history_s
+        self.baseline_flag_rate = getattr(detector, "baseline_flag_rate", None)
 
     def score(self, readings: ReadingColumns, history: ReadingColumns) -> AnomalyScores:
         out = self._detector.score(history if len(history) else None, readings)
@@ -163,6 +166,7 @@ class Models:
 
     def serve(self, anomaly, failure) -> None:
         self.anomaly, self.failure = anomaly, failure
+        set_anomaly_baseline(anomaly.version if anomaly else "", getattr(anomaly, "baseline_flag_rate", None))
         # The models (torch, scikit-learn, xgboost) are ~300k long-lived objects: a full collection walked
         # them in 0.7 s, the tail of scoring latency. Freeze them out of every later collection.
         gc.collect()

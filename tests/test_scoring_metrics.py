@@ -30,3 +30,14 @@ def test_series_read_by_dashboards_exist_before_any_event():
     assert value("meters_scoring_anomalies_total", anomaly_type="voltage_sag") is not None
     assert value("meters_scoring_model_seconds_count", model="anomaly") is not None
     assert value("meters_scoring_model_seconds_count", model="failure") is not None
+
+
+def test_anomaly_baseline_is_one_series_of_the_served_version_and_none_when_unknown():
+    metrics.set_anomaly_baseline("20261201-a", 0.0087)
+    assert value("meters_scoring_anomaly_baseline_flag_ratio", model_version="20261201-a") == 0.0087
+    metrics.set_anomaly_baseline("20261207-b", 0.011)
+    assert value("meters_scoring_anomaly_baseline_flag_ratio", model_version="20261201-a") is None
+    assert value("meters_scoring_anomaly_baseline_flag_ratio", model_version="20261207-b") == 0.011
+    metrics.set_anomaly_baseline("20261208-c", None)  # a model trained before the baseline was recorded
+    assert value("meters_scoring_anomaly_baseline_flag_ratio", model_version="20261208-c") is None
+    assert value("meters_scoring_anomaly_baseline_flag_ratio", model_version="20261207-b") is None

@@ -15,7 +15,8 @@ from scoring_svc import evaluation, training
 from scoring_svc.models.anomaly import ALERT_THRESHOLD, AnomalyDetector
 from scoring_svc.models.failure import FailurePredictor
 from scoring_svc.models.failure_features import FEATURES as FAILURE_FEATURES, _basis, transformer_features
-from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, split_transformers
+from scoring_svc.models.anomaly_features import reading_features
+from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, rows_in, split_transformers
 from scoring_svc.models.fleets import anomaly_fleet, failure_fleet
 from scoring_svc.models.isolation import StackedIsolationForest
 
@@ -86,6 +87,28 @@ def test_anomaly_registry_round_trip_gives_identical_scores(job, held_out_meter)
     # One reading alone scores as it does inside a batch.
     one = a.score(history, batch.take(np.array([19])))
     assert one.score[0] == pytest.approx(sa.score[19], abs=1e-9)
+
+
+def test_model_records_its_flag_share_which_held_out_days_keep_and_sagging_voltage_leaves(job):
+    """The baseline of MetersAnomalyRateDrift: the share flagged at calibration. Held-out meters and days
+    of the same fleet flag within a factor of three of it (no drift); the same readings with every
+    voltage 15 % low (a head-end reporting on the wrong scale) flag more than three times as many."""
+    detector = AnomalyDetector.load(job.registry)
+    baseline = detector.baseline_flag_rate
+    assert baseline is not None and 0.001 < baseline < 0.1
+    cfg = anomaly_fleet(job)
+    data = load_fleet(cfg)
+    _, held_out = split_transformers(data.topology, cfg.seed)
+    sp = Spans.of(cfg)
+    rows = rows_in(data.readings, meters_of(data.topology, held_out), sp.evaluate, sp.end)
+
+    def share(readings: ReadingColumns) -> float:
+        score, _ = detector.score_sorted(readings, reading_features(readings, cfg.interval_seconds), rows)
+        return float((score >= ALERT_THRESHOLD).mean())
+
+    assert baseline / 3 < share(data.readings) < 3 * baseline
+    sagged = dataclasses.replace(data.readings, voltage_v=data.readings.voltage_v * 0.85)
+    assert share(sagged) > 3 * baseline
 
 
 def test_stacked_isolation_forest_equals_sklearn():

@@ -73,6 +73,7 @@ class Calibration:
 
 
 class AnomalyDetector:
+    baseline_flag_rate: float | None = None  # share of readings flagged on the calibration span
     def __init__(self, forest: StackedIsolationForest, lstm: ReadingSequenceClassifier,
                  input_mean: np.ndarray, input_scale: np.ndarray, calibration: Calibration,
                  interval_s: int = 900, version: str = ""):
@@ -172,7 +173,9 @@ class AnomalyDetector:
         lstm.load_state_dict(torch.load(path / "lstm_state_dict.pt", weights_only=True))
         norm = np.load(path / "normalisation.npz")
         cal = Calibration(np.array(p["calibration_coef"]), p["calibration_threshold"])
-        return cls(forest, lstm, norm["mean"], norm["scale"], cal, p["interval_s"], manifest.version)
+        detector = cls(forest, lstm, norm["mean"], norm["scale"], cal, p["interval_s"], manifest.version)
+        detector.baseline_flag_rate = manifest.metrics.get("calibration_flag_rate")  # None: trained before it
+        return detector
 
 
 def _merge(history: ReadingColumns | None, new: ReadingColumns) -> tuple[ReadingColumns, np.ndarray]:

@@ -97,7 +97,11 @@ def _calibrate(detector: AnomalyDetector, cols: ReadingColumns, labels: np.ndarr
     coef = np.r_[lr.intercept_, lr.coef_[0]]
     p = Calibration(coef, 0.5).probability(x[:, 0], x[:, 1])
     threshold, f1 = _best_f1_threshold(p, target, weight)
-    return Calibration(coef, threshold), {"calibration_f1": f1, "calibration_threshold_probability": threshold}
+    # The share of readings the model flags on the calibration span (normals weighted back up): the
+    # baseline scoring_svc exports beside the live share, for the MetersAnomalyRateDrift rule.
+    flag_rate = float((weight * (p >= threshold)).sum() / weight.sum())
+    return Calibration(coef, threshold), {"calibration_f1": f1, "calibration_threshold_probability": threshold,
+                                          "calibration_flag_rate": flag_rate}
 
 
 def _best_f1_threshold(p: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[float, float]:

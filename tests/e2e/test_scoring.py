@@ -21,6 +21,7 @@ from meters.scoring.v1 import prediction_pb2, scoring_service_pb2 as pb, scoring
 from scoring_svc import training
 from scoring_svc.models.fleet_data import load_fleet
 from scoring_svc.models.fleets import failure_fleet
+from tests.e2e.metrics import metric
 from tests.e2e.readings import meters, readings
 from tests.grpc_helpers import wait_for
 
@@ -114,7 +115,7 @@ def test_topology_telemetry_and_grid_health(scoring, ingest_channel):
     assert any(c.status == transformer_pb2.TRANSFORMER_STATUS_OPERATIONAL for c in health.transformer_status_counts)
 
 
-def test_195v_reading_streamed_into_ingest_yields_anomaly_and_alert(trained, scoring, ingest_channel):
+def test_195v_reading_streamed_into_ingest_yields_anomaly_and_alert(trained, scoring, ingest_channel, mesh):
     stub, alerts = scoring
     meter = 91_003
     topology(stub, ingest_channel, 91_000, TX + 1)
@@ -143,6 +144,12 @@ def test_195v_reading_streamed_into_ingest_yields_anomaly_and_alert(trained, sco
     raised = wait_for(alert)
     assert raised and raised[0].source == alert_pb2.ALERT_SOURCE_ANOMALY_DETECTION
     assert raised[0].dedup_key.startswith(f"anomaly:{meter}:")
+    # the drift rule's inputs (MetersAnomalyRateDrift): flagged among scored, the served model's baseline
+    assert 1 <= metric(mesh, "scoring", "meters_scoring_readings_flagged_total") \
+        <= metric(mesh, "scoring", "meters_scoring_readings_scored_total", path="stream")
+    if not os.environ.get("METERS_TEST_SCORING_MODELS"):  # a reused registry may predate the baseline
+        assert 0 < metric(mesh, "scoring", "meters_scoring_anomaly_baseline_flag_ratio",
+                          model_version=trained.anomaly_model_version) < 0.1
 
 
 @pytest.fixture(scope="module")
