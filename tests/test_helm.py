@@ -24,6 +24,7 @@ COMPONENT = "app.kubernetes.io/component"
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", COMPONENT}
 TLS_COMPONENTS = GRPC_SERVICES | {"gateway"}
 GRPC, HEALTH, METRICS, HTTP = 50051, 50052, 9100, 8080
+AM_PORT, AM_WEBHOOK = 9093, 9095
 # What an install must give beyond values.yaml (scripts/helm_check.sh's REQUIRED).
 REQUIRED = ["--set", "auth.issuer=https://issuer.example.com", "--set", "auth.jwksUrl=https://issuer.example.com/jwks"]
 
@@ -101,7 +102,7 @@ def test_writer_is_probed_on_metrics_and_has_no_service_gateway_has_one(rendered
     assert services["gateway"]["spec"]["ports"][0]["targetPort"] == "https"
 
 
-@pytest.mark.parametrize("variant", ["default", "minimal", "full", "modelserver"])
+@pytest.mark.parametrize("variant", ["default", "minimal", "full", "modelserver", "alertmanager"])
 def test_every_pod_is_hardened(rendered, variant):
     specs = dict(pod_specs(rendered[variant]))
     assert any(o["kind"] == "Pod" for o in rendered[variant]), "the helm test pod is rendered"
@@ -163,7 +164,8 @@ def test_disabled_services_leave_no_objects(rendered):
 
 
 def rendered_config(objects: list[dict]) -> dict:
-    return next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    """The environment ConfigMap every pod reads (not Alertmanager's or the rules')."""
+    return next(o for o in objects if o["kind"] == "ConfigMap" and "METERS_KAFKA_BOOTSTRAP" in o["data"])["data"]
 
 
 def test_model_registry_is_mounted_read_only_where_models_are_used(rendered):
@@ -295,7 +297,7 @@ def test_nem12_drop_folder_is_mounted_in_ingest_only_when_a_claim_is_named(rende
 
 CREDENTIAL = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY|DSN|CREDENTIAL", re.I)
 URL_PASSWORD = re.compile(r"://[^/@:\s]*:[^/@\s]+@")
-VARIANTS = ["default", "minimal", "full", "modelserver"]
+VARIANTS = ["default", "minimal", "full", "modelserver", "alertmanager"]
 
 
 def mounts(container: dict) -> dict[str, dict]:
@@ -430,6 +432,8 @@ DEFAULT_PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metad
     ("default", mesh_edges(GRPC_SERVICES, gateway=True)),
     ("minimal", mesh_edges({"ingest"}, gateway=False)),
     ("modelserver", mesh_edges(GRPC_SERVICES, gateway=True) | {("scoring", "model-server", 8080)}),
+    ("alertmanager", mesh_edges(GRPC_SERVICES, gateway=True) | {("alertmanager", "alert", AM_WEBHOOK),
+                                                                 ("prometheus", "alertmanager", AM_PORT)}),
 ])
 def test_network_policies_allow_exactly_the_calls_the_mesh_makes(rendered, variant, expected):
     objects = rendered[variant]

@@ -158,7 +158,8 @@ the Service, or the <name>-predictor Service KServe makes for an InferenceServic
 {{/*
 Who calls whom, as YAML {edges: [{from, to, port}]}: the calls of the catalogue between enabled
 components, the helm test pod to every Service, Prometheus ("prometheus") to every metrics port,
-anyone ("any") to the gateway, scoring to a model server Deployment. networkpolicy.yaml allows
+anyone ("any") to the gateway, scoring to a model server Deployment, Alertmanager to alert_svc's
+webhook and Prometheus to Alertmanager (alertmanager.deploy). networkpolicy.yaml allows
 exactly these; tests/test_helm.py reads them back from the policies.
 */}}
 {{- define "meters.edges" -}}
@@ -180,6 +181,11 @@ exactly these; tests/test_helm.py reads them back from the policies.
 {{- if eq $c.kind "grpc" }}
 {{- $edges = append $edges (dict "from" "test" "to" $name "port" $ports.grpc) }}
 {{- end }}
+{{- end }}
+{{- $am := .Values.alertmanager }}
+{{- if and $am.enabled $am.deploy (hasKey $components "alert") }}
+{{- $edges = append $edges (dict "from" "alertmanager" "to" "alert" "port" $am.webhookPort) }}
+{{- $edges = append $edges (dict "from" "prometheus" "to" "alertmanager" "port" $am.port) }}
 {{- end }}
 {{- if and .Values.modelServer.enabled (eq .Values.modelServer.kind "Deployment") (hasKey $components "scoring") (not .Values.modelServer.url) }}
 {{- $edges = append $edges (dict "from" "scoring" "to" "model-server" "port" .Values.modelServer.port) }}
