@@ -151,5 +151,9 @@ class OutageServicer(outage_service_pb2_grpc.OutageServiceServicer):
             created = await self._store.create_feeders(rows, change)
         return pb.BatchCreateFeedersResponse(created=created, already_existed=len(rows) - created)
 
+    async def close(self) -> None:
+        """Stop the report worker process (the server's on_stop)."""
+        await self._reports.close()
+
     async def GetReliabilityReport(self, request, context):
         return pb.GetReliabilityReportResponse(report=await self._reports.report(request.month, request.region))

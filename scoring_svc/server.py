@@ -85,15 +85,17 @@ async def main(settings: ScoringSettings) -> None:
     async def close_channel():
         await alert_channel.close()
 
+    outage_servicer = OutageServicer(outages, outage_signal)
+
     await serve(
         settings,
         [Registration(scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server, servicer,
                       scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name),
          Registration(outage_service_pb2_grpc.add_OutageServiceServicer_to_server,
-                      OutageServicer(outages, outage_signal),
+                      outage_servicer,
                       outage_service_pb2.DESCRIPTOR.services_by_name["OutageService"].full_name)],
         background=background,
-        on_stop=[close_channel, pool.close],
+        on_stop=[close_channel, outage_servicer.close, pool.close],
     )
 
 

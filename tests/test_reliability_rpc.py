@@ -5,7 +5,8 @@ import grpc
 import pytest
 
 from meters.errors import DomainError
-from scoring_svc.reliability_rpc import _build, report_message, validated
+from meters.scoring.v1.reliability_pb2 import ReliabilityReport
+from scoring_svc.reliability_rpc import build, report_bytes, report_message, scoped, validated
 from tests.reliability_cases import NOVEMBER, SERVED
 
 
@@ -21,7 +22,7 @@ def test_bad_requests_name_their_fields(month, region, fields):
 
 
 def test_message_holds_the_hand_worked_indices_and_the_files():
-    msg = report_message(_build(NOVEMBER, SERVED, validated("2026-11", ""), ""), "")
+    msg = report_message(build(*scoped(NOVEMBER, SERVED, ""), "2026-11", ""), "")
     assert (msg.month, msg.customers_served, msg.interruptions) == ("2026-11", 100, 4)
     # 1800 + 1200 + 90 customer-minutes sustained, 1200 of them planned; 40 momentary
     assert msg.total.saidi == pytest.approx(30.9) and msg.planned.saidi == pytest.approx(12.0)
@@ -34,7 +35,7 @@ def test_message_holds_the_hand_worked_indices_and_the_files():
 
 
 def test_a_region_counts_its_own_customers_and_outages():
-    msg = report_message(_build(NOVEMBER, SERVED, validated("2026-11", "VIC"), "VIC"), "VIC")
+    msg = ReliabilityReport.FromString(report_bytes(*scoped(NOVEMBER, SERVED, "VIC"), "2026-11", "VIC"))
     assert (msg.region, msg.customers_served, msg.interruptions) == ("VIC", 40, 2)
     assert msg.planned.saidi == pytest.approx(1200 / 40) and msg.unplanned.maifi == pytest.approx(1.0)
     assert b"Region VIC reliability" in msg.html
@@ -42,5 +43,5 @@ def test_a_region_counts_its_own_customers_and_outages():
 
 def test_no_customers_served_is_not_found():
     with pytest.raises(DomainError) as err:
-        _build(NOVEMBER, SERVED, validated("2026-11", "TAS"), "TAS")
+        scoped(NOVEMBER, SERVED, "TAS")
     assert err.value.code == grpc.StatusCode.NOT_FOUND
