@@ -68,6 +68,9 @@ class Ensemble:
         f = candidates(trial, y, cal, temps, origins, steps, spd)
         t = origins[:, None] + np.arange(steps)[None, :]
         actual = np.where(t < known, y[np.clip(t, 0, known - 1)], np.nan)
+        if np.count_nonzero(~np.isnan(actual)) < spd:
+            raise SeriesError(f"the last {back} days of the history have under a day of values: nothing to "
+                              "backtest the weights and bands on")
         mae = {w: float(np.nanmean(np.abs(blend(f, (w[0], w[1], 1 - w[0] - w[1])) - actual))) for w in WEIGHTS}
         best = min(WEIGHTS, key=lambda w: (mae[w], -w[0]))
         weights = (float(best[0]), float(best[1]), round(1 - best[0] - best[1], 1))

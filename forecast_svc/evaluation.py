@@ -13,14 +13,18 @@ weather forecast, to show what a weather feed would add.
 Substations and transformers have no models: for a sample of each (data.scope_series) the served
 scale's backtest borrows the region's model (else the network's) through the service's own
 function (backtest.borrowed -> borrowed.forecast), from the demand the service would have measured;
-the sample's steps are scored together as `forecast_substation_...`, `forecast_transformer_...`."""
+the sample's steps are scored together as `forecast_substation_...`, `forecast_transformer_...`.
+
+Then the real series the project ships (SGSC households and their sum, the ETTh1 load channels):
+rolling-origin day-ahead backtests of the CSV model beside its peers, `forecast_real_...`
+(real_evaluation.py)."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forecast_svc import backtest, borrowed  # noqa: E402
+from forecast_svc import backtest, borrowed, real_evaluation  # noqa: E402
 from forecast_svc.data import fleet_series, scope_series  # noqa: E402
 from forecast_svc.model import DemandModel, regular  # noqa: E402
 from forecast_svc.scopes import NETWORK, REGION, SUBSTATION, TRANSFORMER, Scope  # noqa: E402
@@ -53,6 +57,7 @@ def evaluate(job: MlJob) -> dict[str, float]:
             for kind in (SUBSTATION, TRANSFORMER):
                 _put(figures, f"forecast_{kind}", tail,
                      backtest.pooled([r for scope, r in runs.items() if scope.kind == kind]).figures())
+    figures.update(real_evaluation.evaluate(job))
     return figures
 
 
