@@ -1,6 +1,7 @@
 """Readings streamed into ingest reach the forecast service's actuals over Kafka, and
 GetDemandForecast answers over gRPC from a promoted model, with actuals joined in."""
 
+import datetime as dt
 import time
 
 import grpc
@@ -19,6 +20,7 @@ from meters.forecast.v1.meter_scope_pb2 import MeterScope
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest_client import batches, register_meters
 from meters.model_registry import ModelRegistry
+from meters.status_details import field_violations
 from tests.e2e.readings import meters, readings
 from tests.test_forecast_model import synthetic
 
@@ -80,6 +82,31 @@ def test_readings_reach_actuals_and_forecast_answers(mesh, ingest_channel, forec
     with pytest.raises(grpc.RpcError) as err:
         stub.GetDemandForecast(pb.GetDemandForecastRequest(horizon_hours=100))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_weather_forecast_over_grpc(forecast_channel):
+    """The network model was trained with temperatures: a weather forecast covering the horizon is
+    used; one that stops 12 h short is INVALID_ARGUMENT naming the weather field and the steps."""
+    stub = forecast_service_pb2_grpc.ForecastServiceStub(forecast_channel)
+    start = synthetic(days=9)["ds"].iloc[-1].to_pydatetime()
+
+    def weather(hours):
+        points = []
+        for i in range(hours * 2 + 1):
+            t = Timestamp()
+            t.FromDatetime(start + dt.timedelta(minutes=30 * i))
+            points.append(pb.WeatherPoint(time=t, temperature_c=30.0))
+        return points
+
+    at = Timestamp()
+    at.FromDatetime(start)
+    run = stub.GetDemandForecast(pb.GetDemandForecastRequest(horizon_hours=24, start_time=at,
+                                                             weather=weather(24))).forecast_run
+    assert "weather forecast used" in run.model_version and len(run.points) == 96
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetDemandForecast(pb.GetDemandForecastRequest(horizon_hours=24, start_time=at, weather=weather(12)))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "46 of 96 steps" in field_violations(err.value)["weather"]
 
 
 def _wait_for_transformer_total(db, expected_mw: float) -> None:
