@@ -1,11 +1,13 @@
-"""Revenue protection: transformer energy balance and ranked theft suspects (issue 14).
+"""Revenue protection (issue 14): transformer energy balance and ranked theft suspects.
 
-energy_balance: per-transformer hourly loss model fitted on early history, daily unexplained residual.
-suspects: per-meter change points of the meter's share of its transformer, checked against the
-balance residual, plus tamper events, flat-lining and reverse flow without registered solar.
-fleet_data: daily aggregates of a generated fleet (streamed); evaluation: precision/recall vs truth.
+energy_balance: per-transformer hourly loss model fitted on early history, the unexplained residual.
+suspects: which meter's own load shape stepped into its transformer's residual, and when (a
+matched filter per meter and candidate start), with tamper / cover-open events at the step.
+fleet_data: hourly aggregates of a generated fleet (streamed); evaluation: against planted thefts.
 """
 
-from scoring_svc.revenue_protection.energy_balance import daily_balance, fit_loss_model
+from scoring_svc.revenue_protection.energy_balance import daily_balance, fit_loss_model, hourly_residual
+from scoring_svc.revenue_protection.suspects import SuspectInputs, consumption_drop_baseline, rank_suspects
 
-__all__ = ["daily_balance", "fit_loss_model"]
+__all__ = ["SuspectInputs", "consumption_drop_baseline", "daily_balance", "fit_loss_model", "hourly_residual",
+           "rank_suspects"]

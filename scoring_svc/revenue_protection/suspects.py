@@ -15,6 +15,7 @@ Robustness to meter data faults: y is clipped at 6 MADs per transformer (a consu
 stuck register leaves one meter's hours far from the rest), x at its own 99.9th percentile.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,13 @@ def _clip_residual(y: np.ndarray) -> np.ndarray:
 
 
 N_REGRESSORS = 4  # constant, the meter's kWh, its transformer's net metered kWh, its transformer's export
+
+
+def _regressors(valid: np.ndarray, x: np.ndarray, total: np.ndarray, export: np.ndarray) -> np.ndarray:
+    """(..., H, N_REGRESSORS), zero where the residual is unknown. (A total^2 term for the loss
+    model's seasonal misfit measured worse: top-1 % recall 0.42 against 0.61.)"""
+    f = np.stack([np.ones_like(x), x, total, export], axis=-1)
+    return f * valid[..., None]
 
 
 def _daily_grams(regressors: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,13 +129,17 @@ def step_scores(inp: SuspectInputs, shapes: tuple[np.ndarray, np.ndarray, np.nda
         meters = rows_to_score[rows]
         tx = inp.transformer_row[meters]
         valid = known[tx]
-        f = np.stack([valid, x_all[meters], tx_total[tx], tx_export[tx]], axis=-1) * valid[..., None]
+        f = _regressors(valid, x_all[meters], tx_total[tx], tx_export[tx])
         gram, fy = _daily_grams(f, y_all[tx])
         bg, bf, ag, af = _windows(gram, fy, window_days)
         c_before, v_before = _coefficients(bg, bf)
         c_after, v_after = _coefficients(ag, af)
         with np.errstate(invalid="ignore"):
-            z = (c_after[..., 1] - c_before[..., 1]) / (sigma[tx][:, None] * np.sqrt(np.maximum(v_before + v_after, 1e-12)))
+            noise = sigma[tx][:, None]
+            z_step = (c_after[..., 1] - c_before[..., 1]) / (noise * np.sqrt(np.maximum(v_before + v_after, 1e-12)))
+            # A theft starts from nothing: the after level must itself be evidence, not only the step
+            # (a negative coefficient before, a loss-model misfit, is no theft after).
+            z = np.minimum(z_step, c_after[..., 1] / (noise * np.sqrt(np.maximum(v_after, 1e-12))))
         z = np.nan_to_num(z, nan=-np.inf, posinf=-np.inf, neginf=-np.inf)
         z[:, outside] = -np.inf
         best = np.argmax(z, axis=1)
@@ -180,7 +192,7 @@ def explain_sequentially(inp: SuspectInputs, rounds: int = EXPLAIN_ROUNDS) -> pd
         for (row, day, t), d in zip(best[["row", "start_day", "transformer_row"]].to_numpy(), step[pick]):
             if d[1] > 0:
                 h = day * HOURS_PER_DAY
-                f = np.stack([known[t, h:], x[row, h:], total[t, h:], export[t, h:]], axis=-1)
+                f = _regressors(known[t, h:], x[row, h:], total[t, h:], export[t, h:])
                 y[t, h:] -= f @ d
         pending = np.setdiff1d(pending, best["row"].to_numpy())
         if not len(pending):
@@ -196,8 +208,8 @@ def _flat_after(interval_std: np.ndarray, start: np.ndarray) -> np.ndarray:
     c = np.arange(days)[None, :]
     before = np.where(c < start[:, None], interval_std, np.nan)
     after = np.where(c >= start[:, None], interval_std, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no days on one side
         return np.nanmedian(after, axis=1) / np.nanmedian(before, axis=1)
 
 
