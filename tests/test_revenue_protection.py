@@ -91,3 +91,32 @@ def test_fleet_evaluation_beats_the_consumption_drop_rule(tmp_path):
     assert f["theft_top1pct_recall_bypass_15pct"] > f["theft_baseline_top1pct_recall_bypass_15pct"]
     assert f["theft_start_within_7_days_share"] >= 0.7
     assert (tmp_path / "theft_detection.png").stat().st_size > 10_000
+
+
+def test_a_register_pinned_after_a_tamper_event_is_flagged_and_ranked_first():
+    rng = np.random.default_rng(6)
+    loads = _loads(rng, 12)
+    transformer_of = np.repeat([0, 1], 6)
+    inp = _inputs(rng, loads, transformer_of, {2: (50, 0.3)}, {8: np.array([40]), 2: np.array([50])})
+    std = rng.uniform(0.05, 0.2, (12, DAYS))
+    std[8, 41:] = 0.0005  # meter 9's register pinned after its tamper event on day 40
+    std[2, 20:] = 0.0005  # meter 3 is flat too, but from long before its tamper event
+    ranked = rank_suspects(SuspectInputs(inp.meter_ids, inp.transformer_row, inp.metered_hourly,
+                                         inp.residual_hourly, inp.residual_sigma, std, inp.tamper_days))
+    flagged = ranked.set_index("meter_id")["flat_after_tamper"]
+    assert flagged[9] and not flagged[3] and flagged.sum() == 1
+    assert ranked.iloc[0]["meter_id"] == 9
+
+
+def test_reverse_flow_counts_only_on_meters_without_solar():
+    rng = np.random.default_rng(7)
+    loads = _loads(rng, 12)
+    transformer_of = np.repeat([0, 1], 6)
+    inp = _inputs(rng, loads, transformer_of, {})
+    metered = inp.metered_hourly.copy()
+    metered[[1, 7], 1000:1010] = -0.5
+    solar = np.zeros(12, bool)
+    solar[7] = True
+    ranked = rank_suspects(SuspectInputs(inp.meter_ids, inp.transformer_row, metered, inp.residual_hourly,
+                                         inp.residual_sigma, solar_registered=solar)).set_index("meter_id")
+    assert ranked.loc[2, "reverse_flow_kwh"] == 5.0 and ranked.loc[8, "reverse_flow_kwh"] == 0.0

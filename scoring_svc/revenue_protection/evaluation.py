@@ -40,12 +40,13 @@ def tamper_days(cfg: FleetConfig, topology, thefts: pd.DataFrame) -> dict[int, n
     return {int(m) - 1: g.to_numpy() for m, g in day.groupby(ev["meter_id"])}
 
 
-def suspect_inputs(cfg: FleetConfig, agg: FleetAggregates, tamper: dict[int, np.ndarray] | None) -> SuspectInputs:
+def suspect_inputs(cfg: FleetConfig, agg: FleetAggregates, tamper: dict[int, np.ndarray] | None,
+                   solar_registered: np.ndarray | None = None) -> SuspectInputs:
     fit_until = cfg.start_unix_s + int(LOSS_FIT_SHARE * cfg.days) * DAY_S
     model = fit_loss_model(agg.transformer_hours, fit_until)
     tx, residual, sigma = hourly_residual(agg.transformer_hours, model)
     return SuspectInputs(agg.meter_ids, np.searchsorted(tx, agg.transformer_ids), agg.hourly_kwh, residual, sigma,
-                         agg.interval_std_kwh, tamper)
+                         agg.interval_std_kwh, tamper, solar_registered)
 
 
 def _hits(ranked_ids: np.ndarray, truth: set) -> np.ndarray:
@@ -113,7 +114,8 @@ def evaluate_theft_detection(meters: int = 10_000, days: int = 365, seed: int = 
     agg = aggregate_fleet(cfg, topology, thefts=thefts)
     tamper = tamper_days(cfg, topology, thefts)
     gen_s = time.perf_counter() - t0
-    ranked = rank_suspects(suspect_inputs(cfg, agg, tamper))
+    solar = topology.meter_parameters["solar_kw"].to_numpy() > 0  # as the customer register has it
+    ranked = rank_suspects(suspect_inputs(cfg, agg, tamper, solar))
     rank_s = time.perf_counter() - t0 - gen_s
     baseline = consumption_drop_baseline(agg.kwh, agg.meter_ids)
     figures = {**ranking_figures("", ranked["meter_id"].to_numpy(), thefts, meters),

@@ -8,8 +8,8 @@ hot days) must show in the residual, which a transformer-wide drift, stress load
 misfit does not mimic for one meter more than for its neighbours. For each meter and each
 candidate start day c: beta after c against beta before c, as a z-score with the transformer's
 robust residual noise; the best c is the suspected start. Flat-lining (a tamper that pins the
-register) scores the same way and is also flagged from the register's daily variability.
-Tamper / cover-open events near the suspected start add evidence.
+register) scores the same way and is also flagged from the register's daily variability after a tamper event. Tamper / cover-open events
+near the suspected start add evidence, as does export on a meter with no solar registered.
 
 Robustness to meter data faults: y is clipped at 6 MADs per transformer (a consumption spike or
 stuck register leaves one meter's hours far from the rest), x at its own 99.9th percentile.
@@ -30,6 +30,10 @@ TAMPER_WINDOW_DAYS = 7
 TAMPER_MIN_Z = 3.0  # a tamper event counts where the balance shows a step of at least this z at it
 TAMPER_BONUS_Z = 30.0  # evidence a tamper event at a balance step adds (field work opens covers too)
 FLAT_STD_SHARE = 0.05  # register's daily std under this share of its own earlier std: pinned
+FLAT_WINDOW_DAYS = 28
+FLAT_BONUS_Z = 30.0
+REVERSE_MIN_KWH = 1.0
+REVERSE_BONUS_Z = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class SuspectInputs:
     residual_sigma: np.ndarray  # (T,) robust hourly residual noise
     interval_std: np.ndarray | None = None  # (M, D) std of the day's interval kWh (flat-lining), optional
     tamper_days: dict[int, np.ndarray] | None = None  # meter row -> days of tamper / cover-open events
+    solar_registered: np.ndarray | None = None  # (M,) bool: the customer has solar on record
 
 
 def _clip_residual(y: np.ndarray) -> np.ndarray:
@@ -202,27 +207,47 @@ def explain_sequentially(inp: SuspectInputs, rounds: int = EXPLAIN_ROUNDS) -> pd
     return out.reset_index(drop=True)
 
 
-def _flat_after(interval_std: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """The register's daily variability after the suspected start, as a share of before."""
+def _flat_after_tamper(interval_std: np.ndarray, tamper_days: dict[int, np.ndarray] | None) -> np.ndarray:
+    """(M,) bool: the register's daily variability in the FLAT_WINDOW_DAYS after one of the meter's
+    tamper events under FLAT_STD_SHARE of the FLAT_WINDOW_DAYS before it (a pinned register)."""
+    flat = np.zeros(interval_std.shape[0], dtype=bool)
     days = interval_std.shape[1]
-    c = np.arange(days)[None, :]
-    before = np.where(c < start[:, None], interval_std, np.nan)
-    after = np.where(c >= start[:, None], interval_std, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no days on one side
-        return np.nanmedian(after, axis=1) / np.nanmedian(before, axis=1)
+    for row, events in (tamper_days or {}).items():
+        for t in np.asarray(events, dtype=np.int64):
+            before = interval_std[row, max(t - FLAT_WINDOW_DAYS, 0):max(t, 0)]
+            after = interval_std[row, t + 1:min(t + 1 + FLAT_WINDOW_DAYS, days)]
+            if len(before) >= MIN_SEGMENT_DAYS and len(after) >= MIN_SEGMENT_DAYS and np.median(before) > 0:
+                flat[row] |= np.median(after) < FLAT_STD_SHARE * np.median(before)
+    return flat
+
+
+def _reverse_flow_kwh(metered_hourly: np.ndarray, solar_registered: np.ndarray | None) -> np.ndarray:
+    """(M,) kWh recorded as export by meters with no solar registered (0 where solar is, or unknown)."""
+    if solar_registered is None:
+        return np.zeros(len(metered_hourly))
+    export = -np.minimum(metered_hourly, 0.0).sum(axis=1, dtype=np.float64)
+    return np.where(solar_registered, 0.0, export)
 
 
 def rank_suspects(inp: SuspectInputs) -> pd.DataFrame:
-    """Every meter, most suspect first: score, suspected start day, estimated unmetered share, evidence."""
+    """Every meter, most suspect first: score, suspected start day, estimated unmetered share, evidence.
+
+    Evidence columns: z (the balance step), tamper_evidence (a tamper / cover-open event at a step of
+    z >= TAMPER_MIN_Z), flat_after_tamper, reverse_flow_kwh (export on a meter with no solar). The
+    score is the balance's z, raised by TAMPER_BONUS_Z for a tamper event at the step, by
+    FLAT_BONUS_Z more for a register pinned after a tamper, by REVERSE_BONUS_Z for reverse flow
+    the balance corroborates (z >= TAMPER_MIN_Z)."""
     s = explain_sequentially(inp)
     beta = np.clip(s["beta_after"].to_numpy() - s["beta_before"].to_numpy(), 0.0, None)
     s["unmetered_share"] = beta / (1.0 + beta)
     s["tamper_evidence"] = s["z_tamper"] >= TAMPER_MIN_Z
-    s["flat_register"] = False
-    if inp.interval_std is not None:
-        s["flat_register"] = _flat_after(inp.interval_std, s["start_day"].to_numpy()) < FLAT_STD_SHARE
-    s["score"] = np.where(s["tamper_evidence"], np.maximum(s["z"], s["z_tamper"] + TAMPER_BONUS_Z), s["z"])
+    s["flat_after_tamper"] = (_flat_after_tamper(inp.interval_std, inp.tamper_days)[s["row"].to_numpy()]
+                              if inp.interval_std is not None else False)
+    s["reverse_flow_kwh"] = _reverse_flow_kwh(inp.metered_hourly, inp.solar_registered)[s["row"].to_numpy()]
+    score = np.where(s["tamper_evidence"], np.maximum(s["z"], s["z_tamper"] + TAMPER_BONUS_Z), s["z"])
+    score = np.where(s["flat_after_tamper"], np.maximum(score, 0.0) + TAMPER_BONUS_Z + FLAT_BONUS_Z, score)
+    corroborated = (s["reverse_flow_kwh"] >= REVERSE_MIN_KWH) & (s["z"] >= TAMPER_MIN_Z)
+    s["score"] = np.where(corroborated, score + REVERSE_BONUS_Z, score)
     return s.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
 
