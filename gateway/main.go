@@ -11,8 +11,10 @@
 //	                unless GATEWAY_ALLOW_MISSING=1, which leaves the routes of
 //	                unset services out (they answer 404)
 //
-// Besides the API it serves /healthz (liveness: the gateway is up) and
-// /readyz (every configured backend answers grpc.health.v1 SERVING).
+// Besides the API it serves /healthz (liveness: the gateway is up), /readyz
+// (every configured backend answers grpc.health.v1 SERVING) and /openapi.json
+// (the API's OpenAPI 2.0 description, generated from proto/: openapi.go).
+// A known path called with a method it does not map answers 405 with Allow.
 // JSON uses the proto field names (snake_case) and emits zero values.
 package main
 
@@ -117,7 +119,12 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	routes, err := routesOf(openAPISpec)
+	if err != nil {
+		return err
+	}
 	mux := runtime.NewServeMux(
+		runtime.WithRoutingErrorHandler(routingErrors(routes)),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
@@ -148,6 +155,7 @@ func run(log *slog.Logger) error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	root.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { ready(w, r, active) })
+	root.HandleFunc("/openapi.json", serveOpenAPI)
 	root.Handle("/api/", limitBodies(maxBody, mux))
 
 	srv := &http.Server{
@@ -239,7 +247,7 @@ func (s *statusRecorder) Flush() {
 // logRequests logs one JSON line per API request (not per health probe).
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/openapi.json" {
 			next.ServeHTTP(w, r)
 			return
 		}
