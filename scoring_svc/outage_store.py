@@ -90,13 +90,13 @@ class OutageStore:
 
     async def create_feeders(self, rows: list[tuple], audit: Change) -> int:
         """rows: (id, substation_id, name); return how many were new."""
+        ids, substations, names = (list(c) for c in zip(*rows)) if rows else ([], [], [])
         async with self.pool.connection() as conn, conn.transaction():
-            async with conn.cursor() as cur:
-                created = 0
-                for row in rows:
-                    await cur.execute("INSERT INTO grid.feeders (id, substation_id, name) VALUES (%s, %s, %s)"
-                                      " ON CONFLICT DO NOTHING", row)
-                    created += cur.rowcount
+            cur = await conn.execute(
+                "INSERT INTO grid.feeders (id, substation_id, name)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[]) ON CONFLICT DO NOTHING",
+                [ids, substations, names])
+            created = cur.rowcount
             await audit.record(conn, after={"requested": len(rows), "created": created})
             return created
 
