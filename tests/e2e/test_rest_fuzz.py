@@ -1,0 +1,39 @@
+"""schemathesis against the live gateway and mesh (TLS, tokens on), driven by the gateway's own
+/openapi.json: no operation may answer a server error (5xx), with a valid token or with none, and
+unsupported methods must answer 405. Bounded (examples per operation) so `make test` stays fast;
+METERS_FUZZ_EXAMPLES raises it for a bigger run."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meters.security import pki
+
+pytestmark = pytest.mark.infra
+
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+EXAMPLES = os.environ.get("METERS_FUZZ_EXAMPLES", "10")
+# server streams never end by themselves; a fuzzer would wait on them until its timeout
+STREAMS = r":watch$"
+
+
+def _schemathesis(mesh, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SCHEMATHESIS), "run", mesh.gateway_url + "/openapi.json",
+           "--tls-verify", str(pki.ca_path(mesh.pki_dir)), "--exclude-path-regex", STREAMS,
+           "--max-examples", EXAMPLES, "--seed", "18", "--request-timeout", "30", "--workers", "2",
+           "--suppress-health-check", "all", "--generation-database", "none", "--no-color", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def test_no_server_error_with_a_valid_token(gateway, mesh):
+    run = _schemathesis(mesh, "--header", f"Authorization: Bearer {gateway.token}",
+                        "--checks", "not_a_server_error,unsupported_method")
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+
+
+def test_no_server_error_without_a_token(gateway, mesh):
+    run = _schemathesis(mesh, "--checks", "not_a_server_error", "--phases", "examples,coverage")
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
