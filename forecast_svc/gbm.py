@@ -10,7 +10,10 @@ from forecast_svc.lag_features import design
 
 MAX_TRAIN_DAYS = 400  # origins used for training: the most recent ones
 MIN_LAG_DAYS = 7  # an origin needs a week before it for its level
-PARAMS = dict(objective="l2", n_estimators=300, learning_rate=0.05, num_leaves=31, min_child_samples=40,
+# Training objectives the ensemble chooses between per series: L2 forecasts the mean, L1 the median
+# (lower MAE, but biased low on a skewed load such as one household's: ensemble.MAX_BIAS).
+OBJECTIVES = ("l2", "l1")
+PARAMS = dict(n_estimators=300, learning_rate=0.05, num_leaves=31, min_child_samples=40,
               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, num_threads=1,
               verbose=-1)
 
@@ -28,7 +31,7 @@ class GbmModel:
 
     @staticmethod
     def fit(y: np.ndarray, cal: pd.DataFrame, temps: np.ndarray | None, known: int, phase: int, steps: int,
-            spd: int, seed: int = 0) -> "GbmModel":
+            spd: int, seed: int = 0, objective: str = "l2") -> "GbmModel":
         """Trained on y[:known] only: origins at `phase` (mod a day) whose horizons end before `known`."""
         origins = training_origins(known, phase, steps, spd)
         if not len(origins):
@@ -37,7 +40,7 @@ class GbmModel:
         X, scale, target = design(yk, cal, temps, origins, steps, spd)
         label = yk[target] / scale
         ok = ~np.isnan(label)
-        booster = lgb.LGBMRegressor(random_state=seed, **PARAMS)
+        booster = lgb.LGBMRegressor(random_state=seed, objective=objective, **PARAMS)
         booster.fit(X[ok], label[ok])
         return GbmModel(booster, spd, temps is not None)
 

@@ -48,7 +48,10 @@ class Result:
         out = {}
         for m, f in self.forecasts.items():
             out[m] = {"mape": mape_percent(f[ok], a), "mae": mae[m], "mae_skill": 1 - mae[m] / mae["last_week"],
-                      "within_5pct": within_5pct(f[ok], a)}
+                      "within_5pct": within_5pct(f[ok], a),
+                      # energy forecast over energy measured - 1, %: a median forecast of a skewed
+                      # household load wins on MAE by forecasting low
+                      "bias_pct": float(100 * (np.sum(f[ok]) / np.sum(a) - 1))}
         out[OURS]["interval_coverage"] = coverage(self.lower[ok], self.upper[ok], a)
         out[OURS]["steps"] = float(ok.sum())
         return out

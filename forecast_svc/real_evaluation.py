@@ -3,7 +3,7 @@ backtests (real_backtest.py) of our model beside each peer, computed in the same
 weather (no real weather data set ships with the project).
 
 Figures (reports/metrics.json), for each aggregate series (the SGSC sum, each ETTh1 load channel):
-`forecast_real_<series>_<model>_<mape|mae|mae_skill|within_5pct>`, our model's
+`forecast_real_<series>_<model>_<mape|mae|mae_skill|within_5pct|bias_pct>`, our model's
 `..._model_interval_coverage`; MAE skill is against same-time-last-week. The households one by one:
 the median over the 50 of each figure (`forecast_real_sgsc_households_...`) and how many households
 each model has the lowest MAE of (`..._<model>_best_mae_households`). `forecast_real_aggregates_won_mae`
@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from forecast_svc import real_backtest as rb  # noqa: E402
 from forecast_svc.real_series import etth1_series, sgsc_series  # noqa: E402
 
-METRICS = ("mape", "mae", "mae_skill", "within_5pct")
+METRICS = ("mape", "mae", "mae_skill", "within_5pct", "bias_pct")
 PREFIX = "forecast_real"
 
 
@@ -89,24 +89,26 @@ def _households(t: pd.DataFrame) -> dict[str, float]:
 
 
 def markdown(table: pd.DataFrame, figures: dict[str, float]) -> str:
-    lines = ["| series | model | MAPE % | MAE | MAE skill vs last week | within 5 % | 90 % interval coverage |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| series | model | MAPE % | MAE | MAE skill vs last week | within 5 % | bias % | 90 % interval coverage |",
+             "|---|---|---|---|---|---|---|---|"]
     agg = table[table["aggregate"]]
     for name, g in agg.groupby("series", sort=False):
         for _, r in g.iterrows():
             cov = f"{r['interval_coverage']:.3f}" if r["model"] == rb.OURS else ""
             lines.append(f"| {name} | {r['model']} | {r['mape']:.2f} | {r['mae']:.4g} | {r['mae_skill']:.3f} | "
-                         f"{r['within_5pct']:.3f} | {cov} |")
+                         f"{r['within_5pct']:.3f} | {r['bias_pct']:+.1f} | {cov} |")
     n = int(figures.get(f"{PREFIX}_sgsc_households", 0))
     if n:
         lines += ["", f"SGSC households one by one ({n}): medians over the households, and how many each model "
                   "has the lowest MAE of.", "",
-                  "| model | median MAPE % | median MAE (kWh / 30 min) | median MAE skill | households best by MAE |",
-                  "|---|---|---|---|---|"]
+                  "| model | median MAPE % | median MAE (kWh / 30 min) | median MAE skill | median bias % | "
+                  "households best by MAE |",
+                  "|---|---|---|---|---|---|"]
         for m in rb.MODELS:
             k = f"{PREFIX}_sgsc_households_{m}"
             lines.append(f"| {m} | {figures[k + '_mape']:.1f} | {figures[k + '_mae']:.4f} | "
-                         f"{figures[k + '_mae_skill']:.3f} | {figures[k + '_best_mae_households']:.0f} |")
+                         f"{figures[k + '_mae_skill']:.3f} | {figures[k + '_bias_pct']:+.1f} | "
+                         f"{figures[k + '_best_mae_households']:.0f} |")
     won = (figures[f"{PREFIX}_aggregates_won_mape"], figures[f"{PREFIX}_aggregates_won_mae"])
     lines += ["", f"Aggregate series where the model beats every peer: {won[0]:.0f} of "
               f"{figures[f'{PREFIX}_aggregates']:.0f} by MAPE, {won[1]:.0f} by MAE. "
