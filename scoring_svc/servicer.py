@@ -216,12 +216,17 @@ class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
             raise invalid_argument("every column of the batch must have the same length", *(
                 FieldViolation(f"batch.{name}", f"has {k} values, transformer_ids has {n}")
                 for name, k in lengths.items() if k != n))
+        if len(b.energy_kwh) not in (0, n):  # optional column: absent, or one value per row
+            raise invalid_argument("every column of the batch must have the same length", FieldViolation(
+                "batch.energy_kwh", f"has {len(b.energy_kwh)} values, transformer_ids has {n} (or send none)"))
         cols = {name: np.array(getattr(b, name), dtype=np.int64 if i < 2 else np.float64)
                 for i, name in enumerate(TELEMETRY_COLUMNS)}
-        stored, unknown = await self._store.record_telemetry(cols)
+        cols["energy_kwh"] = np.array(b.energy_kwh, dtype=np.float64) if len(b.energy_kwh) else np.full(n, np.nan)
+        stored, unknown, rejected = await self._store.record_telemetry(cols)
         if stored:
             self._on_telemetry()
-        return pb.RecordTransformerTelemetryResponse(stored=stored, unknown_transformers=unknown)
+        return pb.RecordTransformerTelemetryResponse(stored=stored, unknown_transformers=unknown,
+                                                     energy_rejected=rejected)
 
     async def ReloadModels(self, request, context):
         # The swap is in memory, so it cannot share the record's transaction: the models are loaded,

@@ -42,6 +42,7 @@ class PredictionRow:
     created_at: dt.datetime | None = None
 
 
+ENERGY_LIMIT_H = 3  # |energy_kwh| of an hour beyond 3 x capacity_kva x 1 h is rejected (even at pf 1, 3x overload)
 _PRED_COLUMNS = ("asset_type, asset_id, prediction_type, probability, confidence, at_risk, predicted_at, valid_until,"
                  " anomaly_type, severity, details, top_features, model_version")
 
@@ -166,24 +167,41 @@ class ScoringStore:
         return tx[inverse] if len(tx) else np.zeros(len(meter_ids), dtype=np.int64)
 
     # --- telemetry ------------------------------------------------------------------------------
-    async def record_telemetry(self, cols: dict[str, np.ndarray]) -> tuple[int, int]:
-        """Store hourly rows of known transformers (re-sent hours replace); update their latest load."""
+    async def record_telemetry(self, cols: dict[str, np.ndarray]) -> tuple[int, int, int]:
+        """Store hourly rows of known transformers (re-sent hours replace); update their latest load.
+
+        energy_kwh (NaN: missing, stored NULL) beyond +-ENERGY_LIMIT_H x capacity_kva x 1 h, or infinite,
+        is kept in energy_kwh_rejected with its reason. Returns (stored, unknown, energy rejected)."""
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 """WITH t AS (
-                     SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[],
-                                          %s::float8[], %s::float8[], %s::float8[])
-                       AS t(tid, hour_s, load, peak, ambient, oil, winding, eff)
-                     WHERE EXISTS (SELECT 1 FROM grid.transformers x WHERE x.id = t.tid))
-                   INSERT INTO grid.transformer_telemetry
-                   SELECT tid, to_timestamp(hour_s), load, peak, ambient, oil, winding, eff FROM t
+                     SELECT t.*, CASE WHEN t.energy = 'NaN' THEN NULL
+                       WHEN abs(t.energy) = 'Infinity' THEN 'not finite'
+                       WHEN abs(t.energy) > %s::float8 * x.capacity_kva
+                         THEN format('|energy_kwh| over %%s x capacity_kva (%%s kVA) x 1 h', %s::int, x.capacity_kva)
+                       END AS reason
+                     FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[],
+                                 %s::float8[], %s::float8[], %s::float8[], %s::float8[])
+                       AS t(tid, hour_s, load, peak, ambient, oil, winding, eff, energy)
+                     JOIN grid.transformers x ON x.id = t.tid)
+                   INSERT INTO grid.transformer_telemetry (transformer_id, hour_end, load_kva, peak_load_kva,
+                     ambient_temp_c, oil_temp_c, winding_temp_c, efficiency, energy_kwh, energy_kwh_rejected,
+                     energy_reject_reason)
+                   SELECT tid, to_timestamp(hour_s), load, peak, ambient, oil, winding, eff,
+                     CASE WHEN reason IS NULL THEN nullif(energy, 'NaN') END,
+                     CASE WHEN reason IS NOT NULL THEN energy END, reason FROM t
                    ON CONFLICT (transformer_id, hour_end) DO UPDATE SET load_kva = excluded.load_kva,
                      peak_load_kva = excluded.peak_load_kva, ambient_temp_c = excluded.ambient_temp_c,
                      oil_temp_c = excluded.oil_temp_c, winding_temp_c = excluded.winding_temp_c,
-                     efficiency = excluded.efficiency""",
-                [cols[k].tolist() for k in ("transformer_ids", "hour_end_unix_s", "load_kva", "peak_load_kva",
-                                             "ambient_temp_c", "oil_temp_c", "winding_temp_c", "efficiency")])
-            stored = cur.rowcount
+                     efficiency = excluded.efficiency, energy_kwh = excluded.energy_kwh,
+                     energy_kwh_rejected = excluded.energy_kwh_rejected,
+                     energy_reject_reason = excluded.energy_reject_reason
+                   RETURNING energy_reject_reason IS NOT NULL""",
+                [ENERGY_LIMIT_H, ENERGY_LIMIT_H] + [cols[k].tolist() for k in (
+                    "transformer_ids", "hour_end_unix_s", "load_kva", "peak_load_kva", "ambient_temp_c",
+                    "oil_temp_c", "winding_temp_c", "efficiency", "energy_kwh")])
+            flags = await cur.fetchall()
+            stored, rejected = len(flags), sum(1 for (f,) in flags if f)
             await conn.execute(
                 """UPDATE grid.transformers x SET current_load_kva = l.load_kva, oil_temp_c = l.oil_temp_c,
                           efficiency = l.efficiency, load_at = l.hour_end, updated_at = now()
@@ -191,7 +209,7 @@ class ScoringStore:
                          WHERE transformer_id = ANY(%s) ORDER BY transformer_id, hour_end DESC) l
                    WHERE x.id = l.transformer_id AND (x.load_at IS NULL OR l.hour_end >= x.load_at)""",
                 [np.unique(cols["transformer_ids"]).tolist()])
-        return stored, len(cols["transformer_ids"]) - stored
+        return stored, len(cols["transformer_ids"]) - stored, rejected
 
     async def telemetry(self, transformer_id: int, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
         async with self.pool.connection() as conn:
