@@ -4,4 +4,7 @@
 #   scripts/up.sh down   stop exactly what `up` started
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-up}" = up ]; then
+  scripts/apt_need.sh prometheus prometheus  # Debian's package, as .ci/run installs it
+fi
 exec .venv/bin/python -m observability.up "${1:-up}"
