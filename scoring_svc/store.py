@@ -42,7 +42,8 @@ class PredictionRow:
     created_at: dt.datetime | None = None
 
 
-ENERGY_LIMIT_H = 3  # |energy_kwh| of an hour beyond 3 x capacity_kva x 1 h is rejected (even at pf 1, 3x overload)
+# |energy_kwh| of an hour beyond 5 x capacity_kva x 1 h is rejected (the fleet's planted overloads reach 2.8x)
+ENERGY_LIMIT_H = 5
 _PRED_COLUMNS = ("asset_type, asset_id, prediction_type, probability, confidence, at_risk, predicted_at, valid_until,"
                  " anomaly_type, severity, details, top_features, model_version")
 
