@@ -1,7 +1,7 @@
 """Transformer energy (issue 14): RecordTransformerTelemetry's optional energy_kwh column through the
 scoring service into grid.transformer_telemetry (real PostgreSQL; the mesh's Kafka is up but telemetry
 is a unary RPC, not a Kafka stream). Stored when sane, NULL when missing, kept with its reason when
-beyond +-5 x capacity_kva x 1 h."""
+beyond +-10 x capacity_kva x 1 h."""
 
 import time
 
@@ -49,12 +49,12 @@ def stored(db, tx: int) -> list[tuple]:
 
 
 def test_energy_stored_missing_null_and_bad_kept_with_reason(stub, db):
-    reply = send(stub, TX, [95.5, -40.25, float("nan"), 5 * CAPACITY_KVA + 1, float("inf"), -5 * CAPACITY_KVA])
+    reply = send(stub, TX, [95.5, -40.25, float("nan"), 10 * CAPACITY_KVA + 1, float("inf"), -10 * CAPACITY_KVA])
     assert (reply.stored, reply.unknown_transformers, reply.energy_rejected) == (6, 0, 2)
     rows = stored(db, TX)
-    assert [r[0] for r in rows] == [95.5, -40.25, None, None, None, -1000.0]
-    assert [r[1] for r in rows] == [None, None, None, 1001.0, float("inf"), None]
-    assert rows[3][2] == "|energy_kwh| over 5 x capacity_kva (200 kVA) x 1 h"
+    assert [r[0] for r in rows] == [95.5, -40.25, None, None, None, -2000.0]
+    assert [r[1] for r in rows] == [None, None, None, 2001.0, float("inf"), None]
+    assert rows[3][2] == "|energy_kwh| over 10 x capacity_kva (200 kVA) x 1 h"
     assert rows[4][2] == "not finite"
     assert all(r[3] == 100.0 for r in rows)  # the row's other telemetry is stored either way
 
