@@ -1,7 +1,8 @@
 """`make up` / `make down`: the local stack (PostgreSQL, Kafka), every mesh service, a real
 Prometheus scraping them with the repo's rules, a real Alertmanager delivering their alerts to
 alert_svc's webhook receiver, and the REST gateway. State and logs in .run/up/; processes keep running
-after this command returns, and `down` stops exactly the ones `up` started (pids in .run/up/pids.json).
+after this command returns, and `down` stops exactly the ones `up` started (pids in .run/up/pids.json;
+the stack only if `up` started it).
 """
 
 import argparse
@@ -22,6 +23,7 @@ from observability.prometheus.scrape import DEFAULT_PORT_BASE
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run" / "up"
 PIDS = RUN / "pids.json"
+STACK_OWNED = RUN / "stack-started-by-up"  # present: `down` stops the stack too (else it was running before)
 PROMETHEUS_PORT = int(os.environ.get("MET_PROMETHEUS_PORT", 9090))
 
 
@@ -30,6 +32,7 @@ def up() -> None:
         raise SystemExit(f"already up (see {PIDS}); run `make down` first")
     RUN.mkdir(parents=True, exist_ok=True)
     stack = stack_from_env()
+    owned = not all(stack.is_running().values())
     stack.start()
     mesh = Mesh(RUN / "mesh", stack.pg_dsn, stack.kafka_bootstrap, port_base=DEFAULT_PORT_BASE)
     am_addr = alertmanager_config.alertmanager_addr(DEFAULT_PORT_BASE)
@@ -49,10 +52,13 @@ def up() -> None:
         for proc in (prom, am):
             if proc is not None:
                 proc.terminate()
-        stack.stop()
+        if owned:
+            stack.stop()
         raise
     PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid,
                                 "alertmanager": am.pid, "issuer": mesh.issuer_proc.pid}, indent=2))
+    if owned:
+        STACK_OWNED.touch()
     env_file = RUN / "client.env"
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in mesh.client_env().items()))
     env_file.chmod(0o600)
@@ -87,7 +93,9 @@ def down() -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     PIDS.unlink(missing_ok=True)
-    stack_from_env().stop()
+    if STACK_OWNED.exists():  # a stack that was already running (tests, another user's) is left alone
+        stack_from_env().stop()
+        STACK_OWNED.unlink()
     print("down")
 
 
