@@ -164,8 +164,7 @@ class _Session:
             if tables is not None:
                 net = Network(tables)
                 if self.detector is None:
-                    self.detector = OutageDetector(tables, None, self.s._dcfg, start_unix_s=0.0,  # clock: first event
-                                                   confirm_by_lookup=True)
+                    self.detector = OutageDetector(tables, None, self.s._dcfg, start_unix_s=0.0)  # clock: first event
                 self.detector.use_network(net)
                 self.topology_version = version
         last_id = int(self.planned_rows["id"].max()) if len(self.planned_rows) else 0
@@ -199,7 +198,7 @@ class _Session:
             self.wall_at_clock = wall
         if wall - self.last_resume_check >= self.s._cfg.resume_check_s:
             self.last_resume_check = wall
-            decisions += await self._resumed_readings(d) + await self._confirmed_lone_gasps(d)
+            decisions += await self._resumed_readings(d)
         checkpoint = wall - self.last_checkpoint >= self.s._cfg.checkpoint_s
         if not decisions and not checkpoint:
             return
@@ -224,19 +223,6 @@ class _Session:
                 log.warning("readings not reachable for restore evidence", extra={"fields": {"error": err.code().name}})
                 return out
             out += d.readings_resumed(ids, ends)
-        return out
-
-    async def _confirmed_lone_gasps(self, d: OutageDetector) -> list:
-        """A lone gasp is a premise outage only if the meter stopped metering too (a comms glitch otherwise)."""
-        out: list = []
-        for m, whole_end in d.awaiting_confirmation():
-            try:
-                ids, ends = await self.s._readings.first_after(np.array([m], np.int64), int(whole_end))
-            except grpc.aio.AioRpcError as err:
-                log.warning("readings not reachable to confirm a lone gasp", extra={"fields": {"error": err.code().name}})
-                return out
-            # That very interval metered (not readings resuming after a real outage).
-            out += d.confirm(m, kept_metering=bool(ids) and ends[0] < whole_end + d.cfg.interval_s)
         return out
 
     def _observe(self, decisions: list, changes: int) -> None:

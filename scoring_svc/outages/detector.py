@@ -54,12 +54,8 @@ class DetectorConfig:
 
 class OutageDetector:
     def __init__(self, topology_tables, planned_work: pd.DataFrame | None = None,
-                 config: DetectorConfig | None = None, start_unix_s: float = 0.0, confirm_by_lookup: bool = False):
-        """confirm_by_lookup: readings are not fed, but whoever runs the detector can look them up
-        (awaiting_confirmation / confirm); otherwise a lone gasp without a restore is confirmed on events alone."""
+                 config: DetectorConfig | None = None, start_unix_s: float = 0.0):
         self.cfg = config or DetectorConfig()
-        self.confirm_by_lookup = confirm_by_lookup
-        self._to_confirm: dict[int, float] = {}  # lone gasps whose readings are to be looked up: first whole interval end
         self.net = Network(topology_tables)
         self.planned = PlannedWork(planned_work)
         n = self.net.n_meter_ids
@@ -204,7 +200,7 @@ class OutageDetector:
         gasp = self._candidates.get(m)
         if gasp is None:
             return []
-        if not self.readings_fed and not self.confirm_by_lookup:
+        if not self.readings_fed:
             del self._candidates[m]
             return self._open_and_note("meter", m, gasp, [m], {m: gasp}, "last_gasp+no_restore")
         whole = (math.floor(gasp / self.cfg.interval_s) + 2) * self.cfg.interval_s  # first whole interval's end
@@ -212,23 +208,8 @@ class OutageDetector:
         if self.now < due:
             self._schedule(due, "candidate", m)
             return []
-        if not self.readings_fed:  # still a candidate: a POWER_ON meanwhile opens the short outage as ever
-            self._to_confirm[m] = whole
-            return []
         del self._candidates[m]
         if self.last_read[m] >= whole:  # it kept metering: supply was never lost
-            return []
-        return self._open_and_note("meter", m, gasp, [m], {m: gasp}, "last_gasp+readings_absent")
-
-    def awaiting_confirmation(self) -> list[tuple[int, float]]:
-        """Lone gasps due for a readings lookup: (meter, end of the first whole interval after the gasp)."""
-        return list(self._to_confirm.items())
-
-    def confirm(self, m: int, kept_metering: bool) -> list:
-        """The lookup's answer: a reading of that interval or later means supply was never lost."""
-        self._to_confirm.pop(m, None)
-        gasp = self._candidates.pop(m, None)
-        if gasp is None or kept_metering:
             return []
         return self._open_and_note("meter", m, gasp, [m], {m: gasp}, "last_gasp+readings_absent")
 

@@ -188,7 +188,7 @@ def test_premise_outage_without_power_on_closes_when_its_readings_resume(outage_
     start = (int(time.time()) // INTERVAL_S) * INTERVAL_S - 8 * INTERVAL_S + 60  # a minute into an interval
     send(outage_mesh, T.METER_EVENT_TYPE_POWER_OFF, [meter], start, "premise-off")  # and no power-on, ever
     o = wait_outage(outage_mesh, meter, outage_pb2.OUTAGE_LEVEL_METER, outage_pb2.OUTAGE_STATE_OPEN)[0]
-    assert o.detected_from == "last_gasp+readings_absent" and o.customers_affected == 1
+    assert o.detected_from == "last_gasp+no_restore" and o.customers_affected == 1
     # its readings come back from the 4th interval after the gasp on (the head-end delivers them late)
     cols = readings(meter, 1, 8)
     keep = cols.reading_times_unix_s > start + 3 * INTERVAL_S
@@ -198,25 +198,6 @@ def test_premise_outage_without_power_on_closes_when_its_readings_resume(outage_
     first_end = int(cols.reading_times_unix_s[keep].min())
     assert closed[0].restored_from == "readings"
     assert closed[0].restored_at.seconds == first_end - INTERVAL_S  # restored at that interval's start
-
-
-def test_lone_gasp_of_a_meter_that_kept_metering_is_no_outage(outage_mesh, network):
-    glitch, control = meters_of(transformer(FEEDERS[2], 0))[0], meters_of(transformer(FEEDERS[0], 2))[0]
-    start = (int(time.time()) // INTERVAL_S) * INTERVAL_S - 8 * INTERVAL_S + 60
-    with outage_mesh.channel("ingest", roles=("meter_head_end",)) as ch:
-        stream_readings(ch, [readings(glitch, 1, 8)])  # it went on metering through the "gasp"
-    with outage_mesh.channel("ingest") as ch:  # stored before the gasp is sent: the lookup is what is tested
-        stub, deadline = ingest_service_pb2_grpc.IngestServiceStub(ch), time.monotonic() + 30
-        while not stub.ListReadings(ingest_service_pb2.ListReadingsRequest(parent=f"meters/{glitch}", page_size=8),
-                                    timeout=10).readings:
-            assert time.monotonic() < deadline, "the glitch meter's readings were never stored"
-            time.sleep(0.3)
-    send(outage_mesh, T.METER_EVENT_TYPE_POWER_OFF, [glitch, control], start, "glitch-off")  # no power-on for either
-    # The control, with no readings, is confirmed a premise outage by the same lookup round.
-    o = wait_outage(outage_mesh, control, outage_pb2.OUTAGE_LEVEL_METER, outage_pb2.OUTAGE_STATE_OPEN)[0]
-    assert o.detected_from == "last_gasp+readings_absent"
-    time.sleep(2)  # two more lookup rounds (METERS_OUTAGE_RESUME_CHECK_S = 1)
-    assert outages_of(outage_mesh, glitch, outage_pb2.OUTAGE_LEVEL_METER) == []
 
 
 def test_killed_detector_replays_without_doubling(outage_mesh, network, db):
