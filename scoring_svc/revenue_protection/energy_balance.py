@@ -77,14 +77,6 @@ def daily_balance(hours: pd.DataFrame, origin_unix_s: int, fit_until_unix_s: int
     return out
 
 
-def weekly_balance(daily: pd.DataFrame) -> pd.DataFrame:
-    """The daily balance summed over weeks of 7 days from day 0."""
-    w = daily.assign(week=daily["day"] // 7).drop(columns=["day", "residual_share"])
-    out = w.groupby(["transformer_id", "week"], sort=True).sum().reset_index()
-    out["residual_share"] = out["residual_kwh"] / out["energy_kwh"].where(out["energy_kwh"].abs() > 1e-9)
-    return out
-
-
 def hourly_residual(hours: pd.DataFrame, model: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(transformer_ids, residual (T, H) kWh, robust sigma (T,)) from hours sorted by transformer, then hour.
     NaN where the transformer's energy is unknown or it was not energised."""
