@@ -21,5 +21,6 @@ def train(job: MlJob) -> dict[str, str]:
     model = SegmentationModel.fit(build_features(profiles), profiles)
     version = model_io.save(job.registry, model, {}, {"meters": cfg.meters, "days": cfg.days, "seed": cfg.seed},
                             {"start": cfg.start.isoformat(), "days": str(cfg.days)})
-    job.registry.promote(model_io.MODEL_NAME, version)
+    if job.promote:
+        job.registry.promote(model_io.MODEL_NAME, version)
     return {model_io.MODEL_NAME: version}

@@ -6,6 +6,7 @@ import typer
 
 from forecast_svc.cli import forecast as forecast_command
 from meters.fleet.cli import app as fleet_app
+from meters.model_lifecycle.cli import app as model_app
 from meters.nem12_cli import register as add_nem12_commands
 from meters.reliability_cli import register as add_report_commands
 from meters.vee.cli import app as vee_app
@@ -15,12 +16,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(vee_app, name="vee")
+app.add_typer(model_app, name="model")
 add_nem12_commands(app)  # meters import nem12 / meters export nem12
 add_report_commands(app)  # meters report reliability
 app.command("forecast")(forecast_command)
 
 REPO = Path(__file__).resolve().parent.parent
-MIGRATION_DIRS = sorted(REPO.glob("*_svc/migrations"))
+MIGRATION_DIRS = [*sorted(REPO.glob("*_svc/migrations")), REPO / "meters" / "model_lifecycle" / "migrations"]
 
 
 @db_app.command("migrate")
@@ -61,16 +63,45 @@ def demo(
 
 @app.command()
 def train(
+    model: str = typer.Argument("", help="one model: anomaly, failure, segmentation or forecast (default: all,"
+                                         " trained on the synthetic fleet and promoted)"),
     meters: int = typer.Option(3000, help="meters in the training fleet"),
     days: int = typer.Option(21, help="days of readings"),
     seed: int = typer.Option(7),
+    training_days: int = typer.Option(28, help="forecast: days of measured demand fitted"),
+    holdout_days: int = typer.Option(1, help="forecast: days after them scored as the holdout"),
+    data_end: str = typer.Option("", help="forecast: the data window ends here (ISO time; default the latest)"),
+    quick: bool = typer.Option(False, help="small fleets (tests)"),
+    job: str = typer.Option("cli", help="who runs it, recorded with the run: cli, schedule, cronjob"),
+    dsn: str = typer.Option("", envvar="METERS_PG_DSN", help="PostgreSQL DSN (one model: the run's record)"),
 ) -> None:
-    """Train every model on the synthetic fleet, register and promote it."""
-    from meters.ml_jobs import MlJob, train_all
+    """Train models. With MODEL: one model, recorded in the model registry (model_registry.runs) and
+    then put in shadow (forecast) or promoted (docs/model-lifecycle.md)."""
     from meters.model_registry import ModelRegistry
 
-    for name, version in train_all(MlJob(ModelRegistry(), REPO / "reports", meters, days, seed)).items():
-        typer.echo(f"promoted {name} {version}")
+    if not model:
+        from meters.ml_jobs import MlJob, train_all
+
+        for name, version in train_all(MlJob(ModelRegistry(), REPO / "reports", meters, days, seed)).items():
+            typer.echo(f"promoted {name} {version}")
+        return
+    import asyncio
+    import datetime as dt
+
+    from meters.model_lifecycle import jobs
+    from meters.model_lifecycle.schedules import SCHEDULES
+    from meters.model_lifecycle.trainers import options
+
+    if model not in SCHEDULES:
+        raise typer.BadParameter(f"one of {', '.join(SCHEDULES)}", param_hint="MODEL")
+    if not dsn:
+        raise typer.BadParameter("needed to record the run", param_hint="--dsn / METERS_PG_DSN")
+    end = dt.datetime.fromisoformat(data_end) if data_end else None
+    done = asyncio.run(jobs.run(model, dsn, ModelRegistry(), options(
+        training_days=training_days, holdout_days=holdout_days, data_end=end, meters=meters, days=days, seed=seed,
+        quick=quick), job))
+    typer.echo(f"{done['decision']} {done['model']} {done['version']} (run {done['run_id']},"
+               f" sha256 {done['artifact_sha256']})")
 
 
 @app.command()

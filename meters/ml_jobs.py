@@ -29,6 +29,7 @@ class MlJob:
     days: int = 21
     seed: int = 7
     quick: bool = False  # small sizes for tests
+    promote: bool = True  # False: register only (the model lifecycle's jobs decide, meters/model_lifecycle)
 
 
 def _modules(kind: str) -> list:

@@ -3,7 +3,8 @@
 Layout: <root>/<model name>/<version>/ holds the artifact files and a
 manifest.json (name, version, created_at, training window, feature schema,
 metrics, framework, files); <root>/<model name>/PROMOTED names the version
-services load at start (and on reload). A version folder is written under a
+services load at start (and on reload); <root>/<model name>/SHADOW, when present, names a
+candidate that scores live traffic beside it without acting (docs/model-lifecycle.md). A version folder is written under a
 temporary name and renamed into place, so a reader never sees half a model.
 The same folders are what KServe or BentoML would be given to host.
 """
@@ -42,6 +43,9 @@ class ModelVersion:
         return self.path / name
 
 
+PROMOTED, SHADOW = "PROMOTED", "SHADOW"
+
+
 class ModelNotFound(LookupError):
     pass
 
@@ -73,12 +77,24 @@ class ModelRegistry:
         return ModelVersion(final, manifest)
 
     def promote(self, name: str, version: str) -> None:
+        self.point(name, PROMOTED, version)
+
+    def point(self, name: str, pointer: str, version: str | None) -> None:
+        """Set a pointer (PROMOTED, SHADOW) to a registered version, atomically; None removes it."""
+        path = self.root / name / pointer
+        if version is None:
+            path.unlink(missing_ok=True)
+            return
         if not (self.root / name / version / "manifest.json").exists():
             raise ModelNotFound(f"{name} {version} is not in {self.root}")
-        pointer = self.root / name / "PROMOTED"
-        tmp = pointer.with_suffix(".tmp")
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(version + "\n")
-        tmp.replace(pointer)
+        tmp.replace(path)
+
+    def pointed(self, name: str, pointer: str) -> str | None:
+        """The version a pointer names, or None."""
+        path = self.root / name / pointer
+        return path.read_text().strip() if path.exists() else None
 
     def versions(self, name: str) -> list[str]:
         folder = self.root / name
@@ -92,8 +108,8 @@ class ModelRegistry:
             raise ModelNotFound(f"{name} {version} is not in {self.root}") from None
         return ModelVersion(path, Manifest(**data))
 
-    def promoted(self, name: str) -> ModelVersion:
-        pointer = self.root / name / "PROMOTED"
-        if not pointer.exists():
-            raise ModelNotFound(f"no promoted version of {name} in {self.root}: run `meters train`")
-        return self.get(name, pointer.read_text().strip())
+    def promoted(self, name: str, pointer: str = PROMOTED) -> ModelVersion:
+        version = self.pointed(name, pointer)
+        if version is None:
+            raise ModelNotFound(f"no {pointer.lower()} version of {name} in {self.root}: run `meters train`")
+        return self.get(name, version)

@@ -35,7 +35,8 @@ def train_anomaly(job: MlJob) -> dict[str, str]:
                                             epochs=8 if job.quick else 6, interval_s=cfg.interval_seconds)
     mv = detector.save(job.registry, {"start": _iso(sp.start), "end": _iso(sp.evaluate)}, report,
                        {"fleet": cfg.to_dict(), "training_meters": int(len(meters))})
-    job.registry.promote("anomaly", mv.manifest.version)
+    if job.promote:
+        job.registry.promote("anomaly", mv.manifest.version)
     return {"anomaly": mv.manifest.version}
 
 
@@ -46,5 +47,6 @@ def train_failure(job: MlJob) -> dict[str, str]:
     predictor, report = fit_failure_predictor(data, sp.evaluate, sp.end, cfg.seed)
     mv = predictor.save(job.registry, {"start": _iso(sp.start), "end": _iso(sp.end)}, report,
                         {"fleet": cfg.to_dict(), "fit_until": _iso(sp.evaluate)})
-    job.registry.promote("failure", mv.manifest.version)
+    if job.promote:
+        job.registry.promote("failure", mv.manifest.version)
     return {"failure": mv.manifest.version}

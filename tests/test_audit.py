@@ -17,7 +17,7 @@ from meters.errors import DomainError, failed_precondition
 pytestmark = pytest.mark.infra
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICE_MIGRATIONS = sorted(REPO.glob("*_svc/migrations"))
+SERVICE_MIGRATIONS = [*sorted(REPO.glob("*_svc/migrations")), REPO / "meters" / "model_lifecycle" / "migrations"]
 TESTER = Actor("test-user", "token", ("grid_ops",), "client")
 METHOD = "/meters.alert.v1.AlertService/AcknowledgeAlert"
 
@@ -27,6 +27,7 @@ GUARDED = {
     "customers.demand_response_events", "customers.demand_response_participants", "customers.segmentation_runs", "customers.regional_weather",
     "forecast.meter_scopes", "forecast.model_versions", "grid.substations", "grid.transformers",
     "grid.meter_connections", "grid.feeders", "grid.planned_work", "meters.smart_meters",
+    "model_registry.runs", "model_registry.decisions",
 }
 
 
