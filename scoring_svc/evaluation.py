@@ -26,12 +26,15 @@ from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, rows_in,
 from scoring_svc.models.fleets import anomaly_fleet, failure_fleet  # noqa: E402
 from scoring_svc.outages.evaluation import evaluate as evaluate_outages  # noqa: E402
 from scoring_svc.revenue_protection.evaluation import evaluate as evaluate_thefts  # noqa: E402
+from scoring_svc.thermal.evaluation import evaluate as evaluate_thermal  # noqa: E402
 
 
 def evaluate(job: MlJob) -> dict[str, float]:
     job.reports_dir.mkdir(parents=True, exist_ok=True)
+    # Real data first (issue 15): the transformer thermal forecast on ETTh1 (scoring_svc/thermal, docs/thermal.md).
     # Grid operations (issue 14): outage detection, the reliability indices from its detections, theft suspects.
-    return {**evaluate_anomaly(job), **evaluate_failure(job), **evaluate_outages(job), **evaluate_thefts(job)}
+    return {**evaluate_thermal(job), **evaluate_anomaly(job), **evaluate_failure(job), **evaluate_outages(job),
+            **evaluate_thefts(job)}
 
 
 def evaluate_anomaly(job: MlJob) -> dict[str, float]:

@@ -1,0 +1,89 @@
+"""`meters evaluate` figures for the transformer thermal forecast on ETTh1 (docs/thermal.md).
+
+Fits the IEC 60076-7 model on the training months, then scores the standard benchmark
+(benchmark.py) in the "S", "MS-physics" and (unless job.quick) "M" settings at horizons 96 and 336,
+each beside the naive peers on the same windows and the published DLinear / PatchTST figures.
+job.quick scores every 24th test window and skips "M". Writes reports/thermal_etth1.png.
+"""
+
+import time
+
+import numpy as np
+
+from meters.ml_jobs import MlJob
+from scoring_svc.models.fleet_data import progress_bar
+from scoring_svc.thermal.benchmark import HORIZONS, LOOKBACK, Benchmark
+from scoring_svc.thermal.data import Etth1
+from scoring_svc.thermal.fit import fit, physics_test_error
+from scoring_svc.thermal.plot import plot_thermal
+from scoring_svc.thermal.published import PUBLISHED
+
+PREFIX = "thermal_"
+
+
+def _figures(tag: str, setting: str, horizon: int, run: dict) -> dict[str, float]:
+    out = {}
+    for metric, i in (("mse", 0), ("mae", 1)):
+        key = f"{PREFIX}etth1_{tag}_h{horizon}_{metric}"
+        out[f"{key}_ours"] = getattr(run["ours"], metric)
+        out[f"{key}_naive"] = getattr(run["naive_last"], metric)
+        out[f"{key}_naive_yesterday"] = getattr(run["naive_yesterday"], metric)
+        if "physics" in run:
+            out[f"{key}_physics"] = getattr(run["physics"], metric)
+        for model, figures in PUBLISHED.get((setting, horizon), {}).items():
+            out[f"{key}_{model}"] = figures[i]
+    out[f"{PREFIX}etth1_{tag}_h{horizon}_windows"] = float(run["windows"])
+    return out
+
+
+def evaluate(job: MlJob) -> dict[str, float]:
+    t0 = time.monotonic()
+    data = Etth1.load()
+    physics = fit(data)
+    err = physics_test_error(data, physics)
+    p = physics.params
+    figures = {
+        f"{PREFIX}physics_test_mae_c": err["test_mae_c"], f"{PREFIX}physics_test_bias_c": err["test_bias_c"],
+        f"{PREFIX}physics_train_mae_c": err["train_mae_c"], f"{PREFIX}iec_rated_rise_k": p.rated_rise,
+        f"{PREFIX}iec_loss_ratio": p.loss_ratio, f"{PREFIX}iec_oil_exponent": p.oil_exponent,
+        f"{PREFIX}iec_tau_minutes": p.tau_minutes,
+    }
+    bench = Benchmark(data, physics, quick=job.quick)
+    ot_std = float(bench.scaler.std[bench.ot_col])
+    settings = [("S", "s"), ("MS-physics", "ms_physics")] + ([] if job.quick else [("M", "m")])
+    runs = {}
+    with progress_bar() as bar:
+        task = bar.add_task("ETTh1 benchmark (setting x horizon)", total=len(settings) * len(HORIZONS))
+        for setting, tag in settings:
+            for horizon in HORIZONS:
+                runs[tag, horizon] = run = bench.run(setting, horizon)
+                figures.update(_figures(tag, setting, horizon, run))
+                bar.advance(task)
+    for horizon in HORIZONS:
+        run = runs["ms_physics", horizon]
+        figures[f"{PREFIX}etth1_ms_physics_h{horizon}_mae_c_ours"] = run["ours"].mae * ot_std
+        figures[f"{PREFIX}physics_forecast_h{horizon}_mae_c"] = run["physics"].mae * ot_std
+        figures[f"{PREFIX}naive_h{horizon}_mae_c"] = run["naive_last"].mae * ot_std
+    _plot(job, data, bench, runs)
+    figures[f"{PREFIX}runtime_seconds"] = time.monotonic() - t0
+    return figures
+
+
+def _plot(job: MlJob, data: Etth1, bench: Benchmark, runs: dict) -> None:
+    horizon = HORIZONS[-1]
+    s, ms = runs["s", horizon], runs["ms_physics", horizon]
+    i = len(ms["origins"]) // 2
+    origin = int(ms["origins"][i])
+    col = bench.ot_col
+
+    def to_c(z: np.ndarray) -> np.ndarray:
+        return z * bench.scaler.std[col] + bench.scaler.mean[col]
+
+    curves = {"ours (S)": to_c(s["forecast"][i]), "ours (MS-physics)": to_c(ms["forecast"][i]),
+              "IEC physics projection": bench.projection.forecast(np.array([origin]), horizon)[0]}
+    by_step = {"ours (S)": s["ours"].mae_by_step, "ours (MS-physics)": ms["ours"].mae_by_step,
+               "IEC physics projection": ms["physics"].mae_by_step,
+               "last value": s["naive_last"].mae_by_step, "same hour yesterday": s["naive_yesterday"].mae_by_step}
+    job.reports_dir.mkdir(parents=True, exist_ok=True)
+    plot_thermal(job.reports_dir / "thermal_etth1.png", data.frame["date"].to_numpy(), data.frame["OT"].to_numpy(float),
+                 origin, LOOKBACK, curves, by_step, horizon)
