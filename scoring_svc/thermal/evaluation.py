@@ -6,7 +6,9 @@ each beside the naive peers on the same windows and the published DLinear / Patc
 job.quick scores every 24th test window and skips "M". Writes reports/thermal_etth1.png.
 """
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +19,7 @@ from scoring_svc.thermal.data import Etth1
 from scoring_svc.thermal.fit import fit, physics_test_error
 from scoring_svc.thermal.plot import plot_thermal
 from scoring_svc.thermal.published import PUBLISHED
+from scoring_svc.thermal.report import write_markdown
 
 PREFIX = "thermal_"
 
@@ -37,6 +40,10 @@ def _figures(tag: str, setting: str, horizon: int, run: dict) -> dict[str, float
 
 
 def evaluate(job: MlJob) -> dict[str, float]:
+    return run(Path(job.reports_dir), quick=job.quick)
+
+
+def run(reports: Path, quick: bool = False) -> dict[str, float]:
     t0 = time.monotonic()
     data = Etth1.load()
     physics = fit(data)
@@ -48,9 +55,9 @@ def evaluate(job: MlJob) -> dict[str, float]:
         f"{PREFIX}iec_loss_ratio": p.loss_ratio, f"{PREFIX}iec_oil_exponent": p.oil_exponent,
         f"{PREFIX}iec_tau_minutes": p.tau_minutes,
     }
-    bench = Benchmark(data, physics, quick=job.quick)
+    bench = Benchmark(data, physics, quick=quick)
     ot_std = float(bench.scaler.std[bench.ot_col])
-    settings = [("S", "s"), ("MS-physics", "ms_physics")] + ([] if job.quick else [("M", "m")])
+    settings = [("S", "s"), ("MS-physics", "ms_physics")] + ([] if quick else [("M", "m")])
     runs = {}
     with progress_bar() as bar:
         task = bar.add_task("ETTh1 benchmark (setting x horizon)", total=len(settings) * len(HORIZONS))
@@ -64,12 +71,14 @@ def evaluate(job: MlJob) -> dict[str, float]:
         figures[f"{PREFIX}etth1_ms_physics_h{horizon}_mae_c_ours"] = run["ours"].mae * ot_std
         figures[f"{PREFIX}physics_forecast_h{horizon}_mae_c"] = run["physics"].mae * ot_std
         figures[f"{PREFIX}naive_h{horizon}_mae_c"] = run["naive_last"].mae * ot_std
-    _plot(job, data, bench, runs)
+    reports.mkdir(parents=True, exist_ok=True)
+    _plot(reports, data, bench, runs)
     figures[f"{PREFIX}runtime_seconds"] = time.monotonic() - t0
+    write_markdown(reports / "thermal_etth1.md", figures, quick)
     return figures
 
 
-def _plot(job: MlJob, data: Etth1, bench: Benchmark, runs: dict) -> None:
+def _plot(reports: Path, data: Etth1, bench: Benchmark, runs: dict) -> None:
     horizon = HORIZONS[-1]
     s, ms = runs["s", horizon], runs["ms_physics", horizon]
     i = len(ms["origins"]) // 2
@@ -84,6 +93,14 @@ def _plot(job: MlJob, data: Etth1, bench: Benchmark, runs: dict) -> None:
     by_step = {"ours (S)": s["ours"].mae_by_step, "ours (MS-physics)": ms["ours"].mae_by_step,
                "IEC physics projection": ms["physics"].mae_by_step,
                "last value": s["naive_last"].mae_by_step, "same hour yesterday": s["naive_yesterday"].mae_by_step}
-    job.reports_dir.mkdir(parents=True, exist_ok=True)
-    plot_thermal(job.reports_dir / "thermal_etth1.png", data.frame["date"].to_numpy(), data.frame["OT"].to_numpy(float),
+    plot_thermal(reports / "thermal_etth1.png", data.frame["date"].to_numpy(), data.frame["OT"].to_numpy(float),
                  origin, LOOKBACK, curves, by_step, horizon)
+
+
+if __name__ == "__main__":
+    from meters.ml_jobs import merge_figures
+
+    out = Path(__file__).resolve().parents[2] / "reports"
+    result = run(out, quick="--quick" in sys.argv)
+    merge_figures(out, result)
+    print((out / "thermal_etth1.md").read_text())

@@ -26,7 +26,8 @@ def plot_thermal(path: Path, dates, actual_c: np.ndarray, origin: int, lookback:
     lead = np.arange(1, horizon + 1)
     for name, err in by_step.items():
         ax.plot(lead, err, lw=1.2, label=name)
-    ax.set(xlabel="lead (hours)", ylabel="MAE (z-scored OT)", title=f"Error by lead over the test windows (H={horizon})")
+    ax.set(xlabel="lead (hours)", ylabel="MAE (z-scored OT)",
+           title=f"Error by lead over the test windows (H={horizon})")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
