@@ -3,7 +3,8 @@
 Participants: opted-in customers of the target segments (and region). Measurement
 uses baseline.measure ("10 of 10" with additive same-day adjustment by default) on
 the participants' hourly usage, per UTC hour of the event; days of a participant's
-other events are never its baseline days.
+other events are never its baseline days; participants who opted out are not measured.
+Dispatch, cancellation, opt-in/out and settlement: dr_lifecycle.py.
 """
 
 import datetime as dt
@@ -18,24 +19,44 @@ from meters.errors import FieldViolation, failed_precondition, invalid_argument,
 from meters.timestamps import to_proto
 
 COLUMNS = """id, event_type, start_time, end_time, target_reduction_mw, target_segments, region, customers_targeted,
-  customers_participated, baseline_mw, actual_mw, actual_reduction_mw, reading_coverage, measured_at, cancelled, created_at"""
+  customers_participated, baseline_mw, actual_mw, actual_reduction_mw, reading_coverage, measured_at, cancelled, created_at,
+  dispatched_at, cancelled_at, settled_at, credit_aud_per_kwh, total_credit_aud, customers_credited,
+  (SELECT count(*) FROM customers.demand_response_participants p
+   WHERE p.event_id = demand_response_events.id AND p.opted_out_at IS NOT NULL)"""
 
 
-
+def status_of(cancelled: bool, settled, measured, dispatched, start, end, now) -> str:
+    """Where an event stands (DemandResponseEventStatus without its prefix), from its timestamps."""
+    if cancelled:
+        return "CANCELLED"
+    if settled:
+        return "SETTLED"
+    if measured:
+        return "MEASURED"
+    if now < start:
+        return "DISPATCHED" if dispatched else "SCHEDULED"
+    return "ACTIVE" if now < end else "COMPLETED"
 
 def _message(row) -> dpb.DemandResponseEvent:
     (eid, etype, start, end, target, segs, region, targeted, participated, base, actual, reduction, coverage,
-     measured, cancelled, created) = row
-    now = dt.datetime.now(dt.timezone.utc)
-    status = ("CANCELLED" if cancelled else "MEASURED" if measured else "SCHEDULED" if now < start
-              else "ACTIVE" if now < end else "COMPLETED")
+     measured, cancelled, created, dispatched, cancelled_at, settled, rate, total_credit, credited, opted_out) = row
+    status = status_of(cancelled, settled, measured, dispatched, start, end, dt.datetime.now(dt.timezone.utc))
     event = dpb.DemandResponseEvent(
         name=f"demandResponseEvents/{eid}",
         event_type=dpb.DemandResponseEventType.Value("DEMAND_RESPONSE_EVENT_TYPE_" + etype.upper()),
         start_time=to_proto(start), end_time=to_proto(end), target_reduction_mw=target,
         target_segments=[spb.Segment.Value("SEGMENT_" + s.upper()) for s in segs], region=region,
         customers_targeted=targeted, customers_participated=participated,
-        status=dpb.DemandResponseEventStatus.Value("DEMAND_RESPONSE_EVENT_STATUS_" + status), created_at=to_proto(created))
+        status=dpb.DemandResponseEventStatus.Value("DEMAND_RESPONSE_EVENT_STATUS_" + status), created_at=to_proto(created),
+        customers_opted_out=opted_out)
+    if dispatched:
+        event.dispatch_time.CopyFrom(to_proto(dispatched))
+    if cancelled_at:
+        event.cancel_time.CopyFrom(to_proto(cancelled_at))
+    if settled:
+        event.settlement.CopyFrom(dpb.DemandResponseSettlement(
+            credit_aud_per_kwh=rate, total_credit_aud=total_credit, customers_credited=credited,
+            settle_time=to_proto(settled)))
     if measured:
         event.measurement.CopyFrom(dpb.DemandResponseMeasurement(
             baseline_demand_mw=base, actual_demand_mw=actual, reduction_mw=reduction,
@@ -95,12 +116,15 @@ async def get(pool, eid: int) -> dpb.DemandResponseEvent:
 
 
 # Status is derived (see _message); as SQL, against the database clock.
+_OPEN = "NOT cancelled AND settled_at IS NULL AND measured_at IS NULL"
 STATUS_SQL = {
     "CANCELLED": "cancelled",
-    "MEASURED": "NOT cancelled AND measured_at IS NOT NULL",
-    "SCHEDULED": "NOT cancelled AND measured_at IS NULL AND now() < start_time",
-    "ACTIVE": "NOT cancelled AND measured_at IS NULL AND start_time <= now() AND now() < end_time",
-    "COMPLETED": "NOT cancelled AND measured_at IS NULL AND end_time <= now()",
+    "SETTLED": "NOT cancelled AND settled_at IS NOT NULL",
+    "MEASURED": "NOT cancelled AND settled_at IS NULL AND measured_at IS NOT NULL",
+    "SCHEDULED": f"{_OPEN} AND dispatched_at IS NULL AND now() < start_time",
+    "DISPATCHED": f"{_OPEN} AND dispatched_at IS NOT NULL AND now() < start_time",
+    "ACTIVE": f"{_OPEN} AND start_time <= now() AND now() < end_time",
+    "COMPLETED": f"{_OPEN} AND end_time <= now()",
 }
 
 
@@ -132,14 +156,14 @@ async def list_events(pool, after: tuple | None, limit: int, status: int = 0, ev
 
 async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dpb.DemandResponseEvent:
     event = await get(pool, eid)
+    _measurable(event)
     start, end = event.start_time.ToSeconds(), event.end_time.ToSeconds()
-    if end > dt.datetime.now(dt.timezone.utc).timestamp():
-        raise failed_precondition("the event has not ended", "EVENT_NOT_ENDED", name=event.name)
     day0 = start // 86400 * 86400 - (3 * baseline_days) * 86400  # enough history for Y eligible days
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT p.customer_id, array_agg(m.meter_id) FROM customers.demand_response_participants p
-               JOIN customers.customer_meters m USING (customer_id) WHERE p.event_id = %s GROUP BY p.customer_id""", [eid])
+               JOIN customers.customer_meters m USING (customer_id) WHERE p.event_id = %s AND p.opted_out_at IS NULL
+               GROUP BY p.customer_id""", [eid])
         parts = await cur.fetchall()
         # Days of the participants' other (not cancelled) events: never baseline days.
         cur = await conn.execute(
@@ -150,8 +174,8 @@ async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dp
                  AND e.id <> %s AND NOT e.cancelled AND e.start_time >= to_timestamp(%s) AND e.start_time < to_timestamp(%s)
                GROUP BY p.customer_id""", [day0, eid, eid, day0, start])
         other_event_days = dict(await cur.fetchall())
-        usage = await load_usage(conn, day0, end + 86400)
-    days = int((end + 86400 - day0) // 86400)
+        days = int((end + 86400 - day0) // 86400)  # whole days from day0 through the event's
+        usage = await load_usage(conn, day0, day0 + days * 86400)
     event_day = int((start - day0) // 86400)
     hours = np.arange((start - day0) % 86400 // 3600, (start - day0) % 86400 // 3600 + max(1, (end - start) // 3600))
     histories, oks = [], []
@@ -174,11 +198,13 @@ async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dp
     base_mw, actual_mw = result.baseline_kw / 1000, result.actual_kw / 1000
     per_participant = [(cid, *(r or (None, None))) for (cid, _meters), r in zip(parts, result.per_participant)]
     async with pool.connection() as conn, conn.transaction():
+        _measurable(await locked(conn, eid))  # nothing settled or cancelled it meanwhile
         async with conn.cursor() as cur:
+            # kWh over the measured event hours: the mean kW reduction times their number.
             await cur.executemany(
                 """UPDATE customers.demand_response_participants SET baseline_kw = %s, actual_kw = %s,
-                     reduction_kw = %s - %s WHERE event_id = %s AND customer_id = %s""",
-                [(b, a, b, a, eid, cid) for cid, b, a in per_participant])
+                     reduction_kw = %s - %s, reduction_kwh = (%s - %s) * %s WHERE event_id = %s AND customer_id = %s""",
+                [(b, a, b, a, b, a, len(hours), eid, cid) for cid, b, a in per_participant])
         await conn.execute(
             """UPDATE customers.demand_response_events SET baseline_mw = %s, actual_mw = %s, actual_reduction_mw = %s,
                  customers_participated = %s, reading_coverage = %s, baseline_method = %s, measured_at = now()
@@ -189,6 +215,26 @@ async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dp
             "baseline_mw": base_mw, "actual_mw": actual_mw, "customers_participated": result.participants_reduced,
             "reading_coverage": result.coverage, "baseline_days": baseline_days})
     return await get(pool, eid)
+
+
+async def locked(conn, eid: int) -> dpb.DemandResponseEvent:
+    """The event, its row locked FOR UPDATE in `conn`'s transaction: a transition checks and changes it
+    with no other transition in between."""
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM customers.demand_response_events WHERE id = %s FOR UPDATE", [eid])
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("demand_response_event", f"demandResponseEvents/{eid}")
+    return _message(row)
+
+
+def _measurable(event: dpb.DemandResponseEvent) -> None:
+    refused = {dpb.DEMAND_RESPONSE_EVENT_STATUS_CANCELLED: ("a cancelled event is not measured", "EVENT_CANCELLED"),
+               dpb.DEMAND_RESPONSE_EVENT_STATUS_SETTLED: ("a settled event is not measured again: its credits are paid",
+                                                          "EVENT_SETTLED")}.get(event.status)
+    if refused:
+        raise failed_precondition(f"{event.name}: {refused[0]}", refused[1], name=event.name)
+    if event.end_time.ToSeconds() > dt.datetime.now(dt.timezone.utc).timestamp():
+        raise failed_precondition(f"{event.name}: the event has not ended", "EVENT_NOT_ENDED", name=event.name)
 
 
 def _measured(event: dpb.DemandResponseEvent) -> dict | None:

@@ -6,6 +6,7 @@ import logging
 
 
 from customer_svc import demand_response, weather_store
+from customer_svc.dr_rpcs import DemandResponseRpcs, customer_hash
 from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.metrics import SEGMENTATION_RUN_SECONDS
 from customer_svc.segmentation_job import run_segmentation
@@ -25,11 +26,7 @@ EXPECTED_SHARE = {s.key: s.share for s in SEGMENTS}
 MAX_IDENTIFIER_CHARS = 64
 
 
-def _hash(name: str, field: str) -> str:
-    h = name.removeprefix("customers/")
-    if not name.startswith("customers/") or not h or len(h) > 64:
-        raise invalid_argument(f"{field} must look like customers/<hash>", FieldViolation(field, "expected customers/<hash>"))
-    return h
+_hash = customer_hash
 
 
 def segment_enum(key: str) -> int:
@@ -45,7 +42,7 @@ def customer_message(row) -> customer_pb2.Customer:
         meter_ids=meters)
 
 
-class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
+class CustomerServicer(DemandResponseRpcs, customer_service_pb2_grpc.CustomerServiceServicer):
     def __init__(self, store: CustomerStore, registry, pii: PiiKey):
         self._store = store
         self._registry = registry
@@ -81,8 +78,10 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         return pb.BatchCreateCustomersResponse(created=created, updated=updated)
 
     async def GetCustomer(self, request, context):
-        row = await self._store.get_customer(_hash(request.name, "name"))
-        return pb.GetCustomerResponse(customer=customer_message(row))
+        return pb.GetCustomerResponse(customer=await self._customer_message(_hash(request.name, "name")))
+
+    async def _customer_message(self, h: str) -> customer_pb2.Customer:
+        return customer_message(await self._store.get_customer(h))
 
     async def ListRecommendations(self, request, context):
         row = await self._store.get_customer(_hash(request.parent, "parent"))

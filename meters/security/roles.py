@@ -89,6 +89,13 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _CUSTOMER + "GetDemandResponseEvent": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _CUSTOMER + "ListDemandResponseEvents": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _CUSTOMER + "MeasureDemandResponseEvent": _roles(GRID_OPS, ANALYST),
+    _CUSTOMER + "DispatchDemandResponseEvent": _roles(GRID_OPS),
+    _CUSTOMER + "CancelDemandResponseEvent": _roles(GRID_OPS),
+    _CUSTOMER + "SettleDemandResponseEvent": _roles(GRID_OPS),
+    _CUSTOMER + "OptInDemandResponseEvent": _roles(CUSTOMER_SERVICE),
+    _CUSTOMER + "OptOutDemandResponseEvent": _roles(CUSTOMER_SERVICE),
+    _CUSTOMER + "ListDemandResponseParticipants": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
+    _CUSTOMER + "SetDemandResponseEnrolment": _roles(CUSTOMER_SERVICE),
     _CUSTOMER + "RecordRegionalWeather": _roles(PLATFORM_ADMIN),
     # alert
     _ALERT + "CreateAlert": _roles(GRID_OPS, SERVICE_SCORING),
