@@ -8,6 +8,7 @@ from scoring_svc.thermal.benchmark import HORIZONS, LOOKBACK, Benchmark, naive_y
 from scoring_svc.thermal.data import BORDERS, COLUMNS, Etth1, Scaler, window_origins, windows
 from scoring_svc.thermal.fit import fit
 from scoring_svc.thermal.iec import ThermalParams, steady_state_rise, top_oil_rise, top_oil_rise_loop
+from scoring_svc.thermal.overload import HOT_SPOT_GRADIENT_K, ageing_rate, outlook
 from scoring_svc.thermal.projection import PhysicsProjection
 
 PARAMS = ThermalParams(rated_rise=55.0, loss_ratio=5.0, oil_exponent=0.8, tau_minutes=600.0, k11=1.0)
@@ -113,3 +114,13 @@ def test_the_learnt_forecast_beats_both_naive_peers_on_the_quick_run(data, fitte
         assert run["ours"].mae < run[peer].mae, peer
     past, future = windows(data.frame["OT"].to_numpy(), run["origins"], LOOKBACK, horizon)
     assert future.shape == run["truth"].shape
+
+
+def test_the_overload_outlook_follows_the_standards_hot_spot_and_ageing_law():
+    assert float(ageing_rate(np.array(98.0))) == pytest.approx(1.0)
+    assert float(ageing_rate(np.array(104.0))) == pytest.approx(2.0)  # doubles every 6 K
+    top_oil = np.array([[90.0, 100.0, 106.0]])
+    o = outlook(top_oil, np.array([[1.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(o.hot_spot_c, [[90.0 + HOT_SPOT_GRADIENT_K, 100.0 + HOT_SPOT_GRADIENT_K, 106.0]])
+    assert o.hours_over_hot_spot_limit[0] == 1 and o.hours_over_top_oil_limit[0] == 1
+    assert o.loss_of_life_hours[0] == pytest.approx(float(ageing_rate(o.hot_spot_c).sum()))

@@ -17,6 +17,7 @@ from scoring_svc.models.fleet_data import progress_bar
 from scoring_svc.thermal.benchmark import HORIZONS, LOOKBACK, Benchmark
 from scoring_svc.thermal.data import Etth1
 from scoring_svc.thermal.fit import fit, physics_test_error
+from scoring_svc.thermal.overload import outlook
 from scoring_svc.thermal.plot import plot_thermal
 from scoring_svc.thermal.published import PUBLISHED
 from scoring_svc.thermal.report import write_markdown
@@ -71,11 +72,33 @@ def run(reports: Path, quick: bool = False) -> dict[str, float]:
         figures[f"{PREFIX}etth1_ms_physics_h{horizon}_mae_c_ours"] = run["ours"].mae * ot_std
         figures[f"{PREFIX}physics_forecast_h{horizon}_mae_c"] = run["physics"].mae * ot_std
         figures[f"{PREFIX}naive_h{horizon}_mae_c"] = run["naive_last"].mae * ot_std
+    figures.update(_overload(bench, physics, runs["ms_physics", HORIZONS[-1]]))
     reports.mkdir(parents=True, exist_ok=True)
     _plot(reports, data, bench, runs)
     figures[f"{PREFIX}runtime_seconds"] = time.monotonic() - t0
     write_markdown(reports / "thermal_etth1.md", figures, quick)
     return figures
+
+
+def _overload(bench: Benchmark, physics, run: dict) -> dict[str, float]:
+    """The overload / ageing outlook (overload.py) of the MS-physics forecasts against the same computed
+    from the measured oil temperature and load, every test window of the longest horizon."""
+    col, origins = bench.ot_col, run["origins"]
+    horizon = run["forecast"].shape[-1]
+    k = physics.per_unit(bench.data.frame)
+    lead = np.arange(horizon)[None, :]
+    mean, std = bench.scaler.mean[col], bench.scaler.std[col]
+    forecast = outlook(run["forecast"] * std + mean, k[origins[:, None] - 24 + lead % 24])  # yesterday's load repeated
+    actual = outlook(run["truth"] * std + mean, k[origins[:, None] + lead])
+    tag = f"{PREFIX}overload_h{horizon}"
+    return {
+        f"{tag}_hot_spot_max_c_forecast": float(forecast.hot_spot_c.max()),
+        f"{tag}_hot_spot_max_c_actual": float(actual.hot_spot_c.max()),
+        f"{tag}_loss_of_life_hours_mean_actual": float(actual.loss_of_life_hours.mean()),
+        f"{tag}_loss_of_life_hours_mae": float(np.abs(forecast.loss_of_life_hours - actual.loss_of_life_hours).mean()),
+        f"{tag}_windows_over_limit_forecast": float((forecast.hours_over_hot_spot_limit > 0).sum()),
+        f"{tag}_windows_over_limit_actual": float((actual.hours_over_hot_spot_limit > 0).sum()),
+    }
 
 
 def _plot(reports: Path, data: Etth1, bench: Benchmark, runs: dict) -> None:

@@ -39,5 +39,10 @@ def write_markdown(path: Path, figures: dict, quick: bool) -> None:
               f"ours (MS-physics) {f['thermal_etth1_ms_physics_h96_mae_c_ours']:.2f} / "
               f"{f['thermal_etth1_ms_physics_h336_mae_c_ours']:.2f}, "
               f"IEC projection {f['thermal_physics_forecast_h96_mae_c']:.2f} / {f['thermal_physics_forecast_h336_mae_c']:.2f}, "
-              f"last value {f['thermal_naive_h96_mae_c']:.2f} / {f['thermal_naive_h336_mae_c']:.2f}.", ""]
+              f"last value {f['thermal_naive_h96_mae_c']:.2f} / {f['thermal_naive_h336_mae_c']:.2f}.",
+              "Overload outlook of the 336 h forecasts (IEC hot spot with the standard's gradient, overload.py): highest "
+              f"hot spot forecast {f['thermal_overload_h336_hot_spot_max_c_forecast']:.1f} °C vs "
+              f"{f['thermal_overload_h336_hot_spot_max_c_actual']:.1f} °C from the measured oil (limit 120 °C); "
+              f"loss of life over a window {f['thermal_overload_h336_loss_of_life_hours_mean_actual']:.4f} h, "
+              f"forecast MAE {f['thermal_overload_h336_loss_of_life_hours_mae']:.4f} h.", ""]
     path.write_text("\n".join(lines))
