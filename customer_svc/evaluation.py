@@ -5,7 +5,8 @@ adjusted Rand index and accuracy against the planted segments, per-segment recal
 the service's default window (a year); the same model over the plan's 90 days as
 `*_90d`; plots: the 12 named segments' mean weekday load profiles, and planted against assigned
 segments (a confusion matrix). On the same year, demand response baselines against planted
-reductions (dr_evaluation.py).
+reductions (dr_evaluation.py). First, on real households: the same model's month-to-month
+stability on the SGSC 50 (sgsc_stability.py), where no segment is planted.
 """
 
 import matplotlib
@@ -15,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from customer_svc import dr_evaluation  # noqa: E402
+from customer_svc import dr_evaluation, sgsc_stability  # noqa: E402
 from customer_svc.config import SEGMENTATION_DAYS  # noqa: E402
 from customer_svc.features import build_features  # noqa: E402
 from customer_svc.fleet_data import load_fleet  # noqa: E402
@@ -38,7 +39,7 @@ PLAN_WINDOW_DAYS = 90
 def evaluate(job: MlJob) -> dict[str, float]:
     model, _version = load_promoted(job.registry)
     meters = 600 if job.quick else job.meters
-    figures = {}
+    figures = sgsc_stability.evaluate(model, job.reports_dir)
     for days, suffix in ((14, ""),) if job.quick else ((SEGMENTATION_DAYS, ""), (PLAN_WINDOW_DAYS, "_90d")):
         fleet = load_fleet(FleetConfig(meters=meters, days=days, seed=job.seed + 1000))
         profiles = fleet.profiles()
