@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-yaml = pytest.importorskip("yaml", reason="PyYAML is missing: add pyyaml to pyproject's dev extras")
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "helm" / "meters"
@@ -33,7 +33,8 @@ REQUIRED = ["--set", "auth.issuer=https://issuer.example.com", "--set", "auth.jw
 def rendered(tmp_path_factory) -> dict[str, list[dict]]:
     """{variant: objects} for the default values and each ci/*-values.yaml."""
     if shutil.which("go") is None and not HELM.exists():
-        pytest.skip("neither go (to install helm through the Go module proxy) nor a cached helm")
+        pytest.fail(f"neither go (to install helm through the Go module proxy) nor helm at {HELM}: install Go "
+                    "(Debian package golang-go; .ci/run installs it) and rerun", pytrace=False)
     out = tmp_path_factory.mktemp("helm")
     run = subprocess.run([REPO / "scripts" / "helm_check.sh"], env=dict(os.environ, HELM_RENDER_DIR=str(out)),
                          capture_output=True, text=True, timeout=900)
@@ -215,8 +216,7 @@ def test_connection_test_script_compiles_and_checks_over_tls(rendered):
 
 def test_strict_decoding_rejects_a_misspelt_field(rendered):
     kubestrict = HELM.parent / "kubestrict"
-    if not kubestrict.exists():
-        pytest.skip("kubestrict is built by scripts/helm_check.sh only where go is installed")
+    assert kubestrict.exists(), f"scripts/helm_check.sh builds {kubestrict} with go; it did not: see its output"
     command = [kubestrict, "-crds", REPO / "helm" / "kubestrict" / "crds"]
     good = yaml.safe_dump_all(rendered["full"])
     ok = subprocess.run(command, input=good, capture_output=True, text=True)
