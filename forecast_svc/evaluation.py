@@ -15,6 +15,8 @@ scale's backtest borrows the region's model (else the network's) through the ser
 function (backtest.borrowed -> borrowed.forecast), from the demand the service would have measured;
 the sample's steps are scored together as `forecast_substation_...`, `forecast_transformer_...`.
 
+By aggregation size (size_ladder.py): every rung above with its meter count, plotted.
+
 Then the real series the project ships (SGSC households and their sum, the ETTh1 load channels):
 rolling-origin day-ahead backtests of the CSV model beside its peers, `forecast_real_...`
 (real_evaluation.py)."""
@@ -24,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forecast_svc import backtest, borrowed, real_evaluation  # noqa: E402
+from forecast_svc import backtest, borrowed, real_evaluation, size_ladder  # noqa: E402
 from forecast_svc.data import fleet_series, scope_series  # noqa: E402
 from forecast_svc.model import DemandModel, regular  # noqa: E402
 from forecast_svc.scopes import NETWORK, REGION, SUBSTATION, TRANSFORMER, Scope  # noqa: E402
@@ -57,6 +59,9 @@ def evaluate(job: MlJob) -> dict[str, float]:
             for kind in (SUBSTATION, TRANSFORMER):
                 _put(figures, f"forecast_{kind}", tail,
                      backtest.pooled([r for scope, r in runs.items() if scope.kind == kind]).figures())
+    served, *others = scales(job)
+    figures.update(size_ladder.evaluate(figures, served.cfg, others[0].cfg.meters if others else None,
+                                        job.reports_dir))
     figures.update(real_evaluation.evaluate(job))
     return figures
 
