@@ -8,3 +8,5 @@ class ForecastSettings(ServiceSettings):
     actuals_group_id: str = "forecast"
     # Confidence level of the bands models are calibrated to.
     interval_level: float = 0.9
+    # How often the live scores of the promoted model and the candidate in shadow are re-exported.
+    shadow_scores_interval_s: float = 30.0

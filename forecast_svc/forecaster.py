@@ -23,6 +23,8 @@ noise (level.py).
 
 import dataclasses
 import datetime as dt
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,22 +36,24 @@ from forecast_svc.scopes import NETWORK, REGION, SCOPES, TIMEZONES, Scope
 from forecast_svc.store import ForecastStore, Point, Run
 from forecast_svc.weather_input import WeatherGap, on_steps
 from meters.errors import FieldViolation, failed_precondition, invalid_argument, not_found
-from meters.model_registry import ModelNotFound, ModelRegistry
+from meters.model_registry import PROMOTED, ModelNotFound, ModelRegistry
 
 STEP = dt.timedelta(minutes=15)
 HISTORY = dt.timedelta(days=8)
 
 
 class ModelCache:
-    """Promoted models, loaded once per version; the PROMOTED pointer is re-read on every call."""
+    """Promoted models (or those another pointer names: SHADOW), loaded once per version; the pointer
+    is re-read on every call."""
 
-    def __init__(self, registry: ModelRegistry):
+    def __init__(self, registry: ModelRegistry, pointer: str = PROMOTED):
         self.registry = registry
+        self.pointer = pointer
         self.loaded: dict[tuple[str, str], DemandModel] = {}
 
     def get(self, name: str) -> tuple[DemandModel, str] | None:
         try:
-            mv = self.registry.promoted(name)
+            mv = self.registry.promoted(name, self.pointer)
         except ModelNotFound:
             return None
         key = (name, mv.manifest.version)
@@ -77,10 +81,12 @@ def validate(scope: str, scope_id: str, horizon_hours: int) -> int:
 
 
 class Forecaster:
-    def __init__(self, store: ForecastStore, models: ModelCache, interval_level: float = 0.9):
+    def __init__(self, store: ForecastStore, models: ModelCache, interval_level: float = 0.9,
+                 on_computed: Callable[[Run, float, np.ndarray | None], None] | None = None):
         self.store = store
         self.models = models
         self.interval_level = interval_level
+        self.on_computed = on_computed  # each run computed for a caller, its compute time (shadow.py)
 
     async def get(self, scope: str, scope_id: str, horizon_hours: int, start: dt.datetime | None,
                   refresh: bool, weather: list[tuple[dt.datetime, float]] | None = None) -> Run:
@@ -91,8 +97,12 @@ class Forecaster:
             found = await self.store.find_run(scope, scope_id, start, horizon)
             if found is not None:
                 return await self.store.get_run(found, horizon)
+        started = time.perf_counter()
         run = await self.compute(scope, scope_id, horizon, start, temperature)
+        latency = time.perf_counter() - started
         await self.store.save_run(run)
+        if self.on_computed is not None:
+            self.on_computed(run, latency, temperature)
         return run
 
     async def compute(self, scope: str, scope_id: str, horizon: int, start: dt.datetime,

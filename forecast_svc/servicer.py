@@ -3,22 +3,29 @@
 import datetime as dt
 from collections.abc import Callable
 
+from forecast_svc import promotion, shadow
 from forecast_svc.forecaster import Forecaster
 from forecast_svc.retrain import Retrainer
 from forecast_svc.scopes import SCOPE_CODES
 from forecast_svc.store import ForecastStore, Run
 from meters.audit import call as audited
 from meters.errors import FieldViolation, invalid_argument, not_found
+from meters.forecast.v1 import forecast_model_decision_pb2 as dm_pb
 from meters.forecast.v1 import forecast_model_version_pb2 as mv_pb
 from meters.forecast.v1 import forecast_run_pb2 as run_pb
 from meters.forecast.v1 import forecast_service_pb2 as pb
 from meters.forecast.v1 import forecast_service_pb2_grpc
+from meters.model_lifecycle import store as lifecycle
 from meters.paging import decode_token, encode_token, page_size
 from meters.regions import REGIONS
 from meters.timestamps import to_proto
 
 SCOPE_NAMES = {code: name for name, code in SCOPE_CODES.items()}
 MAX_SCOPES_PER_CALL = 100_000
+DECISION_ACTIONS = {"shadow": dm_pb.FORECAST_MODEL_DECISION_ACTION_SHADOW,
+                    "promote": dm_pb.FORECAST_MODEL_DECISION_ACTION_PROMOTE,
+                    "refuse": dm_pb.FORECAST_MODEL_DECISION_ACTION_REFUSE,
+                    "rollback": dm_pb.FORECAST_MODEL_DECISION_ACTION_ROLLBACK}
 
 
 
@@ -38,12 +45,29 @@ def run_message(run: Run, with_points: bool = True) -> run_pb.ForecastRun:
     return msg
 
 
+def _score(evidence: dict, role: str) -> dm_pb.ForecastModelScore | None:
+    s = evidence.get(role)
+    if not isinstance(s, dict):
+        return None
+    return dm_pb.ForecastModelScore(version=s["version"], mape_percent=s["error"] or 0.0, steps=s["steps"],
+                                    median_latency_seconds=s["latency_s"] or 0.0)
+
+
+def decision_message(row: dict) -> dm_pb.ForecastModelDecision:
+    ev = row["evidence"] or {}
+    return dm_pb.ForecastModelDecision(
+        id=row["id"], action=DECISION_ACTIONS[row["action"]], from_version=row["from_version"] or "",
+        to_version=row["to_version"] or "", reason=ev.get("reason", ""), promoted=_score(ev, "promoted"),
+        shadow=_score(ev, "shadow"), decided_at=to_proto(row["decided_at"]))
+
+
 class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
     def __init__(self, forecaster: Forecaster, store: ForecastStore, retrainer: Retrainer,
                  on_new_placements: Callable[[], None] = lambda: None):
         self._forecaster = forecaster
         self._store = store
         self._retrainer = retrainer
+        self._registry = retrainer.registry
         self._on_new_placements = on_new_placements  # the actuals consumer sees new meters at once
 
     async def GetDemandForecast(self, request, context):
@@ -84,6 +108,18 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
             version = await self._retrainer.start(request.training_days, request.holdout_days,
                                                   request.promote_if_better, request.wait, change)
         return pb.RetrainForecastModelResponse(forecast_model_version=await self._version(version))
+
+    async def DecideShadowForecastModel(self, request, context):
+        async with audited(self._store.pool, f"models/{shadow.MODEL}", "decide_shadow") as change:
+            if request.window_hours < 0:
+                raise invalid_argument("window_hours must not be negative", FieldViolation("window_hours", ">= 0"))
+            row = await promotion.decide(self._store.pool, self._registry, change, request.window_hours)
+        return pb.DecideShadowForecastModelResponse(decision=decision_message(row))
+
+    async def RollbackForecastModel(self, request, context):
+        async with audited(self._store.pool, f"models/{shadow.MODEL}", "rollback") as change:
+            row = await lifecycle.rollback(self._store.pool, self._registry, shadow.MODEL, change)
+        return pb.RollbackForecastModelResponse(decision=decision_message(row))
 
     async def GetForecastModelVersion(self, request, context):
         prefix = "forecastModelVersions/"

@@ -77,6 +77,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _FORECAST + "ListForecastRuns": _READERS,
     _FORECAST + "GetForecastModelVersion": _READERS,
     _FORECAST + "RetrainForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
+    _FORECAST + "DecideShadowForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
+    _FORECAST + "RollbackForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
     _FORECAST + "BatchCreateMeterScopes": _roles(PLATFORM_ADMIN),
     # customer
     _CUSTOMER + "GetCustomer": _roles(CUSTOMER_SERVICE, ANALYST),
