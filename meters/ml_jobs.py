@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from meters import evaluation_report
 from meters.model_registry import ModelRegistry
 
 # meters.vee and alert_svc have no trained model, only an evaluation (VEE estimation on real households;
@@ -50,6 +51,7 @@ def evaluate_all(job: MlJob) -> dict[str, float]:
     for module in _modules("evaluation"):
         figures.update(module.evaluate(job))
     merge_figures(job.reports_dir, figures)
+    evaluation_report.write(job.reports_dir)
     return figures
 
 
