@@ -156,6 +156,7 @@ func run(log *slog.Logger) error {
 	})
 	root.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { ready(w, r, active) })
 	root.HandleFunc("/openapi.json", serveOpenAPI)
+	root.Handle(docsPath, docsHandler())
 	root.Handle("/api/", limitBodies(maxBody, mux))
 
 	srv := &http.Server{
@@ -247,7 +248,8 @@ func (s *statusRecorder) Flush() {
 // logRequests logs one JSON line per API request (not per health probe).
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/openapi.json" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/openapi.json" ||
+			strings.HasPrefix(r.URL.Path, docsPath) {
 			next.ServeHTTP(w, r)
 			return
 		}

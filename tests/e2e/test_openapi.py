@@ -70,3 +70,15 @@ def test_unsupported_method_on_a_known_path_is_405_with_allow(gateway, path, met
 def test_unknown_path_is_still_404(gateway):
     status, _, _ = _get(gateway, "/api/v1/nothingHere")
     assert status == 404
+
+
+def test_swagger_ui_is_served_offline_over_the_description(gateway):
+    status, headers, body = _get(gateway, "/docs/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    page = body.decode()
+    assert "/openapi.json" in page and "swagger-ui" in page
+    # the page's script is the binary's own copy (no CDN): served from under /docs/
+    script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', page).group(1)
+    assert not script.startswith("http")
+    status, _, bundle = _get(gateway, "/docs/" + script.rsplit("/", 1)[-1])
+    assert status == 200 and b"SwaggerUIBundle" in bundle
