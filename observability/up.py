@@ -1,6 +1,7 @@
 """`make up` / `make down`: the local stack (PostgreSQL, Kafka), every mesh service, a real
 Prometheus scraping them with the repo's rules, a real Alertmanager delivering their alerts to
-alert_svc's webhook receiver, and the REST gateway. State and logs in .run/up/; processes keep running
+alert_svc's webhook receiver, the REST gateway, and the training scheduler (meters/model_lifecycle:
+each model retrained on its cron schedule). State and logs in .run/up/; processes keep running
 after this command returns, and `down` stops exactly the ones `up` started (pids in .run/up/pids.json;
 the stack only if `up` started it).
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from meters.localstack.__main__ import stack_from_env
 from meters.mesh import SERVICES, Mesh
+from meters.model_lifecycle import scheduler as training_scheduler
 from meters.security import pki
 from observability.alertmanager import config as alertmanager_config
 from observability.alertmanager import server as alertmanager
@@ -37,7 +39,7 @@ def up() -> None:
     mesh = Mesh(RUN / "mesh", stack.pg_dsn, stack.kafka_bootstrap, port_base=DEFAULT_PORT_BASE)
     am_addr = alertmanager_config.alertmanager_addr(DEFAULT_PORT_BASE)
     am_file, webhook_env = alertmanager_config.write_local(RUN, DEFAULT_PORT_BASE, pki.ca_path(mesh.pki_dir))
-    prom = am = None
+    prom = am = scheduler = None
     try:
         mesh.start(*[name for name in SERVICES if name != "alert"])
         mesh.start("alert", env=webhook_env)
@@ -47,16 +49,18 @@ def up() -> None:
         prom = prometheus.start(REPO / "observability/prometheus/prometheus.yml", RUN / "prometheus-data",
                                 PROMETHEUS_PORT, RUN / "prometheus.log")
         prometheus.wait_ready(PROMETHEUS_PORT, prom)
+        scheduler = training_scheduler.spawn(stack.pg_dsn, RUN / "scheduler.log")
     except BaseException:
         mesh.stop()  # stop what this call started, then the stack
-        for proc in (prom, am):
+        for proc in (prom, am, scheduler):
             if proc is not None:
                 proc.terminate()
         if owned:
             stack.stop()
         raise
     PIDS.write_text(json.dumps({**{name: proc.pid for name, proc in mesh.procs.items()}, "prometheus": prom.pid,
-                                "alertmanager": am.pid, "issuer": mesh.issuer_proc.pid}, indent=2))
+                                "alertmanager": am.pid, "issuer": mesh.issuer_proc.pid,
+                                "scheduler": scheduler.pid}, indent=2))
     if owned:
         STACK_OWNED.touch()
     env_file = RUN / "client.env"
@@ -68,6 +72,7 @@ def up() -> None:
     print(f"gateway        REST {mesh.gateway_url}/api/v1/...")
     print(f"prometheus     http://127.0.0.1:{PROMETHEUS_PORT}  (logs and state in {RUN})")
     print(f"alertmanager   http://{am_addr}  -> alert_svc {alertmanager_config.webhook_url(DEFAULT_PORT_BASE)}")
+    print(f"scheduler      training jobs on their cron schedules (`meters model runs <model>`; log {RUN}/scheduler.log)")
     print(f"METERS_PG_DSN={stack.pg_dsn} METERS_KAFKA_BOOTSTRAP={stack.kafka_bootstrap}")
     print(f"TLS and tokens are on: `source {env_file.relative_to(REPO)}` gives the CLI a client certificate and a "
           "token with every role; `meters token --role grid_ops` mints another (README: calling the API)")

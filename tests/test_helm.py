@@ -74,6 +74,8 @@ def pod_specs(objects: list[dict]):
             yield o["metadata"]["name"], o["spec"]["template"]["spec"]
         elif o["kind"] == "Pod":
             yield o["metadata"]["name"], o["spec"]
+        elif o["kind"] == "CronJob":
+            yield o["metadata"]["name"], o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def test_grpc_services_are_probed_natively_on_their_plain_text_health_port(rendered):
@@ -619,3 +621,39 @@ def test_plain_text_only_with_dev_plaintext():
     assert gateway["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
     test_pod = next(o for o in objects if o["kind"] == "Pod")["spec"]["containers"][0]
     assert f"http://meters-gateway:{HTTP}/readyz" in test_pod["args"] and "env" not in test_pod
+
+
+def test_training_cronjobs_run_the_local_schedulers_jobs_on_the_same_schedules(rendered):
+    """One CronJob per job of meters/model_lifecycle/schedules.py (anomaly weekly, failure and
+    segmentation monthly, forecast daily, the forecast decision daily), each `meters <argv> --job
+    cronjob` in UTC, one run at a time, the registry claim mounted read-write, the DSN from its Secret."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from meters.model_lifecycle.schedules import JOBS
+
+    cronjobs = of_kind(rendered["default"], "CronJob")
+    assert cronjobs.keys() == {f"train-{job.name}" for job in JOBS}
+    for job in JOBS:
+        cron = cronjobs[f"train-{job.name}"]["spec"]
+        assert cron["schedule"] == job.cron and cron["timeZone"] == "Etc/UTC", job.name
+        CronTrigger.from_crontab(cron["schedule"])  # a valid cron expression
+        assert cron["concurrencyPolicy"] == "Forbid"
+        pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["restartPolicy"] == "Never"
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", "meters.cli", *job.argv, "--job", "cronjob"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["METERS_PG_DSN"]["valueFrom"]["secretKeyRef"]["name"] == "meters-postgresql"
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert env["METERS_MODEL_REGISTRY"]["value"] == mounts["models"]["mountPath"]
+        assert not mounts["models"].get("readOnly"), "training writes new versions and pointers"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "meters-models"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["training"]["jobs"]
+    assert [(j["name"], j["schedule"], tuple(j["args"])) for j in values] == [(j.name, j.cron, j.argv) for j in JOBS]
+
+
+def test_training_cronjobs_only_with_a_model_registry_and_when_enabled(rendered):
+    assert not of_kind(rendered["minimal"], "CronJob")  # no model registry there
+    assert not of_kind(template("--set", "training.enabled=false"), "CronJob")
+    assert "schedule" in refused("--set", "training.jobs[0].schedule=daily")

@@ -78,3 +78,26 @@ def test_the_plan_schedules(model, weekday, days_apart):
     else:
         assert first.day == 1 and second.day == 1 and second.month == first.month % 12 + 1
     assert SCHEDULES[model].after == ("shadow" if model == "forecast" else "promote")
+
+
+def test_the_scheduler_process_starts_with_every_job_due_later_and_stops_on_sigterm(tmp_path):
+    """What `make up` starts: logs each job's next run, runs none at start, exits 0 on SIGTERM."""
+    import json
+    import signal
+    import time
+
+    from meters.model_lifecycle.scheduler import spawn
+    from meters.model_lifecycle.schedules import JOBS
+
+    log = tmp_path / "scheduler.log"
+    proc = spawn("postgresql://nobody@127.0.0.1:1/none", log)
+    try:
+        deadline = time.monotonic() + 60
+        while "training scheduler started" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        started = next(json.loads(line) for line in log.read_text().splitlines() if "scheduler started" in line)
+        assert {job.name for job in JOBS} <= started.keys(), started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0

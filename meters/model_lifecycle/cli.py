@@ -36,14 +36,38 @@ def _echo(rows) -> None:
 
 @app.command()
 def rollback(name: str = typer.Argument(..., help="the registry's model name, e.g. forecast-network"),
-             dsn: str = DSN) -> None:
+             job: str = typer.Option("cli", help="who runs it, recorded as the actor"), dsn: str = DSN) -> None:
     """Restore the version served before the current one (audited). The forecast service follows the
     pointer at its next request; scoring and customer at their ReloadModels."""
     from meters.model_lifecycle import store
 
     row = asyncio.run(_with_pool(dsn, lambda pool: store.rollback(pool, _registry(), name,
-                                                                  store.job_change("rollback", "cli"))))
+                                                                  store.job_change("rollback", job))))
     typer.echo(f"rolled back {name}: {row['from_version']} -> {row['to_version']}")
+
+
+@app.command()
+def decide(name: str = typer.Argument(..., help="forecast-network (the one model with a shadow stage)"),
+           window_hours: int = typer.Option(0, help="hours of scored steps; 0 = the rule's window"),
+           job: str = typer.Option("cli", help="who runs it, recorded as the actor: cli, schedule, cronjob"),
+           dsn: str = DSN) -> None:
+    """Promote or refuse the candidate in shadow by the promotion rule (audited), as
+    DecideShadowForecastModel does; exit 0 also when there is nothing to decide yet."""
+    import importlib
+
+    from meters.errors import DomainError
+    from meters.model_lifecycle import store
+
+    if name != "forecast-network":
+        raise typer.BadParameter("only forecast-network has a shadow stage", param_hint="NAME")
+    promotion = importlib.import_module("forecast_svc.promotion")
+    try:
+        row = asyncio.run(_with_pool(dsn, lambda pool: promotion.decide(
+            pool, _registry(), store.job_change("decide", job), window_hours)))
+    except DomainError as err:  # no candidate, or not enough steps scored: nothing changes
+        typer.echo(f"no decision: {err.message}")
+        return
+    typer.echo(f"{row['action']} {name} {row['to_version']}: {row['evidence'].get('reason', '')}")
 
 
 @app.command()
@@ -66,6 +90,8 @@ def decisions(name: str = typer.Argument(...), dsn: str = DSN) -> None:
 def scheduler(dsn: str = DSN) -> None:
     """Run the training schedule (meters/model_lifecycle/schedules.py) until SIGTERM: each job runs
     `meters train <model>` as a child process."""
+    from meters import log
     from meters.model_lifecycle.scheduler import run_forever
 
+    log.configure("model_scheduler", "INFO")
     run_forever(dsn)

@@ -1,6 +1,6 @@
-"""The local training scheduler (`meters model scheduler`, started by `make up`): each model's cron
-schedule (schedules.py) runs `meters train <model> --job schedule` as a child process, the same
-command the chart's CronJobs run. APScheduler computes the cron times; one run of a job at a time,
+"""The local training scheduler (`meters model scheduler`, started by `make up`): each job of
+schedules.JOBS runs `meters <argv> --job schedule` (`meters train <model>`, `meters model decide`) as
+a child process at its cron times, the same commands the chart's CronJobs run. APScheduler computes the cron times; one run of a job at a time,
 a missed run (machine asleep) runs once when it can.
 
 `trigger(name)` makes a job due now through the scheduler itself (tests, an operator) and waits for
@@ -15,26 +15,16 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from meters.model_lifecycle.schedules import SCHEDULES
+from meters.model_lifecycle.schedules import JOBS, Job
 
 log = logging.getLogger(__name__)
 RUN_TIMEOUT_S = 6 * 3600
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    cron: str
-    args: tuple[str, ...]  # `meters train` arguments: the model, then options
-
-
-def default_jobs() -> list[Job]:
-    return [Job(s.model, s.cron, (s.model,)) for s in SCHEDULES.values()]
 
 
 @dataclass(frozen=True)
@@ -43,11 +33,11 @@ class Outcome:
     output: str
 
 
-def run_training(args: tuple[str, ...], env: dict[str, str]) -> Outcome:
-    done = subprocess.run([sys.executable, "-m", "meters.cli", "train", *args, "--job", "schedule"],
+def run_command(argv: tuple[str, ...], env: dict[str, str]) -> Outcome:
+    done = subprocess.run([sys.executable, "-m", "meters.cli", *argv, "--job", "schedule"],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode:
-        log.error("training job failed", extra={"fields": {"args": list(args), "rc": done.returncode,
+        log.error("scheduled job failed", extra={"fields": {"argv": list(argv), "rc": done.returncode,
                                                            "stderr": done.stderr[-2000:]}})
     return Outcome(done.returncode, done.stdout + done.stderr)
 
@@ -58,9 +48,9 @@ class TrainingScheduler:
         self.env = env
         self._waiters: dict[str, list] = {}
         self._lock = threading.Lock()
-        for job in jobs or default_jobs():
-            self.scheduler.add_job(run_training, CronTrigger.from_crontab(job.cron, timezone=dt.timezone.utc),
-                                   args=(job.args, env), id=job.name, name=job.name, max_instances=1, coalesce=True,
+        for job in jobs or JOBS:
+            self.scheduler.add_job(run_command, CronTrigger.from_crontab(job.cron, timezone=dt.timezone.utc),
+                                   args=(job.argv, env), id=job.name, name=job.name, max_instances=1, coalesce=True,
                                    misfire_grace_time=3600)
         self.scheduler.add_listener(self._finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
@@ -105,3 +95,10 @@ def run_forever(dsn: str) -> None:
     log.info("training scheduler started", extra={"fields": {k: str(v) for k, v in scheduler.next_runs().items()}})
     stop.wait()
     scheduler.stop()
+
+
+def spawn(dsn: str, log_path: Path) -> subprocess.Popen:
+    """The scheduler as a process of its own (`make up`), logging to `log_path`; SIGTERM stops it."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen([sys.executable, "-m", "meters.cli", "model", "scheduler", "--dsn", dsn],
+                                stdout=log_file, stderr=log_file, start_new_session=True)

@@ -1,6 +1,7 @@
 """When each model retrains (the plan: anomaly weekly, failure and segmentation monthly, forecast
-daily), as cron expressions in UTC. The Helm chart's values.yaml (`training.jobs`) carries the same
-schedules for its CronJobs; tests/test_model_lifecycle.py keeps the two equal.
+daily), as cron expressions in UTC, and the commands the local scheduler and the Helm chart's
+CronJobs run (JOBS). values.yaml (`training.jobs`) carries the same list; tests/test_helm.py keeps
+the two equal.
 
 `after` says what happens to a run's artifact: "shadow" puts it beside the promoted model to be
 compared on live traffic (the forecast model, whose actuals arrive as readings); "promote" serves it
@@ -26,3 +27,18 @@ SCHEDULES = {s.model: s for s in (
     Schedule("segmentation", "0 4 1 * *", "promote"),  # monthly, the 1st 04:00
     Schedule("forecast", "30 1 * * *", "shadow"),  # daily 01:30, after the day's actuals
 )}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled command: `meters <argv> --job <who>`."""
+
+    name: str
+    cron: str
+    argv: tuple[str, ...]
+
+
+# Each model's training, and the daily decision on the forecast candidate put in shadow the day
+# before (01:00, before the next one is trained at 01:30: a day of its live forecasts scored).
+JOBS = [*(Job(s.model, s.cron, ("train", s.model)) for s in SCHEDULES.values()),
+        Job("forecast-decision", "0 1 * * *", ("model", "decide", "forecast-network"))]

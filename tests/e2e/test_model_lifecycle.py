@@ -23,8 +23,8 @@ from meters.forecast.v1 import forecast_service_pb2_grpc
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest_client import batches, register_meters
 from meters.model_lifecycle.digest import folder_digest
-from meters.model_lifecycle.scheduler import Job, TrainingScheduler
-from meters.model_lifecycle.schedules import SCHEDULES
+from meters.model_lifecycle.scheduler import TrainingScheduler
+from meters.model_lifecycle.schedules import SCHEDULES, Job
 from meters.model_registry import PROMOTED, SHADOW, ModelRegistry
 from meters.readings import from_arrays
 from tests.e2e.metrics import metric
@@ -136,9 +136,9 @@ def test_retrain_shadow_promote_refuse_rollback(mesh, ingest_channel, forecast, 
 
     cron = SCHEDULES["forecast"].cron  # never due during the test: each run is triggered
     scheduler = TrainingScheduler({"METERS_PG_DSN": mesh.pg_dsn, "METERS_MODEL_REGISTRY": str(registry.root)}, [
-        Job("forecast", cron, ("forecast", "--data-end", iso(day(11)), "--training-days", "7", "--holdout-days", "1")),
+        Job("forecast", cron, ("train", "forecast", "--data-end", iso(day(11)), "--training-days", "7", "--holdout-days", "1")),
         Job("forecast-corrupt-window", cron,
-            ("forecast", "--data-end", iso(day(CORRUPT_DAYS)), "--training-days", "2", "--holdout-days", "1"))])
+            ("train", "forecast", "--data-end", iso(day(CORRUPT_DAYS)), "--training-days", "2", "--holdout-days", "1"))])
     scheduler.start()
     try:
         # 1. The scheduler retrains on days 3-10 (7 fitted, 1 held out): the candidate goes into shadow.
