@@ -68,10 +68,12 @@ async def scores(pool, promoted: str, shadow: str, hours: int) -> dict[str, prom
 
 
 def publish(found: dict[str, promotion_rule.Score] | None) -> None:
+    """Set the gauges; with no candidate in shadow (None) the steps are 0 and MAPE and latency have
+    no series rather than stale ones."""
     for role in ROLES:
         s = found.get(role) if found else None
-        for gauge, value in ((MAPE, s.error if s else None), (STEPS, s.steps if s else None),
-                             (LATENCY, s.latency_s if s else None)):
+        STEPS.labels(MODEL, role).set(s.steps if s else 0)
+        for gauge, value in ((MAPE, s.error if s else None), (LATENCY, s.latency_s if s else None)):
             if value is None or value != value:
                 try:
                     gauge.remove(MODEL, role)

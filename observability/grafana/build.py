@@ -3,7 +3,8 @@ writes dashboards/*.json; `--check` fails when the checked-in JSON differs from 
 
 Data comes from two provisioned datasources (provisioning/datasources/meters.yml): Prometheus
 (uid `prometheus`) for service metrics, PostgreSQL (uid `meters-postgres`) for the services' own
-tables. SQL panels read only tables that exist in the services' schemas (meters, grid, ml, forecast, customers, alerts); the tests
+tables. SQL panels read only tables that exist in the services' schemas (meters, grid, ml, forecast, customers, alerts,
+model_registry); the tests
 run every query of every dashboard against the real mesh.
 """
 
@@ -306,8 +307,27 @@ def customer_segments():
                                        "pipeline behind them.")
 
 
+def model_lifecycle():
+    """Scheduled training runs, shadow scores (forecast_svc/promotion.py) and decisions (docs/model-lifecycle.md)."""
+    return dashboard("meters-model-lifecycle", "Model Lifecycle", "1m", [
+        graph("Live MAPE against measured demand: promoted vs candidate in shadow (%)",
+              prom("meters_model_live_mape_percent", "{{model}} {{role}}"), unit="percent", w=12),
+        graph("Median time to answer: promoted vs shadow (s)",
+              prom("meters_model_live_median_latency_seconds", "{{model}} {{role}}"), unit="s", w=6),
+        graph("Steps scored in the rule's window (both answered)",
+              prom("meters_model_live_scored_steps", "{{model}} {{role}}"), w=6),
+        grid("Decisions: shadow, promote, refuse, rollback", Sql("""SELECT decided_at, model, action, from_version,
+              to_version, evidence->>'reason' AS reason FROM model_registry.decisions
+              ORDER BY id DESC LIMIT 50"""), w=24),
+        grid("Training runs: data window, metrics, artifact digest", Sql("""SELECT finished_at, model, version, job,
+              status, data_start, data_end, data_rows, metrics::text AS metrics, left(artifact_sha256, 16) AS artifact,
+              error_message FROM model_registry.runs ORDER BY id DESC LIMIT 50"""), w=24),
+    ], time_from="now-7d", description="Each model's scheduled runs, the forecast candidate's live score beside the"
+                                       " promoted model's, and the promotion rule's decisions.")
+
+
 DASHBOARDS = [grid_overview, substation_status, transformer_health, power_quality, anomaly_tracker,
-              demand_forecast, customer_segments]
+              demand_forecast, customer_segments, model_lifecycle]
 
 
 def render_all() -> dict[str, str]:
