@@ -1,6 +1,6 @@
 """customer_svc's Prometheus metrics (docs/metrics.md)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 USAGE_READINGS_FOLDED = Counter("meters_customer_usage_readings_folded_total",
                                 "Readings folded into hourly usage by the `customer` consumer group.")
@@ -10,6 +10,20 @@ SEGMENTATION_MONTHS = Counter(
     ["source"])
 SEGMENTATION_RUN_SECONDS = Histogram("meters_segmentation_run_seconds", "Duration of successful segmentation runs.",
                                      buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800))
+
+# The plan's customer engagement targets (customer_svc/engagement.py; NaN until there is a figure).
+RECOMMENDATION_ENGAGEMENT = Gauge(
+    "meters_customer_recommendation_engagement_ratio",
+    "Recommendations accepted (then possibly measured) / recommendations delivered, all time. Plan target > 0.25.")
+RECOMMENDATIONS_DELIVERED = Gauge(
+    "meters_customer_recommendations_delivered", "Delivered recommendations by where they stand now.", ["status"])
+DR_PARTICIPATION = Gauge(
+    "meters_customer_demand_response_participation_ratio",
+    "Customers who reduced demand / customers targeted, over measured demand response events. Plan target > 0.20.")
+RECOMMENDATION_ENGAGEMENT.set(float("nan"))
+DR_PARTICIPATION.set(float("nan"))
+for _status in ("sent", "accepted", "dismissed", "measured"):
+    RECOMMENDATIONS_DELIVERED.labels(_status)
 
 for _source in ("stored", "summarised"):  # series from start, at 0
     SEGMENTATION_MONTHS.labels(_source)

@@ -7,6 +7,13 @@ each customer's tariff and segment.
 - tariff_change: bill the month under every offered tariff (billing.py); recommend
   the cheapest when it beats the current one by at least a dollar a month.
 - demand_response: the segments the plan names (evening peak, EV households).
+- smart_charging: EV households (the customer's record, the EV segment, or the EV signature in
+  the month) whose use peaks in the evening (17:00-23:00): price letting a scheduler charge after
+  the off-peak start, at the time-of-use weekday rates of the evening energy above the night base.
+- virtual_power_plant: solar + battery households (the plan's segment): the programme's
+  monthly credit (tariffs.yaml).
+- efficiency: high consumption (the high-consumption segment, or a home, not a business segment,
+  averaging >= 25 kWh a day): a fifth of the always-on load (the night base x 24) at the flat rate.
 
 Everything is computed with numpy over the customer axis; Python runs per recommendation only
 to format its text.
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from customer_svc.billing import DAYS_PER_MONTH, hours_of, load_tariffs, monthly_bills
+from customer_svc.billing import DAYS_PER_MONTH, covered_days, energy_prices, hours_of, load_tariffs, monthly_bills
 from customer_svc.features import hist_quantiles
 from customer_svc.usage_summary import LATE_EDGES, UsageSummary
 
@@ -30,16 +37,23 @@ MIN_TARIFF_SAVING_AUD = 1.0
 SHIFTABLE_FRACTION = 0.5  # of a named load's peak-window energy a household can realistically move
 EV_SPREAD_KWH = 4.0  # 80th minus 20th percentile of late-evening energy per day
 EV_MIN_DAYS = 4
-RULES_VERSION = 1  # bump when recommend() gives other results for the same month: the next run renews all
+EVENING = (17, 23)  # local hours [start, end) of an "evening peak"
+EV_SEGMENT = "ev_charging_households"
+VPP_SEGMENT = "solar_battery_households"
+HIGH_USE_SEGMENT = "high_consumption_all_day"
+BUSINESS_SEGMENTS = ("early_morning_industrial", "business_hours_commercial")
+EFFICIENCY_DAILY_KWH = 25.0  # about one and a half times a typical Australian home's day
+EFFICIENCY_BASE_CUT = 0.2  # of the always-on load a household can realistically remove
+RULES_VERSION = 2  # bump when recommend() gives other results for the same month: the next run renews all
 
 
 @dataclass(frozen=True)
 class Recommendations:
     """One row per recommendation, in customer order (per customer: time_shift, tariff_change,
-    demand_response)."""
+    demand_response, smart_charging, virtual_power_plant, efficiency)."""
 
     customer_ids: np.ndarray  # (n,) int64
-    recommendation_type: list[str]  # time_shift, tariff_change, demand_response
+    recommendation_type: list[str]  # RecommendationType without prefix, lower case
     title: list[str]
     description: list[str]
     estimated_monthly_savings_aud: np.ndarray  # (n,)
@@ -102,12 +116,18 @@ def peak_share(u: UsageSummary) -> np.ndarray:
 
 
 def recommend(u: UsageSummary, customer_ids: np.ndarray, tariff_types: Sequence[str], segments: Sequence[str],
-              month: str) -> Recommendations:
+              month: str, ev_charging: Sequence[bool] | None = None) -> Recommendations:
     """Recommendations for the customers of `u` (one month's summary, in customer_ids' order) with data
-    in it, given each one's tariff and segment key; `month` names the month in the text ("March 2026")."""
+    in it, given each one's tariff and segment key (and whether its record says it charges an EV);
+    `month` names the month in the text ("March 2026")."""
     billed = u.has_usage()
+    seg = np.asarray(segments, dtype=object)
+    ev = np.zeros(len(u), dtype=bool) if ev_charging is None else np.asarray(ev_charging, dtype=bool)
     parts = [_time_shift(u, billed, month), _tariff_change(u, billed, tariff_types, month),
-             _demand_response(billed & np.isin(np.asarray(segments, dtype=object), DR_SEGMENTS))]
+             _demand_response(billed & np.isin(seg, DR_SEGMENTS)),
+             _smart_charging(u, billed & (ev | (seg == EV_SEGMENT)), month),
+             _virtual_power_plant(billed & (seg == VPP_SEGMENT)),
+             _efficiency(u, billed, seg, month)]
     index = np.concatenate([p[0] for p in parts])
     order = np.argsort(index, kind="stable")  # grouped by customer, types in the order above
 
@@ -168,3 +188,51 @@ def _demand_response(eligible: np.ndarray) -> _Part:
     return (who, ["demand_response"] * n, ["Join our Demand Response program"] * n,
             ["Earn credits by reducing usage during a few peak events a season."] * n,
             np.full(n, float(load_tariffs()["demand_response_credit_aud_per_month"])))
+
+
+def _night_base(hourly: np.ndarray) -> np.ndarray:
+    """(c,) the lowest hourly mean of 01:00-05:00: the always-on load."""
+    return hourly[:, 1:5].min(axis=1)
+
+
+def _smart_charging(u: UsageSummary, ev_households: np.ndarray, month: str) -> _Part:
+    tariffs = load_tariffs()
+    hourly, weekday = u.hourly_means(), u.weekday_means()
+    peak_hour = hourly.argmax(axis=1)
+    shown = ~np.isnan(shiftable_loads(u)["EV charging"])
+    evening = (peak_hour >= EVENING[0]) & (peak_hour < EVENING[1])
+    tou = energy_prices(tariffs["tariffs"]["time_of_use"])[0]  # weekday AUD/kWh by local hour
+    hours = slice(*EVENING)
+    above = (weekday[:, hours] - _night_base(hourly)[:, None]).clip(0)  # evening kWh above the base
+    weekday_share = 5 / 7
+    savings = np.round(above @ (tou[hours] - tariffs["tariffs"]["time_of_use"]["off_peak_aud_per_kwh"])
+                       * DAYS_PER_MONTH * weekday_share, 2)
+    who = np.flatnonzero((ev_households | shown) & evening & (savings > 0))
+    text = (f"In {month} your use peaked at {{}} on weekday evenings, when cars charge. Smart charging starts the "
+            f"car after {_clock(tariffs['off_peak_from_hour'])} by itself and has it full by morning.")
+    n = len(who)
+    return (who, ["smart_charging"] * n, ["Charge your EV off-peak automatically"] * n,
+            list(map(text.format, [_clock(h) for h in peak_hour[who].tolist()])), savings[who])
+
+
+def _virtual_power_plant(eligible: np.ndarray) -> _Part:
+    who = np.flatnonzero(eligible)
+    n = len(who)
+    return (who, ["virtual_power_plant"] * n, ["Join our virtual power plant"] * n,
+            ["Your solar and battery can earn a credit: the battery discharges at a few network peaks a season,"
+             " always keeping a reserve for your home."] * n,
+            np.full(n, float(load_tariffs()["virtual_power_plant_credit_aud_per_month"])))
+
+
+def _efficiency(u: UsageSummary, billed: np.ndarray, segments: np.ndarray, month: str) -> _Part:
+    daily = np.divide(u.kwh.sum(axis=(1, 2)), covered_days(u), out=np.zeros(len(u)), where=billed)
+    home = ~np.isin(segments, BUSINESS_SEGMENTS)
+    who = np.flatnonzero(billed & ((segments == HIGH_USE_SEGMENT) | (home & (daily >= EFFICIENCY_DAILY_KWH))))
+    always_on = _night_base(u.hourly_means()) * 24  # kWh a day
+    rate = load_tariffs()["tariffs"]["flat"]["energy_aud_per_kwh"]
+    savings = np.round(always_on * EFFICIENCY_BASE_CUT * DAYS_PER_MONTH * rate, 2)
+    text = (f"In {month} your home used {{:.0f}} kWh a day, {{:.0f}} kWh of it always on (the overnight base). "
+            f"Cutting that by a fifth (standby, an old fridge, pool pump hours) saves energy every hour.")
+    n = len(who)
+    return (who, ["efficiency"] * n, ["Cut your always-on energy use"] * n,
+            list(map(text.format, daily[who].tolist(), always_on[who].tolist())), savings[who])

@@ -19,6 +19,7 @@ from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage, meter_owners
 from customer_svc.usage_summary import UsageSummary, concat_customers, customers_of, merge_into, summarise
 from customer_svc.weather import local_grid
+from meters.audit import Change
 from meters.db import allow_long_statements
 from meters.errors import failed_precondition
 
@@ -68,11 +69,12 @@ class Fleet:
     regions: list[str]
     tariffs: list[str]
     segments: np.ndarray  # object: the current segment key, '' if none
+    ev: np.ndarray  # bool: the customer's record says it charges an EV
 
     @classmethod
     def of(cls, rows: list[tuple]) -> "Fleet":
         return cls(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], [r[2] for r in rows],
-                   np.array([r[3] for r in rows], dtype=object))
+                   np.array([r[3] for r in rows], dtype=object), np.array([bool(r[4]) for r in rows], dtype=bool))
 
 
 async def _summarise(conn, fleet: Fleet, start_unix_s: int, days: int) -> UsageSummary:
@@ -123,8 +125,10 @@ async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummar
         return u, version
 
 
-async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int) -> tuple[int, str]:
-    """Assign every customer with usage; return (customers assigned, model version)."""
+async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_days: int,
+                           audit: Change | None = None) -> tuple[int, str]:
+    """Assign every customer with usage; return (customers assigned, model version). `audit`: the
+    change that started the run (RunSegmentation), whose actor records the stored results."""
     model, version = load_promoted(registry)
     fleet = Fleet.of(await store.customers_with_meters())
     async with store.pool.connection() as conn:
@@ -142,9 +146,9 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     basis = recommendation_basis(months[-1], latest_version)
     renew = customers_to_renew(basis, await store.last_recommendation_basis(), np.array(keys, dtype=object)[seg],
                                fleet.segments)
-    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, fleet.ids, fleet.tariffs, renew)
+    assigned, recs = run_results(u, latest, months[-1], seg, conf, keys, fleet.ids, fleet.tariffs, renew, fleet.ev)
     await store.store_assignments(run_id, assigned, recs, basis, segment_profiles(
-        u.weekday_means(), u.has_usage(), seg, keys, fleet.regions))
+        u.weekday_means(), u.has_usage(), seg, keys, fleet.regions), audit)
     return len(assigned), version
 
 
@@ -160,7 +164,7 @@ def customers_to_renew(basis: str, previous_basis: str | None, segments: np.ndar
 
 def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, seg: np.ndarray, conf: np.ndarray,
                 keys: tuple[str, ...], ids: np.ndarray, tariffs: list[str],
-                renew: np.ndarray) -> tuple[Assignments, Recommendations]:
+                renew: np.ndarray, ev: np.ndarray | None = None) -> tuple[Assignments, Recommendations]:
     """What a run stores: the segment of every customer with usage in the window (u), and recommendations
     from the window's latest month (latest) for those of them it renews."""
     has = u.has_usage()
@@ -168,7 +172,7 @@ def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, se
     rows = np.flatnonzero(has & renew)
     billed = latest if len(rows) == len(latest) else customers_of(latest, rows)
     recs = recommend(billed, ids[rows], np.array(tariffs, dtype=object)[rows], np.array(keys, dtype=object)[seg[rows]],
-                     latest_month.strftime("%B %Y"))
+                     latest_month.strftime("%B %Y"), None if ev is None else ev[rows])
     return assigned, recs
 
 

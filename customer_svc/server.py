@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from customer_svc.config import CustomerSettings
+from customer_svc.engagement import refresh_forever
 from customer_svc.servicer import CustomerServicer
 from customer_svc.store import CustomerStore
 from customer_svc.usage_consumer import consume_forever
@@ -30,11 +31,14 @@ async def main(settings: CustomerSettings) -> None:
     async def consume_usage():
         await consume_forever(pool, settings.kafka_bootstrap, settings.group_id)
 
+    async def engagement_gauges():
+        await refresh_forever(pool)
+
     await serve(
         settings,
         [Registration(customer_service_pb2_grpc.add_CustomerServiceServicer_to_server, servicer,
                       customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name)],
-        background=[consume_usage],
+        background=[consume_usage, engagement_gauges],
         on_stop=[pool.close],
     )
 

@@ -5,8 +5,10 @@ import datetime as dt
 import logging
 
 
-from customer_svc import demand_response, weather_store
+from customer_svc import demand_response, engagement, weather_store
 from customer_svc.dr_rpcs import DemandResponseRpcs, customer_hash
+from customer_svc.recommendation_lifecycle import message as recommendation_message
+from customer_svc.recommendation_rpcs import RecommendationRpcs
 from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.metrics import SEGMENTATION_RUN_SECONDS
 from customer_svc.segmentation_job import run_segmentation
@@ -42,7 +44,7 @@ def customer_message(row) -> customer_pb2.Customer:
         meter_ids=meters)
 
 
-class CustomerServicer(DemandResponseRpcs, customer_service_pb2_grpc.CustomerServiceServicer):
+class CustomerServicer(DemandResponseRpcs, RecommendationRpcs, customer_service_pb2_grpc.CustomerServiceServicer):
     def __init__(self, store: CustomerStore, registry, pii: PiiKey):
         self._store = store
         self._registry = registry
@@ -92,12 +94,7 @@ class CustomerServicer(DemandResponseRpcs, customer_service_pb2_grpc.CustomerSer
         rtype = rpb.RecommendationType.Name(request.recommendation_type).removeprefix("RECOMMENDATION_TYPE_").lower() \
             if request.recommendation_type else ""
         rows = await self._store.list_recommendations(row[0], after[0] if after else None, limit + 1, status, rtype)
-        recs = [rpb.Recommendation(
-            name=f"{request.parent}/recommendations/{rid}",
-            recommendation_type=rpb.RecommendationType.Value("RECOMMENDATION_TYPE_" + t.upper()),
-            title=title, description=desc, estimated_monthly_savings_aud=savings,
-            status=rpb.RecommendationStatus.Value("RECOMMENDATION_STATUS_" + st.upper()), created_at=to_proto(created))
-            for rid, t, title, desc, savings, st, created in rows[:limit]]
+        recs = [recommendation_message(row[1], r) for r in rows[:limit]]
         token = encode_token([rows[limit - 1][0]]) if len(rows) > limit else ""
         return pb.ListRecommendationsResponse(recommendations=recs, next_page_token=token)
 
@@ -123,17 +120,17 @@ class CustomerServicer(DemandResponseRpcs, customer_service_pb2_grpc.CustomerSer
                 raise invalid_argument("usage_days must not be negative", FieldViolation("usage_days", "must be >= 0"))
             days = request.usage_days or SEGMENTATION_DAYS
             run_id = await self._store.create_run(days, change)
-        task = asyncio.create_task(self._run(run_id, days))
+        task = asyncio.create_task(self._run(run_id, days, change))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
         if request.wait:
             await asyncio.shield(task)
         return pb.RunSegmentationResponse(segmentation_run=await self._run_message(run_id))
 
-    async def _run(self, run_id: int, days: int) -> None:
+    async def _run(self, run_id: int, days: int, change) -> None:
         try:
             with SEGMENTATION_RUN_SECONDS.time():
-                assigned, version = await run_segmentation(self._store, self._registry, run_id, days)
+                assigned, version = await run_segmentation(self._store, self._registry, run_id, days, change)
             await self._store.finish_run(run_id, "succeeded", assigned, version)
         except DomainError as e:
             await self._store.finish_run(run_id, "failed", error=e.message)
@@ -177,6 +174,7 @@ class CustomerServicer(DemandResponseRpcs, customer_service_pb2_grpc.CustomerSer
         async with audited(self._store.pool, request.name, "measure") as change:
             event = await demand_response.measure_event(
                 self._store.pool, parse_id(request.name, "demandResponseEvents"), request.baseline_days or 10, change)
+        await engagement.refresh_quietly(self._store.pool)  # the participation rate
         return pb.MeasureDemandResponseEventResponse(demand_response_event=event)
 
     async def RecordRegionalWeather(self, request, context):

@@ -10,8 +10,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from customer_svc import summary_store
 from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
+from customer_svc.recommendation_lifecycle import COLUMNS as RECOMMENDATION_COLUMNS
 from customer_svc.recommendations import Recommendations
-from meters.audit import Change
+from meters.audit import Actor, Change, record
 from meters.db import allow_long_statements
 from meters.pgcopy import copy_payload
 from meters.errors import not_found
@@ -82,10 +83,11 @@ class CustomerStore:
         return row
 
     async def customers_with_meters(self) -> list[tuple]:
-        """(customer id, region, tariff, segment key or '') of every customer with a meter, by id."""
+        """(customer id, region, tariff, segment key or '', EV) of every customer with a meter, by id."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                """SELECT c.id, c.region, c.tariff_type, coalesce(c.segment_id, '') FROM customers.customers c
+                """SELECT c.id, c.region, c.tariff_type, coalesce(c.segment_id, ''), c.ev_charging
+                   FROM customers.customers c
                    WHERE EXISTS (SELECT 1 FROM customers.customer_meters m WHERE m.customer_id = c.id) ORDER BY c.id""")
             return await cur.fetchall()
 
@@ -100,8 +102,8 @@ class CustomerStore:
             where.append("recommendation_type = %s"); params.append(rtype)
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"""SELECT id, recommendation_type, title, description, estimated_monthly_savings, status, created_at
-                    FROM customers.customer_recommendations WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s""",
+                f"""SELECT {RECOMMENDATION_COLUMNS} FROM customers.customer_recommendations r
+                    WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s""",
                 [*params, limit])
             return await cur.fetchall()
 
@@ -170,10 +172,12 @@ class CustomerStore:
         return row[0] if row else None
 
     async def store_assignments(self, run_id: int, assigned: Assignments, recs: Recommendations, basis: str,
-                                profiles: list[tuple] = ()) -> None:
+                                profiles: list[tuple] = (), audit: Change | None = None) -> None:
         """One transaction: every assigned customer's segment, confidence, mean daily kWh and run; `recs` in
         place of the pending recommendations of the customers whose recommendations are renewed, and their
-        basis on the run; profiles: (region, segment key, customers, 24 summed weekday hourly kWh)."""
+        basis on the run; profiles: (region, segment key, customers, 24 summed weekday hourly kWh).
+        The replacement is recorded in the audit trail as the run's `store_results`, by whoever started
+        the run (`audit`, its RunSegmentation change) or else by system:segmentation."""
         async with self.pool.connection() as conn, conn.transaction():
             await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
             async with conn.cursor() as cur:
@@ -196,8 +200,13 @@ class CustomerStore:
                      updated_at = now()
                    FROM run_assignments a WHERE c.id = a.customer_id""", [list(assigned.segment_keys), run_id])
             # A run's recommendations replace the pending ones of the customers it renews.
-            await conn.execute("""DELETE FROM customers.customer_recommendations r USING run_assignments a
-                                  WHERE r.customer_id = a.customer_id AND a.renew = 1 AND r.status = 'pending'""")
+            cur = await conn.execute("""DELETE FROM customers.customer_recommendations r USING run_assignments a
+                                        WHERE r.customer_id = a.customer_id AND a.renew = 1 AND r.status = 'pending'""")
+            await record(conn, resource=f"segmentationRuns/{run_id}", action="store_results",
+                         actor=audit.actor if audit else SEGMENTATION,
+                         method=audit.method if audit else "segmentation.store_results",
+                         after={"customers_assigned": len(assigned), "pending_recommendations_replaced": cur.rowcount,
+                                "recommendations_written": len(recs)})
             await conn.execute("UPDATE customers.segmentation_runs SET recommendation_basis = %s WHERE id = %s",
                                [basis, run_id])
             async with conn.cursor().copy(
@@ -207,6 +216,7 @@ class CustomerStore:
                     await copy.write(block)
 
 
+SEGMENTATION = Actor.system("segmentation")
 COPY_BLOCK_ROWS = 100_000
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

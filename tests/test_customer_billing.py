@@ -92,7 +92,7 @@ def test_recommendations_time_shift_tariff_and_dr():
                      ["ev_charging_households", "low_consumption", "ev_charging_households"], "January 2026")
     assert set(recs.customer_ids) == {11}  # 0.2 kWh every hour: on its cheapest (demand); no data: nothing
     ev = recs.of(11)
-    assert list(ev) == ["time_shift", "tariff_change", "demand_response"]
+    assert list(ev) == ["time_shift", "tariff_change", "demand_response", "smart_charging"]
     _title, text, saving = ev["time_shift"]
     assert text.startswith("In January 2026, 69% of your use fell in the 2pm-8pm peak. Move EV charging to after 10pm")
     # EV: 5.1 kWh at 19:00 on average over a 0.2 kWh night base; half of it moved at the ToU spread (0.52 - 0.20)
@@ -102,6 +102,10 @@ def test_recommendations_time_shift_tariff_and_dr():
     assert ev["tariff_change"][2] == pytest.approx(bills["time_of_use"] - bills[cheapest])
     assert f"Billing January 2026 under each offer: time_of_use ${bills['time_of_use']:.2f}" in ev["tariff_change"][1]
     assert ev["demand_response"][2] == 12.0
+    # Smart charging: weekday evening (17-23) kWh above the 0.2 base, 1.3, 4.9, 4.9 at the peak spread
+    # (0.52 - 0.20) and 3.6 at the shoulder's (0.30 - 0.20), weekdays of an average month.
+    assert ev["smart_charging"][2] == pytest.approx((11.1 * 0.32 + 3.6 * 0.10) * DAYS_PER_MONTH * 5 / 7, abs=0.01)
+    assert "peaked at 6pm on weekday evenings" in ev["smart_charging"][1]
 
 
 def test_a_run_renews_recommendations_when_their_basis_moves_else_on_a_segment_change():

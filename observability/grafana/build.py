@@ -15,12 +15,12 @@ from pathlib import Path
 
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import heatmap, prometheus, stat, table, timeseries
-from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig, ReduceDataOptions
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.common import HeatmapCellLayout
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode, HeatmapCellLayout
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 OUT = Path(__file__).parent / "dashboards"
@@ -61,6 +61,25 @@ def graph(title: str, *targets, unit: str = "short", w: int = 12, h: int = 8, ds
 def single(title: str, target, unit: str = "short", w: int = 6, ds=PROM):
     return (stat.Panel().title(title).datasource(ds).unit(unit).span(w).height(4).with_target(target)
             .reduce_options(ReduceDataOptions().calcs(["lastNotNull"])))
+
+
+def target_met(target: float) -> db.ThresholdsConfig:
+    """Red below a plan target, green at or above it."""
+    return db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [Threshold(value=None, color="red"), Threshold(value=target, color="green")])
+
+
+def ratio_against_target(title: str, expr: str, target: float, w: int = 6):
+    """A 0-1 ratio as a percentage, coloured against the plan's target."""
+    return (stat.Panel().title(title).datasource(PROM).unit("percentunit").min(0).max(1).span(w).height(4)
+            .with_target(prom(expr, "ratio")).reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
+            .thresholds(target_met(target)))
+
+
+def ratio_trend(title: str, targets: list, target: float, w: int = 12):
+    """Ratios over time with the plan's target drawn as a dashed line."""
+    return (graph(title, *targets, unit="percentunit", w=w).min(0).max(1).thresholds(target_met(target))
+            .thresholds_style(GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)))
 
 
 def grid(title: str, target, w: int = 24, h: int = 9, ds=PG):
@@ -281,6 +300,10 @@ def demand_forecast():
     ], time_from="now-3d", description="24-72 h demand forecasts with their intervals, against measured demand.")
 
 
+ENGAGEMENT, ENGAGEMENT_TARGET = "meters_customer_recommendation_engagement_ratio", 0.25
+PARTICIPATION, PARTICIPATION_TARGET = "meters_customer_demand_response_participation_ratio", 0.20
+
+
 def customer_segments():
     return dashboard("meters-customer-segments", "Customer Segments", "1h", [
         grid("Customers by segment", Sql("""SELECT coalesce(segment_id, 'unassigned') AS segment, count(*) AS customers,
@@ -291,8 +314,8 @@ def customer_segments():
         grid("Segmentation runs", Sql("""SELECT id, status, customers_assigned, adjusted_rand_index, model_version,
               created_at, completed_at FROM customers.segmentation_runs ORDER BY id DESC LIMIT 20"""), w=12),
         grid("Demand response events", Sql("""SELECT id, event_type, start_time, end_time, target_reduction_mw,
-              actual_reduction_mw, customers_targeted, customers_participated, cancelled
-              FROM customers.demand_response_events ORDER BY start_time DESC LIMIT 50"""), w=12),
+              actual_reduction_mw, customers_targeted, customers_participated, cancelled, dispatched_at, settled_at,
+              total_credit_aud FROM customers.demand_response_events ORDER BY start_time DESC LIMIT 50"""), w=12),
         grid("Meters by type and status", Sql("""SELECT coalesce(meter_type, 'unknown') AS meter_type, status,
               count(*) AS meters FROM meters.smart_meters GROUP BY 1, 2 ORDER BY 3 DESC"""), w=12),
         grid("Open customer alerts", Sql(open_alerts_sql("asset_type = 'customer'")), w=12),
@@ -303,8 +326,22 @@ def customer_segments():
                    "mean"), unit="s", w=8),
         graph("Readings folded into hourly usage",
               prom("sum(rate(meters_customer_usage_readings_folded_total[$__rate_interval]))", "readings/s"), w=8),
-    ], time_from="now-7d", description="Segment distribution, segmentation runs, demand response and the usage "
-                                       "pipeline behind them.")
+        ratio_against_target("Recommendation engagement (accepted / delivered, target > 25 %)",
+                             f"max({ENGAGEMENT})", ENGAGEMENT_TARGET),
+        ratio_against_target("Demand response participation (participated / targeted, target > 20 %)",
+                             f"max({PARTICIPATION})", PARTICIPATION_TARGET),
+        graph("Delivered recommendations by status",
+              prom("max by (status) (meters_customer_recommendations_delivered)", "{{status}}"), w=12),
+        ratio_trend("Recommendation engagement against the 25 % target",
+                    [prom(f"max({ENGAGEMENT})", "engagement")], ENGAGEMENT_TARGET),
+        ratio_trend("Demand response participation against the 20 % target",
+                    [prom(f"max({PARTICIPATION})", "participation")], PARTICIPATION_TARGET),
+        grid("Recommendations by type and status", Sql("""SELECT recommendation_type, status, count(*) AS recommendations,
+              round(avg(estimated_monthly_savings)::numeric, 2) AS mean_estimated_aud_month,
+              round(avg((measurement->>'monthly_saving_aud')::float8)::numeric, 2) AS mean_measured_aud_month
+              FROM customers.customer_recommendations GROUP BY 1, 2 ORDER BY 1, 2"""), w=12),
+    ], time_from="now-7d", description="Segment distribution, segmentation runs, demand response, recommendation and "
+                                       "DR engagement against the plan's targets, and the usage pipeline behind them.")
 
 
 def model_lifecycle():

@@ -3,11 +3,15 @@ resource, the rows a refused transition must leave as they were, and moving a ro
 
 import datetime as dt
 
+import grpc
 import numpy as np
+import pytest
 
 from meters.audit import Actor
 from meters.audit.writer import record_sync
+from meters.deadlines import CALL_S
 from meters.readings import ReadingColumns, from_arrays
+from tests.grpc_helpers import rich_details
 
 TEST_CLOCK = Actor.system("test-clock")
 INTERVAL_S = 900
@@ -17,6 +21,19 @@ def audit_outcomes(db, resource: str) -> list[tuple[str, str]]:
     """(action, outcome) of every audit event of `resource` and the resources under it, oldest first."""
     return db.execute("SELECT action, outcome FROM audit.events WHERE resource = %s OR resource LIKE %s ORDER BY id",
                       [resource, resource + "/%"]).fetchall()
+
+
+def refused_unchanged(db, resource: str, state, call, request, reason: str) -> str:
+    """call(request) answers FAILED_PRECONDITION with ErrorInfo `reason`, state() is as before, and the
+    audit trail of `resource` gained exactly the refused attempt; the error's message."""
+    before, attempts = state(), len(audit_outcomes(db, resource))
+    with pytest.raises(grpc.RpcError) as err:
+        call(request, timeout=CALL_S)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION, err.value.details()
+    assert rich_details(err.value)["ErrorInfo"].reason == reason, err.value.details()
+    assert state() == before
+    assert [outcome for _, outcome in audit_outcomes(db, resource)[attempts:]] == ["FAILED_PRECONDITION"]
+    return err.value.details()
 
 
 def rows(db, sql: str, params) -> list[tuple]:

@@ -27,8 +27,8 @@ from meters.customer.v1 import demand_response_event_pb2 as dpb
 from meters.deadlines import CALL_S
 from meters.ingest.v1 import meter_pb2
 from meters.ingest_client import register_meters, stream_readings
-from tests.e2e.lifecycle import audit_outcomes, flat_readings, rows, shift_times
-from tests.grpc_helpers import rich_details, wait_for
+from tests.e2e.lifecycle import audit_outcomes, flat_readings, refused_unchanged, rows, shift_times
+from tests.grpc_helpers import wait_for
 
 pytestmark = pytest.mark.infra
 FIRST_METER = 8_300_001
@@ -102,15 +102,7 @@ def state(db, name: str) -> tuple[list, list, list]:
 
 
 def refused(db, name: str, call, request, reason: str) -> str:
-    """call(request) answers FAILED_PRECONDITION with `reason`, changes nothing, and is recorded as refused."""
-    before, attempts = state(db, name), len(audit_outcomes(db, name))
-    with pytest.raises(grpc.RpcError) as err:
-        call(request, timeout=CALL_S)
-    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION, err.value.details()
-    assert rich_details(err.value)["ErrorInfo"].reason == reason
-    assert state(db, name) == before
-    assert audit_outcomes(db, name)[attempts:] == [(audit_outcomes(db, name)[-1][0], "FAILED_PRECONDITION")]
-    return err.value.details()
+    return refused_unchanged(db, name, lambda: state(db, name), call, request, reason)
 
 
 def participants(stub, name: str) -> dict[str, dpb.DemandResponseParticipant]:
