@@ -103,3 +103,23 @@ def test_an_unrecorded_change_of_the_registry_tables_fails_at_commit(db):
             conn.execute(f"DELETE FROM {table}")
             with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match=table):
                 conn.commit()
+
+
+def test_a_failed_training_run_is_recorded_with_its_error_and_moves_nothing(fresh_db, tmp_path):
+    """`meters train forecast` with no measured demand stored: the run is recorded as failed, with
+    the reason, and the error is raised; no pointer, no decision."""
+    from pathlib import Path
+
+    from meters.model_lifecycle import jobs
+
+    migrate(fresh_db, Path(__file__).resolve().parents[1] / "forecast_svc" / "migrations")
+    registry = ModelRegistry(tmp_path)
+    with pytest.raises(DomainError, match="no measured network demand"):
+        asyncio.run(jobs.run("forecast", fresh_db, registry, job="schedule"))
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT model, job, status, version, error_message FROM model_registry.runs").fetchall() \
+            == [("forecast-network", "schedule", "failed", None, "no measured network demand in the data window")]
+        assert conn.execute("SELECT count(*) FROM model_registry.decisions").fetchone()[0] == 0
+        assert conn.execute("SELECT actor, action, outcome FROM audit.events").fetchall() == [
+            ("system:schedule", "record_run", "OK")]
+    assert registry.versions("forecast-network") == []

@@ -14,7 +14,7 @@ from meters.db import migrate, open_pool
 from meters.model_lifecycle import MIGRATIONS, store
 from meters.model_lifecycle.digest import folder_digest
 from meters.model_lifecycle.schedules import SCHEDULES
-from meters.model_lifecycle.trainers import Context, Options, train
+from meters.model_lifecycle.trainers import REGISTRY_NAMES, Context, Options, train
 from meters.model_registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ async def run(model: str, dsn: str, registry: ModelRegistry, options: Options = 
         try:
             trained = await train(model, Context(registry, pool, options))
         except Exception as exc:
-            await store.record_run(pool, store.Run(model, job, DATA_SOURCES.get(model, "synthetic fleet"), started,
-                                                   status="failed", error_message=str(exc)[:500]),
+            source = DATA_SOURCES.get(model, "synthetic fleet")
+            await store.record_run(pool, store.Run(REGISTRY_NAMES[model], job, source, started, status="failed",
+                                                   error_message=str(exc)[:500]),
                                    store.job_change("record_run", job))
             raise
         digest, files = folder_digest(registry.get(trained.name, trained.version).path)

@@ -45,7 +45,8 @@ class Decision:
 def decide(promoted: Score, shadow: Score, rule: Rule = Rule()) -> Decision:
     steps = min(promoted.steps, shadow.steps)
     if steps < rule.min_steps or shadow.error != shadow.error or promoted.error != promoted.error:
-        return Decision(WAIT, f"{steps} steps scored by both over {rule.window_hours} h; the rule needs {rule.min_steps}")
+        return Decision(WAIT, f"{steps} steps scored by both over {rule.window_hours} h;"
+                              f" the rule needs {rule.min_steps}")
     latency_limit = promoted.latency_s * (1 + rule.latency_margin) + rule.latency_slack_s
     if shadow.latency_s > latency_limit:
         return Decision(REFUSE, f"latency regression: median {shadow.latency_s:.3f} s > {latency_limit:.3f} s allowed")

@@ -1,7 +1,7 @@
 """The local training scheduler (`meters model scheduler`, started by `make up`): each job of
 schedules.JOBS runs `meters <argv> --job schedule` (`meters train <model>`, `meters model decide`) as
-a child process at its cron times, the same commands the chart's CronJobs run. APScheduler computes the cron times; one run of a job at a time,
-a missed run (machine asleep) runs once when it can.
+a child process at its cron times, the same commands the chart's CronJobs run. APScheduler computes
+the cron times; one run of a job at a time, a missed run (machine asleep) runs once when it can.
 
 `trigger(name)` makes a job due now through the scheduler itself (tests, an operator) and waits for
 its outcome, instead of waiting for its cron time.

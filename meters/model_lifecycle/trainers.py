@@ -58,6 +58,10 @@ FLEET_TRAINERS = {
 }
 
 
+# job name -> the file registry's model name (what runs and decisions are recorded under).
+REGISTRY_NAMES = {**{model: name for model, (_, _, name) in FLEET_TRAINERS.items()}, "forecast": "forecast-network"}
+
+
 def _time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
@@ -74,7 +78,8 @@ async def fleet_trainer(model: str, ctx: Context) -> Trained:
     start, end = _time(window.get("start")), _time(window.get("end"))
     if end is None and start is not None and window.get("days"):  # segmentation: a start and a length
         end = start + dt.timedelta(days=int(window["days"]))
-    return Trained(name, version, f"synthetic fleet {json.dumps(config, sort_keys=True)}", start, end, None, bytes_sha256(json.dumps(config, sort_keys=True).encode()),
+    described = json.dumps(config, sort_keys=True)
+    return Trained(name, version, f"synthetic fleet {described}", start, end, None, bytes_sha256(described.encode()),
                    {k: v for k, v in manifest.metrics.items() if isinstance(v, (int, float))})
 
 
