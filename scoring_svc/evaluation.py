@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from meters.ml_jobs import MlJob  # noqa: E402
 from scoring_svc.models.anomaly import ALERT_THRESHOLD, TYPE_NAMES, AnomalyDetector  # noqa: E402
 from scoring_svc.models.anomaly_features import reading_features  # noqa: E402
+from scoring_svc.models.anomaly_real import evaluate_sgsc  # noqa: E402
 from scoring_svc.models.failure import FailurePredictor  # noqa: E402
 from scoring_svc.models.failure_training import alarm_metrics, labelled_features  # noqa: E402
 from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, rows_in, split_transformers  # noqa: E402
@@ -37,8 +38,13 @@ def evaluate(job: MlJob) -> dict[str, float]:
             **evaluate_thefts(job)}
 
 
+STUCK_FLOW_A = 0.05  # the features' own "current flows" test (zero_with_flow)
+
+
 def evaluate_anomaly(job: MlJob) -> dict[str, float]:
     detector = AnomalyDetector.load(job.registry)
+    # Real data first (issue 15): alerts a day per 1,000 real SGSC households (scoring_svc/models/anomaly_real.py).
+    real = evaluate_sgsc(detector, job.reports_dir, last_days=28 if job.quick else None)
     cfg = anomaly_fleet(job)
     data = load_fleet(cfg, label="anomaly evaluation fleet")
     feats = reading_features(data.readings, cfg.interval_seconds)
@@ -51,7 +57,15 @@ def evaluate_anomaly(job: MlJob) -> dict[str, float]:
     tp = int((pred & actual).sum())
     precision = tp / max(int(pred.sum()), 1)
     recall = tp / max(int(actual.sum()), 1)
+    normal = ~actual
+    # A stuck register reads 0; where the meter's true import was 0 too (solar export hours: current 0 A) the
+    # planted reading equals the one a working meter gives, in every column. Recall is also given where current flowed.
+    stuck, flow = truth == 5, data.readings.current_a[rows] > STUCK_FLOW_A
     figures = {
+        **real,
+        "anomaly_false_positive_rate": float((pred & normal).sum() / max(int(normal.sum()), 1)),
+        "anomaly_recall_stuck_at_zero_with_flow": float(pred[stuck & flow].mean()) if (stuck & flow).any() else float("nan"),
+        "anomaly_stuck_at_zero_without_flow_share": float((stuck & ~flow).sum() / max(int(stuck.sum()), 1)),
         "anomaly_precision": precision,
         "anomaly_recall": recall,
         "anomaly_f1": 2 * precision * recall / max(precision + recall, 1e-12),
