@@ -263,6 +263,26 @@ def test_the_lifecycle_over_rest(gateway, stub, customers, db):
     assert got[customers[0]]["reduction_kwh"] == pytest.approx(1.6)
     assert got[customers[1]]["credit_aud"] == 0 and got[c3]["opted_out"]
     assert settled["settlement"]["total_credit_aud"] == pytest.approx(2.6 * credit_rate_aud_per_kwh())
-    # The same event over gRPC.
+    # Enrolment, and an opt-in to a cancelled event, over REST.
+    status, body = gateway.call(f"/api/v1/customers/{customers[4]}:setDemandResponseEnrolment", "POST",
+                                {"enrolled": True})
+    assert status == 200 and body["customer"]["demand_response_opted_in"], body
+    status, body = gateway.call("/api/v1/demandResponseEvents", "POST", {
+        "event_type": "DEMAND_RESPONSE_EVENT_TYPE_PRICE_RESPONSE", "region": REGION,
+        "start_time": Timestamp(seconds=start + 86400).ToJsonString(),
+        "end_time": Timestamp(seconds=start + 86400 + 3600).ToJsonString()})
+    called_off = body["demand_response_event"]["name"]
+    assert int(body["demand_response_event"]["customers_targeted"]) == 5, body  # int64: a JSON string
+    status, body = gateway.call(f"/api/v1/{called_off}:cancel", "POST", {"reason": "price fell"})
+    assert status == 200 and body["demand_response_event"]["status"] == "DEMAND_RESPONSE_EVENT_STATUS_CANCELLED"
+    cancelled = state(db, called_off)
+    for verb, payload in (("optIn", {"customer": f"customers/{customers[4]}"}), ("dispatch", {}), ("settle", {})):
+        status, body = gateway.call(f"/api/v1/{called_off}:{verb}", "POST", payload)
+        assert status == 400 and body["details"][0]["reason"] == "EVENT_CANCELLED", body
+    assert state(db, called_off) == cancelled
+    status, body = gateway.call(f"/api/v1/customers/{customers[4]}:setDemandResponseEnrolment", "POST",
+                                {"enrolled": False})
+    assert status == 200 and not body["customer"]["demand_response_opted_in"], body
+    # The settled event over gRPC.
     assert_settled(stub.GetDemandResponseEvent(pb.GetDemandResponseEventRequest(name=name),
                                                timeout=CALL_S).demand_response_event, participants(stub, name), customers)
