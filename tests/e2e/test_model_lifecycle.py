@@ -32,7 +32,7 @@ from tests.e2e.readings import INTERVAL_S, meters
 from tests.test_forecast_model import synthetic
 
 pytestmark = pytest.mark.infra
-FIRST, COUNT, DAYS, CORRUPT_DAYS = 9_400_001, 200, 13, 3
+FIRST, COUNT, DAYS, CORRUPT_DAYS = 9_400_001, 100, 13, 3
 MODEL = "forecast-network"
 DAY = 96
 T = 60  # timeout of each call, seconds
@@ -63,7 +63,7 @@ def stream(ingest_channel, cols) -> None:
     assert reply.summary.accepted == len(cols)
 
 
-def wait_for(what: str, check, timeout_s: float = 120):
+def wait_for(what: str, check, timeout_s: float = 600):  # a hang guard, not a speed check
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()
@@ -169,6 +169,8 @@ def test_retrain_shadow_promote_refuse_rollback(mesh, ingest_channel, forecast, 
         # 3. Better on MAPE over the window, no latency regression: promoted.
         decision = forecast.DecideShadowForecastModel(pb.DecideShadowForecastModelRequest(), timeout=T).decision
         assert decision.action == dm_pb.FORECAST_MODEL_DECISION_ACTION_PROMOTE, decision.reason
+        print(f"promoted: {decision.reason}; median latency {decision.shadow.median_latency_seconds:.3f} s vs"
+              f" {decision.promoted.median_latency_seconds:.3f} s")
         assert (decision.from_version, decision.to_version) == (first, good)
         assert decision.shadow.steps == decision.promoted.steps == 2 * DAY
         assert decision.shadow.mape_percent == pytest.approx(scored["shadow"])
@@ -191,6 +193,7 @@ def test_retrain_shadow_promote_refuse_rollback(mesh, ingest_channel, forecast, 
         wait_for("day 12 measured", lambda: measured(db, day(12), day(13)) >= COUNT * DAY)
         decision = forecast.DecideShadowForecastModel(pb.DecideShadowForecastModelRequest(), timeout=T).decision
         assert decision.action == dm_pb.FORECAST_MODEL_DECISION_ACTION_REFUSE, decision.reason
+        print(f"refused: {decision.reason}")
         assert decision.shadow.mape_percent > decision.promoted.mape_percent
         assert registry.pointed(MODEL, PROMOTED) == good and registry.pointed(MODEL, SHADOW) is None
         assert audit(db, "refuse")[-1][1:] == ("/meters.forecast.v1.ForecastService/DecideShadowForecastModel", "OK", bad)
@@ -207,3 +210,16 @@ def test_retrain_shadow_promote_refuse_rollback(mesh, ingest_channel, forecast, 
                          [MODEL]).fetchall()
     assert actions[-5:] == [("shadow", good), ("promote", good), ("shadow", bad), ("refuse", bad), ("rollback", first)]
     db.close()
+
+
+def test_decide_and_rollback_over_rest(forecast, registry, gateway):
+    """The same calls through the REST gateway (after the test above: its rollback is the latest
+    decision, so a second rollback undoes it). No candidate in shadow: 400 FAILED_PRECONDITION."""
+    status, body = gateway.call("/api/v1/forecastModels/network:decideShadow", "POST", {})
+    assert status == 400 and "no candidate" in body["message"], body
+    before = registry.pointed(MODEL, PROMOTED)
+    status, body = gateway.call("/api/v1/forecastModels/network:rollback", "POST", {})
+    assert status == 200, body
+    decision = body["decision"]
+    assert decision["action"] == "FORECAST_MODEL_DECISION_ACTION_ROLLBACK"
+    assert decision["from_version"] == before and registry.pointed(MODEL, PROMOTED) == decision["to_version"] != before
