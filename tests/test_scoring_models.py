@@ -52,6 +52,11 @@ def test_anomaly_quality_on_held_out_meters_and_days(job):
     assert figures["anomaly_f1"] >= 0.35, figures
     assert figures["anomaly_precision"] >= 0.7, figures
     assert (job.reports_dir / "scoring_anomaly_confusion.png").exists()
+    # Real households first: the quick run scores the SGSC file's last 28 days.
+    assert list(figures)[0].startswith("anomaly_sgsc_"), list(figures)[:3]
+    assert 0.0 <= figures["anomaly_sgsc_alerts_per_day_per_1000"] < 1000.0, figures
+    assert figures["anomaly_sgsc_meter_days"] > 40 * 20, figures
+    assert (job.reports_dir / "anomaly_sgsc_examples.png").exists()
 
 
 def test_195_volt_reading_on_a_normal_meter_is_a_voltage_sag(job, held_out_meter):
@@ -74,6 +79,27 @@ def test_stuck_register_and_reverse_flow_are_named(job, held_out_meter):
     out = detector.score(history, ReadingColumns.concat([stuck, reverse]))
     assert out.is_anomaly.all()
     assert out.anomaly_type.tolist() == [5, 6]
+
+
+def test_planted_spike_and_stuck_run_are_flagged_and_named(job, held_out_meter):
+    """The fleet's own planting (meters/fleet/anomalies.py): a spike is 3-8 x the energy plus 0.5-2 kWh;
+    a stuck register reads 0 while current still flows, for hours. Each reading of a 2 h stuck run and
+    the spike alert with their type; the same readings left normal do not."""
+    history, normal = held_out_meter
+    detector = AnomalyDetector.load(job.registry)
+    kwh = normal.consumption_kwh[0] * 4 + 1.0
+    spike = dataclasses.replace(normal, consumption_kwh=np.array([kwh]), demand_kw=np.array([kwh * 4]),
+                                current_a=normal.current_a * kwh / normal.consumption_kwh[0])
+    out = detector.score(history, spike)
+    assert out.is_anomaly[0] and out.anomaly_type[0] == 4, (out.score, out.anomaly_type)
+    tail = history.take(np.arange(len(history) - 8, len(history)))  # the last 2 h, replayed as stuck
+    earlier = history.take(np.arange(len(history) - 8))
+    assert not detector.score(earlier, tail).is_anomaly.any()
+    flowing = tail.current_a > 0.05
+    stuck = dataclasses.replace(tail, consumption_kwh=np.zeros(8), demand_kw=np.zeros(8))
+    out = detector.score(earlier, stuck)
+    assert flowing.sum() >= 4, tail.current_a
+    assert out.is_anomaly[flowing].all() and (out.anomaly_type[flowing] == 5).all(), (out.score, out.anomaly_type)
 
 
 def test_anomaly_registry_round_trip_gives_identical_scores(job, held_out_meter):

@@ -12,9 +12,12 @@ builds the features of anomaly_features, and combines two models:
 A logistic combiner fitted on a later part of the training span turns both into a
 probability; that probability is then mapped piecewise-linearly so the F1-best
 threshold found on that same calibration span sits at 0.85, the plan's alert threshold.
+Per-type thresholds on the LSTM's probability of one type (chosen on the same span: each where
+it raises F1 there, then lowered for a type short of 0.90 recall as far as a false-positive budget
+allows; scoring_svc/models/anomaly_training.py) let a type the combined score under-alerts reach 0.85.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -57,19 +60,39 @@ class AnomalyScores:
 
 @dataclass
 class Calibration:
-    """Logistic combiner of the two model scores plus the threshold mapped to 0.85."""
+    """Logistic combiner of the two model scores plus the threshold mapped to 0.85, and per-type
+    thresholds on the LSTM's probability of one type (type code -> probability mapped to 0.85): a
+    reading whose type probability reaches its own threshold alerts as that type even where the
+    combined probability stays below. All chosen on the calibration span of the training data."""
 
     coef: np.ndarray  # (3,): bias, weight of LSTM anomaly logit, weight of isolation score
     threshold: float  # combined probability that becomes score 0.85
+    type_thresholds: dict[int, float] = field(default_factory=dict)
 
     def probability(self, lstm_logit: np.ndarray, iso: np.ndarray) -> np.ndarray:
         z = self.coef[0] + self.coef[1] * lstm_logit + self.coef[2] * iso
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, p: np.ndarray) -> np.ndarray:
-        t = self.threshold
-        return np.where(p < t, p / t * ALERT_THRESHOLD,
-                        ALERT_THRESHOLD + (p - t) / max(1.0 - t, 1e-9) * (1.0 - ALERT_THRESHOLD))
+        return _mapped(p, self.threshold)
+
+    def scores_and_types(self, p: np.ndarray, type_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(score, type code) per row; type_probs is the LSTM's softmax (rows x N_CLASSES)."""
+        score = self.score(p)
+        kind = (np.argmax(type_probs[:, 1:], axis=1) + 1).astype(np.uint8)
+        for code, t in self.type_thresholds.items():
+            by_type = _mapped(type_probs[:, code], t)
+            alerts = by_type >= ALERT_THRESHOLD
+            kind[alerts & (score < ALERT_THRESHOLD)] = code
+            # Below the alert threshold the score stays the combined model's.
+            score = np.where(alerts, np.maximum(score, by_type), score)
+        return score, kind
+
+
+def _mapped(p: np.ndarray, t: float) -> np.ndarray:
+    """Piecewise linear: [0, t) -> [0, 0.85), [t, 1] -> [0.85, 1]."""
+    return np.where(p < t, p / max(t, 1e-9) * ALERT_THRESHOLD,
+                    ALERT_THRESHOLD + (p - t) / max(1.0 - t, 1e-9) * (1.0 - ALERT_THRESHOLD))
 
 
 class AnomalyDetector:
@@ -121,9 +144,9 @@ class AnomalyDetector:
         probs = _softmax(logits)
         p_anom = np.clip(1.0 - probs[:, 0], 1e-7, 1 - 1e-7)
         p = self.calibration.probability(np.log(p_anom / (1 - p_anom)), iso)
-        score = np.clip(self.calibration.score(p), 0.0, 1.0)
+        score, kind = self.calibration.scores_and_types(p, probs)
+        score = np.clip(score, 0.0, 1.0)
         is_anomaly = score >= ALERT_THRESHOLD
-        kind = (np.argmax(probs[:, 1:], axis=1) + 1).astype(np.uint8)
         severity = np.where(score >= CRITICAL_THRESHOLD, SEVERITY_CRITICAL,
                             np.where(is_anomaly, SEVERITY_WARNING, SEVERITY_NONE)).astype(np.uint8)
         return AnomalyScores(new.meter_ids, new.reading_times_unix_s, score, is_anomaly,
@@ -151,6 +174,7 @@ class AnomalyDetector:
                         "lstm_hidden": self.lstm.lstm.hidden_size, "n_classes": N_CLASSES,
                         "calibration_coef": [float(c) for c in self.calibration.coef],
                         "calibration_threshold": float(self.calibration.threshold),
+                        "type_thresholds": {str(k): float(v) for k, v in self.calibration.type_thresholds.items()},
                         "alert_threshold": ALERT_THRESHOLD, "critical_threshold": CRITICAL_THRESHOLD,
                         "type_names": {str(k): v for k, v in TYPE_NAMES.items()}},
             )
@@ -172,7 +196,8 @@ class AnomalyDetector:
         lstm = ReadingSequenceClassifier(len(FEATURES) + 1, p["n_classes"], p["lstm_hidden"])
         lstm.load_state_dict(torch.load(path / "lstm_state_dict.pt", weights_only=True))
         norm = np.load(path / "normalisation.npz")
-        cal = Calibration(np.array(p["calibration_coef"]), p["calibration_threshold"])
+        cal = Calibration(np.array(p["calibration_coef"]), p["calibration_threshold"],
+                          {int(k): float(v) for k, v in p.get("type_thresholds", {}).items()})
         detector = cls(forest, lstm, norm["mean"], norm["scale"], cal, p["interval_s"], manifest.version)
         detector.baseline_flag_rate = manifest.metrics.get("calibration_flag_rate")  # None: trained before it
         return detector

@@ -9,6 +9,8 @@ code serves one reading (with its history) and millions (training).
 """
 
 import numpy as np
+import pandas as pd
+from scipy.ndimage import maximum_filter1d
 
 from meters.readings import ReadingColumns
 
@@ -36,12 +38,16 @@ FEATURES = [
     "hour_cos",
     "weekend",
     "history_fill",  # share of the 24 h window present (0 for a meter never seen)
+    "log_kwh_over_max",  # log consumption minus the largest of the meter's readings in the 24 h before: a spike tops it
+    "zero_run_hours",  # hours the register has read 0 in a row, this reading included (capped at 24)
+    "own_zero_share",  # share of the meter's readings of the 24 h before that were 0: is a zero run its habit?
+    "kwh_z_linear",  # (kWh - 24 h mean kWh) / its spread, in kWh not log: a spike's added 0.5-2 kWh stands out here
 ]
 # Isolation Forest sees the deviations only: calendar and size alone are not anomalies.
 ISOLATION_FEATURES = [
     "log_kwh_dev", "log_kwh_z", "negative_kwh", "zero_with_flow", "voltage_dev_own",
     "voltage_dev_nominal", "power_factor", "power_factor_dev_own", "vipf_mismatch_dev_own",
-    "log_current_dev_own",
+    "log_current_dev_own", "log_kwh_over_max",
 ]
 ISOLATION_INDEX = [FEATURES.index(f) for f in ISOLATION_FEATURES]
 CLIP = 20.0
@@ -81,6 +87,7 @@ def reading_features(cols: ReadingColumns, interval_s: int = 900) -> np.ndarray:
     amps, pf, dkw = cols.current_a, cols.power_factor, cols.demand_kw
     lk = np.log(np.maximum(kwh, 0.0) + 0.01)
     lk_mean = rolling_mean(lk)
+    k_mean = rolling_mean(kwh)
     lk_sd = np.sqrt(np.maximum(rolling_mean(lk * lk) - lk_mean**2, 0.0))
     prev_same = np.r_[False, m[1:] == m[:-1]]
     lk_prev = np.where(prev_same, np.r_[np.nan, lk[:-1]], np.nan)
@@ -108,9 +115,46 @@ def reading_features(cols: ReadingColumns, interval_s: int = 900) -> np.ndarray:
         np.cos(2 * np.pi * hour / 24.0),
         (dow >= 5).astype(np.float64),
         np.minimum(count * interval_s / HISTORY_S, 1.0),
+        lk - trailing_max(m, lk, max(1, HISTORY_S // interval_s)),
+        np.minimum(zero_run_length(m, kwh) * interval_s / 3600.0, 24.0),
+        rolling_mean((kwh == 0).astype(np.float64)),
+        (kwh - k_mean) / (np.sqrt(np.maximum(rolling_mean(kwh * kwh) - k_mean**2, 0.0)) + 0.05),
     ])
     # A meter without history has no "own normal": deviations are 0 and history_fill says why.
     return np.clip(np.nan_to_num(out, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP).astype(np.float32)
+
+
+def trailing_max(m: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
+    """Largest x among each row's previous `rows` rows of the same meter (NaN where there is none).
+
+    Rows are sorted by (meter, time). One C pass (scipy) over all rows takes the max of the window;
+    a row less than `rows` after its meter's first row takes the max of its meter's earlier rows
+    instead (pandas' cummax). Exact: the same value whether the row is scored alone or in a batch.
+    Counted in rows: after a gap in a meter's readings the window reaches further back than 24 h
+    (live history holds 24 h only; batch and live agree without gaps)."""
+    n = len(x)
+    if n == 0:
+        return x.astype(np.float64)
+    idx = np.arange(n)
+    xf = np.where(np.isfinite(x), x, -np.inf).astype(np.float64)
+    first = np.r_[True, m[1:] != m[:-1]]
+    window = maximum_filter1d(np.r_[np.full(rows, -np.inf), xf], size=rows, origin=(rows - 1) // 2)
+    prev = window[rows - 1:n + rows - 1]  # max over rows [i - rows, i - 1]
+    near_start = idx - np.maximum.accumulate(np.where(first, idx, 0)) <= rows
+    if near_start.any():
+        upto = pd.Series(xf).groupby(m).cummax().to_numpy()  # max over the meter's rows up to i
+        prev = np.where(near_start, np.r_[-np.inf, upto[:-1]], prev)
+    return np.where(first | ~np.isfinite(prev), np.nan, prev)
+
+
+def zero_run_length(m: np.ndarray, kwh: np.ndarray) -> np.ndarray:
+    """Readings in the current run of 0 kWh of the same meter, this one included (0 for a non-zero reading)."""
+    n = len(kwh)
+    idx = np.arange(n)
+    zero = kwh == 0
+    first = np.r_[True, m[1:] != m[:-1]] if n else np.zeros(0, dtype=bool)
+    last_break = np.maximum.accumulate(np.where(~zero | first, idx, 0)) if n else idx
+    return np.where(zero, idx - last_break + (zero & first)[last_break], 0)
 
 
 def sequence_windows(meter_ids: np.ndarray, features: np.ndarray, rows: np.ndarray,

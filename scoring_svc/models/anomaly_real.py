@@ -101,9 +101,23 @@ def example_days(scored: pd.DataFrame, n: int = EXAMPLES) -> list[tuple[int, int
     return picks
 
 
+def zero_day_example(scored: pd.DataFrame) -> tuple[int, int, int] | None:
+    """(meter, day, 0) of the all-zero household-day that follows the most usage (previous 4 weeks' mean
+    daily kWh): the zero run that looks oddest, shown whether or not the detector flagged it."""
+    daily = scored.groupby(["meter", "day"]).kwh.agg(["sum", "max"]).reset_index()
+    daily["before"] = daily.groupby("meter")["sum"].transform(
+        lambda x: x.shift(1).rolling(7 * NORMAL_WEEKS, min_periods=7).mean())
+    zero = daily[(daily["max"] == 0) & daily.before.notna()]
+    if zero.empty:
+        return None
+    r = zero.loc[zero.before.idxmax()]
+    return int(r.meter), int(r.day), 0
+
+
 def plot_examples(scored: pd.DataFrame, picks: list[tuple[int, int, int]], path: Path) -> None:
     """Each flagged day (black, flagged half hours red) over the same half hours of the household's
-    previous 4 weeks (median and 10-90 % band): the analyst's 'mean of the same half hour' baseline."""
+    previous 4 weeks (median and 10-90 % band): the analyst's 'mean of the same half hour' baseline.
+    A pick of type 0 is an all-zero day (zero_day_example)."""
     fig, axes = plt.subplots(1, max(len(picks), 1), figsize=(4.2 * max(len(picks), 1), 3.6), squeeze=False)
     for ax, (meter, day, kind) in zip(axes[0], picks):
         own = scored[scored.meter == meter]
@@ -118,11 +132,13 @@ def plot_examples(scored: pd.DataFrame, picks: list[tuple[int, int, int]], path:
             ax.plot(hours, g.median(axis=1), color="tab:blue", lw=1, label="previous weeks, median")
         today = own[own.day == day]
         h = slot[today.index] * STEP_S / 3600
-        ax.plot(h, today.kwh, color="k", lw=1.2, label="flagged day")
+        ax.plot(h, today.kwh, color="k", lw=1.2, label="the day")
         bad = today.flagged.to_numpy()
         ax.scatter(h[bad], today.kwh[bad], color="red", s=14, zorder=3, label="flagged half hours")
         date = pd.Timestamp(day * DAY_S, unit="s").date()
-        ax.set(title=f"household {meter}, {date}: {TYPE_NAMES[kind].replace('_', ' ')}",
+        what = (TYPE_NAMES[kind].replace("_", " ") if kind else
+                "0 kWh all day, " + ("flagged" if bad.any() else "not flagged"))
+        ax.set(title=f"household {meter}, {date}: {what}",
                xlabel="hour (NEM time)", ylabel="kWh per half hour")
         ax.title.set_fontsize(9)
     axes[0][0].legend(fontsize=7)
@@ -141,9 +157,13 @@ def evaluate_sgsc(detector: AnomalyDetector, reports_dir: Path, last_days: int |
     reports_dir.mkdir(parents=True, exist_ok=True)
     figures = alert_figures(scored)
     picks = example_days(scored)
-    plot_examples(scored, picks, reports_dir / "anomaly_sgsc_examples.png")
+    zero = zero_day_example(scored)
+    plot_examples(scored, picks + ([zero] if zero else []), reports_dir / "anomaly_sgsc_examples.png")
     for i, (meter, day, kind) in enumerate(picks):
         figures[f"{PREFIX}example_{i}_household"] = float(meter)
         figures[f"{PREFIX}example_{i}_day_unix_s"] = float(day * DAY_S)
         figures[f"{PREFIX}example_{i}_type"] = float(kind)
+    if zero:
+        figures[f"{PREFIX}zero_day_example_household"], figures[f"{PREFIX}zero_day_example_day_unix_s"] = (
+            float(zero[0]), float(zero[1] * DAY_S))
     return figures
