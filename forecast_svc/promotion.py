@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -107,9 +108,27 @@ async def decide(pool, registry: ModelRegistry, change: Change, window_hours: in
     return row
 
 
+PRUNE_SQL = """
+    DELETE FROM forecast.shadow_forecasts WHERE request_id NOT IN (
+      SELECT request_id FROM forecast.shadow_forecasts WHERE role = 'shadow' AND model_version = %s)"""
+PRUNE_EVERY_S = 3600.0
+
+
+async def prune(pool, registry: ModelRegistry) -> int:
+    """Drop the live forecasts of candidates no longer in shadow (decided or replaced): their scores
+    live on in their decision's evidence. Keeps the table to one candidate's shadow period."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(PRUNE_SQL, [registry.pointed(MODEL, SHADOW) or ""])
+        return cur.rowcount
+
+
 async def refresh_forever(pool, registry: ModelRegistry, interval_s: float = 30.0) -> None:
+    pruned_at = -math.inf
     while True:
         try:
+            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                await prune(pool, registry)
+                pruned_at = time.monotonic()
             await refresh_metrics(pool, registry)
         except Exception:  # noqa: BLE001 - the gauges keep their last values; the timer retries
             log.exception("shadow score refresh failed")

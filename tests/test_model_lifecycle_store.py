@@ -123,3 +123,33 @@ def test_a_failed_training_run_is_recorded_with_its_error_and_moves_nothing(fres
         assert conn.execute("SELECT actor, action, outcome FROM audit.events").fetchall() == [
             ("system:schedule", "record_run", "OK")]
     assert registry.versions("forecast-network") == []
+
+
+def test_shadow_forecasts_of_candidates_no_longer_in_shadow_are_pruned(fresh_db, tmp_path):
+    from pathlib import Path
+
+    from forecast_svc import promotion
+
+    migrate(fresh_db, Path(__file__).resolve().parents[1] / "forecast_svc" / "migrations", MIGRATIONS)
+    registry = ModelRegistry(tmp_path)
+    old, new = (save(registry, MODEL, w).manifest.version for w in ("old", "new"))
+    registry.point(MODEL, SHADOW, new)
+    with psycopg.connect(fresh_db) as conn:
+        for request, shadow in ((1, old), (2, new)):
+            for role, version in (("promoted", "p"), ("shadow", shadow)):
+                conn.execute("INSERT INTO forecast.shadow_forecasts (request_id, role, model_version, \"timestamp\","
+                             " predicted_demand_mw, latency_seconds) VALUES (%s, %s, %s, now(), 1, 0.1)",
+                             [request, role, version])
+
+    async def prune():
+        pool = await open_pool(fresh_db)
+        try:
+            return await promotion.prune(pool, registry)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(prune()) == 2  # request 1's pair: its candidate is no longer in shadow
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT DISTINCT request_id FROM forecast.shadow_forecasts").fetchall() == [(2,)]
+    registry.point(MODEL, SHADOW, None)
+    assert asyncio.run(prune()) == 2
