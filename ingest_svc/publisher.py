@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from ingest_svc.validation import Verdict, describe
 from meters.errors import unavailable
 from meters.ingest.v1 import reading_pb2
-from meters.kafka import READINGS_TOPIC, REJECTED_TOPIC
+from meters.kafka import FATAL_PRODUCER_ERRORS, READINGS_TOPIC, REJECTED_TOPIC, RenewableProducer
 from meters.pbcolumns import encode_accepted
 from meters.readings import ReadingColumns, ReadingQuality
 
@@ -59,9 +59,11 @@ class ReadingPublisher:
         await send_acknowledged(self._producer, pending, "readings")
 
 
-async def send_acknowledged(producer: AIOKafkaProducer, pending: list["Outgoing"], what: str) -> None:
-    """Send every message and await its ack; retry the unacknowledged ones on retriable errors, then fail
-    UNAVAILABLE so that the client re-sends (`what` names the payload in the error)."""
+async def send_acknowledged(producer: AIOKafkaProducer | RenewableProducer, pending: list["Outgoing"],
+                            what: str) -> None:
+    """Send every message and await its ack; retry the unacknowledged ones on retriable errors (and, with a
+    RenewableProducer, on a fresh producer after a fatal one), then fail UNAVAILABLE so that the client
+    re-sends (`what` names the payload in the error)."""
     try:
         async for attempt in AsyncRetrying(stop=stop_after_attempt(SEND_ATTEMPTS), reraise=True,
                                            wait=wait_exponential(multiplier=0.2, max=5),
@@ -73,15 +75,27 @@ async def send_acknowledged(producer: AIOKafkaProducer, pending: list["Outgoing"
                           reason="KAFKA_UNAVAILABLE") from err
 
 
-async def _send(producer: AIOKafkaProducer, messages: list["Outgoing"]) -> list["Outgoing"]:
+async def _send(producer: AIOKafkaProducer | RenewableProducer, messages: list["Outgoing"]) -> list["Outgoing"]:
     """Send and await acks; raise the first error, leaving only the unacknowledged messages to retry."""
-    futures = [await producer.send(m.topic, m.value, key=m.key, partition=m.partition) for m in messages]
-    results = await asyncio.gather(*futures, return_exceptions=True)
+    used = producer.current if isinstance(producer, RenewableProducer) else producer
+    try:
+        futures = [await used.send(m.topic, m.value, key=m.key, partition=m.partition) for m in messages]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    except FATAL_PRODUCER_ERRORS as err:
+        results = [err] * len(messages)
     failed = [(m, r) for m, r in zip(messages, results) if isinstance(r, BaseException)]
     if failed:
         messages[:] = [m for m, _ in failed]
+        if isinstance(producer, RenewableProducer) and isinstance(failed[0][1], FATAL_PRODUCER_ERRORS):
+            await producer.renew(used)
+            raise _Renewed() from failed[0][1]
         raise failed[0][1]
     return []
+
+
+class _Renewed(KafkaError):
+    """The producer died and was replaced: send the unacknowledged messages again on the new one."""
+    retriable = True
 
 
 SEND_ATTEMPTS = 6

@@ -34,7 +34,7 @@ async def main(settings: IngestSettings) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     pool = await open_pool(settings.pg_dsn, statement_timeout_s=settings.pg_statement_timeout_s)
-    producer = kafka.producer(settings.kafka_bootstrap)
+    producer = kafka.RenewableProducer(settings.kafka_bootstrap)
     await producer.start()
     registry = MeterRegistry(pool)
     await registry.reload()

@@ -1,8 +1,12 @@
 """Kafka topics and client settings shared by producers and consumers."""
 
+import asyncio
+import logging
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import (KafkaConnectionError, OutOfOrderSequenceNumber, ProducerFenced,
+                             TopicAlreadyExistsError)
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 READINGS_TOPIC = "meter-readings"
@@ -26,6 +30,49 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
         max_request_size=MAX_MESSAGE_BYTES,
         request_timeout_ms=30_000,
     )
+
+
+# Errors after which aiokafka's producer is dead: its sender task ends and every later send fails with
+# the same error. Seen on a loaded broker: request timeouts, retried batches, then OutOfOrderSequenceNumber.
+FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced)
+log = logging.getLogger(__name__)
+
+
+class RenewableProducer:
+    """The idempotent producer of `producer()`, replaced by a fresh one (a new producer id, so new
+    sequence numbers) when a send failed with a FATAL_PRODUCER_ERRORS error: `renew(seen)`. Every other
+    attribute is the current producer's. The caller re-sends what was not acknowledged; a message the
+    dead producer did write may then be on the log twice, which the consumers' dedup handles (an
+    identical reading is stored once, a repeated event id is kept as DUPLICATE_EVENT)."""
+
+    def __init__(self, bootstrap: str):
+        self._bootstrap = bootstrap
+        self.current = producer(bootstrap)
+        self._lock = asyncio.Lock()
+        self.renewals = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.current, name)
+
+    async def start(self) -> None:
+        await self.current.start()
+
+    async def stop(self) -> None:
+        await self.current.stop()
+
+    async def renew(self, seen: AIOKafkaProducer) -> None:
+        """Replace `seen` (the producer whose send failed) unless another call already did."""
+        async with self._lock:
+            if self.current is not seen:
+                return
+            fresh = producer(self._bootstrap)
+            await fresh.start()
+            self.current, self.renewals = fresh, self.renewals + 1
+            log.warning("Kafka producer renewed after a fatal error", extra={"fields": {"renewals": self.renewals}})
+        try:
+            await seen.stop()
+        except Exception as err:  # noqa: BLE001 - the dead producer's own error again
+            log.info("dead Kafka producer stopped with an error", extra={"fields": {"error": repr(err)}})
 
 
 def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:

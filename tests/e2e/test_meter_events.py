@@ -119,7 +119,8 @@ def test_events_through_rest(gateway, all_services, db):
 def test_event_writer_killed_mid_stream_loses_and_duplicates_nothing(mesh, ingest_channel, db):
     first, count, per_meter = 21_000, 500, 40
     register_meters(ingest_channel, meters(first, count))
-    batches = [[MeterEvent(event_id=f"kill-{m}-{k}", meter_id=first + m, type=T.METER_EVENT_TYPE_CLOCK_ERROR,
+    batches = [[MeterEvent(event_id=f"writer-kill-{m}-{k}", meter_id=first + m,  # test_outages has "kill-" ids
+                           type=T.METER_EVENT_TYPE_CLOCK_ERROR,
                            event_time_unix_ms=NOW_MS - 3_600_000 + k * 1000, detail=f"offset {k} s")
                 for m in range(count)] for k in range(per_meter)]
     total = count * per_meter
@@ -128,16 +129,16 @@ def test_event_writer_killed_mid_stream_loses_and_duplicates_nothing(mesh, inges
     sender.start()
     kills = 0
     for _ in range(3):
-        now = stored(db, "kill-", 1)
+        now = stored(db, "writer-kill-", 1)
         if now >= total:
             break
         mesh.kill("ingest-writer")
         kills += 1
         time.sleep(0.5)
         mesh.start("ingest-writer")
-        stored(db, "kill-", now + 1)
+        stored(db, "writer-kill-", now + 1)
     sender.join()
     assert result["reply"].summary.accepted == total and kills >= 1
-    assert stored(db, "kill-", total) == total
+    assert stored(db, "writer-kill-", total) == total
     # A replay of its own messages after the kill is not a resend: nothing is kept as a duplicate.
-    assert db.execute("SELECT count(*) FROM meters.rejected_meter_events WHERE event_id LIKE 'kill-%'").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM meters.rejected_meter_events WHERE event_id LIKE 'writer-kill-%'").fetchone()[0] == 0
