@@ -9,7 +9,7 @@ KSERVE_STAMP := .venv/kserve/.installed
 PROTO_STAMP := build/.proto
 PROTO_FILES := $(shell find proto/meters -name '*.proto')
 
-.PHONY: help install proto test test-unit demo bench evaluate lint gateway helm up down clean serve-kserve serve-bentoml
+.PHONY: help install proto test test-unit demo bench evaluate lint gateway jaeger helm up down clean serve-kserve serve-bentoml
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ $(PROTO_STAMP): $(VENV_STAMP) $(PROTO_FILES)
 	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO_FILES)
 	mkdir -p build && touch $@
 
-test: install gateway ## run the whole suite against real Kafka and PostgreSQL (started by the harness)
+test: install gateway jaeger ## run the whole suite against real Kafka and PostgreSQL (started by the harness)
 	$(PY) -m pytest -q
 
 test-unit: install ## only the tests that need no Kafka or PostgreSQL
@@ -49,7 +49,7 @@ test-unit: install ## only the tests that need no Kafka or PostgreSQL
 demo: install ## start the local mesh and stream a synthetic fleet through it, then report
 	$(PY) -m meters.cli demo
 
-bench: install ## benchmarks: writes bench/results/latest.json
+bench: install jaeger ## benchmarks: writes bench/results/latest.json
 	$(PY) -m bench.run
 
 evaluate: install ## train every model on the synthetic fleet, then evaluate on held-out data: reports/
@@ -63,7 +63,7 @@ serve-kserve: install ## KServe's model server with the promoted anomaly + failu
 serve-bentoml: install ## BentoML's server with the same models on :3000 (POST /anomaly, /failure)
 	BENTOML_DO_NOT_TRACK=True .venv/bin/bentoml serve model_serving.bentoml_service:MeterModels --port 3000
 
-up: install gateway ## keep running: local stack + every service + the REST gateway + Prometheus on :9090 (state in .run/up)
+up: install gateway jaeger ## keep running: local stack + every service + the REST gateway + Prometheus on :9090 (state in .run/up)
 	scripts/up.sh
 
 down: ## stop exactly what `make up` started
@@ -74,6 +74,9 @@ lint: install ## buf lint + buf format on proto/ (buf comes through the Go modul
 
 gateway: ## build the grpc-gateway REST proxy into build/gateway
 	scripts/build_gateway.sh
+
+jaeger: ## build Jaeger v2, the local trace back end, into ~/.cache/meters/bin (once; several minutes the first time)
+	scripts/jaeger.sh
 
 helm: ## lint, render and validate the Helm chart (helm comes through the Go module proxy)
 	scripts/helm_check.sh

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.forecast", "bench.segmentation", "bench.serving"]
+BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.forecast", "bench.segmentation", "bench.serving"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
@@ -26,6 +26,9 @@ TARGETS = {
     "segmentation_run_seconds_365d": ("<", 60),
     "security_cost_ingest_throughput_pct": ("<", 10),
     "security_cost_scoring_p99_pct": ("<", 10),
+    # OpenTelemetry at the default sampling (1 % of new traces) against tracing off (issue 18)
+    "tracing_cost_ingest_throughput_pct": ("<", 5),
+    "tracing_cost_scoring_p99_pct": ("<", 5),
     # the parse leg of NEM12 import: the import end to end (with Kafka and PostgreSQL) aims at >= 300,000
     "nem12_parse_intervals_per_s": (">=", 1_000_000),
     "nem12_parse_peak_rss_mb": ("<", 500),

@@ -125,6 +125,7 @@ func run(log *slog.Logger) error {
 	}
 	mux := runtime.NewServeMux(
 		runtime.WithRoutingErrorHandler(routingErrors(routes)),
+		runtime.WithIncomingHeaderMatcher(traceHeaders),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},

@@ -15,7 +15,7 @@ from ingest_svc.consumer_session import keep_consuming, next_offsets, record_lag
 from ingest_svc.event_metrics import EVENT_WRITER_RESTARTS, EVENTS_STORED
 from ingest_svc.event_sink import EventRow, EventSink
 from ingest_svc.validation import Limits
-from meters import kafka
+from meters import kafka, tracing
 from meters.db import session_options
 from meters.ingest.v1 import meter_event_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
@@ -61,9 +61,10 @@ async def consume_events(settings: WriterSettings, sink: EventSink, stop: asynci
                 if not records:
                     continue
                 accepted, rejected = decode_events(records)
-                stored, _ = await sink.write(conn, accepted, rejected)
                 committed = next_offsets(records)
-                await consumer.commit(committed)  # only now that the rows are committed
+                with tracing.batch_span("ingest_writer.store_events", tracing.sampled_contexts(records)):
+                    stored, _ = await sink.write(conn, accepted, rejected)
+                    await consumer.commit(committed)  # only now that the rows are committed
                 wrote.set()
                 EVENTS_STORED.inc(stored)
                 record_lag(consumer, settings.events_group_id, committed)

@@ -21,7 +21,7 @@ from ingest_svc.consumer_session import keep_consuming, next_offsets, record_lag
 from ingest_svc.metrics import READINGS_STORED, REJECTIONS_STORED, WRITER_RESTARTS
 from ingest_svc.reading_sink import ReadingRows, ReadingSink, RejectedRow
 from ingest_svc.validation import Limits
-from meters import kafka, log as logs
+from meters import kafka, log as logs, tracing
 from meters.db import migrate, session_options
 from meters.ingest.v1 import reading_pb2
 from meters.ingest.v1.reading_pb2 import RejectionReason
@@ -91,11 +91,13 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
         ahead = asyncio.ensure_future(anext(groups, None))
         try:
             while (item := await ahead) is not None:
-                committed, (rows, rejected) = item
+                committed, (rows, rejected), traced = item
                 ahead = asyncio.ensure_future(anext(groups, None))  # decoded while this one is written
-                stored = await sink.write(conn, rows, rejected)  # its own transactions
-                # Only now that the rows are committed may Kafka forget the messages.
-                await consumer.commit(committed)
+                with tracing.batch_span("ingest_writer.store", traced) as span:  # binary COPY: no SQL span of its own
+                    stored = await sink.write(conn, rows, rejected)  # its own transactions
+                    span.set_attribute("meters.readings_stored", stored)
+                    # Only now that the rows are committed may Kafka forget the messages.
+                    await consumer.commit(committed)
                 wrote.set()
                 READINGS_STORED.inc(stored)
                 REJECTIONS_STORED.inc(len(rejected))
@@ -111,7 +113,8 @@ async def consume(settings: WriterSettings, sink: ReadingSink, stop: asyncio.Eve
 
 async def _decoded_groups(consumer, settings: WriterSettings, stop: asyncio.Event):
     """Each poll's records in runs of at most max_bytes_per_write, decoded in a thread: (the offsets to commit
-    once the run is stored, decoded). A run's messages are let go once decoded, not when the poll is done."""
+    once the run is stored, decoded, the run's sampled trace contexts). A run's messages are let go once
+    decoded, not when the poll is done."""
     while not stop.is_set():
         polled = await consumer.getmany(timeout_ms=500, max_records=settings.max_messages_per_write)
         runs = _runs([rec for recs in polled.values() for rec in recs], settings.max_bytes_per_write)
@@ -120,9 +123,9 @@ async def _decoded_groups(consumer, settings: WriterSettings, stop: asyncio.Even
         while runs:
             records = runs.pop()
             decoded = await asyncio.to_thread(decode, records)
-            offsets = next_offsets(records)
+            offsets, traced = next_offsets(records), tracing.sampled_contexts(records)
             del records
-            yield offsets, decoded
+            yield offsets, decoded, traced
 
 
 def _runs(records: list, max_bytes: int) -> list[list]:

@@ -42,3 +42,8 @@ class ServiceSettings(BaseSettings):
     # no TLS); 0: none.
     health_port: int = 0
     reflection: bool = True
+    # Traces (meters/tracing.py): an OTLP/HTTP traces endpoint (empty: tracing off), the share of new
+    # traces sampled (a caller's sampled trace is always continued), a CA for an https endpoint.
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = 0.01
+    otlp_ca_file: str = ""

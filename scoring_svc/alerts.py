@@ -14,6 +14,7 @@ from collections.abc import Callable
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
+from meters import tracing
 from meters.alert.v1 import alert_service_pb2, alert_service_pb2_grpc
 from scoring_svc.metrics import ALERT_OUTBOX, ALERTS_SENT, ALERT_SEND_FAILURES
 
@@ -74,16 +75,18 @@ class AlertSender:
         while True:
             async with self._pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(
-                    "SELECT id, kind, request FROM ml.alert_outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED")
+                    "SELECT id, kind, request, traceparent FROM ml.alert_outbox ORDER BY id LIMIT 100"
+                    " FOR UPDATE SKIP LOCKED")
                 rows = await cur.fetchall()
                 if not rows:
                     ALERT_OUTBOX.set(0)
                     return sent
                 done = []
                 try:
-                    for row_id, kind, payload in rows:
+                    for row_id, kind, payload, parent in rows:
                         try:
-                            await self._send(stub, kind, bytes(payload))
+                            with tracing.resumed(f"scoring.deliver_{kind}", parent):
+                                await self._send(stub, kind, bytes(payload))
                         except grpc.aio.AioRpcError as err:
                             if err.code() not in FINAL[kind]:
                                 raise

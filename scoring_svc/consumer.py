@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from aiokafka.errors import CommitFailedError
 
-from meters import kafka
+from meters import kafka, tracing
 from meters.ingest.v1.reading_pb2 import QualityFlag
 from meters.readings import ReadingColumns, from_accepted
 from scoring_svc.alerts import AlertSender
@@ -126,7 +126,8 @@ class StreamScorer:
                     continue
                 while self._models.anomaly is None:  # hold the records (uncommitted) until a model is served
                     await asyncio.sleep(2)
-                await self.handle(records)
+                with tracing.batch_span("scoring.score", tracing.sampled_contexts(records)):
+                    await self.handle(records)
                 self._delay = 0.0
                 try:
                     # Only now that predictions, alerts and stats are committed may Kafka forget the messages.

@@ -14,6 +14,7 @@ import pandas as pd
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from meters import tracing
 from meters.alert.v1 import alert_pb2, alert_service_pb2
 from meters.audit import Change
 from meters.timestamps import from_unix, to_proto
@@ -180,8 +181,9 @@ class OutageStore:
 
     @staticmethod
     async def _outbox(conn, dedup_key: str, kind: str, request) -> None:
-        await conn.execute("INSERT INTO ml.alert_outbox (dedup_key, kind, request) VALUES (%s, %s, %s)",
-                           [dedup_key, kind, request.SerializeToString()])
+        await conn.execute(
+            "INSERT INTO ml.alert_outbox (dedup_key, kind, request, traceparent) VALUES (%s, %s, %s, %s)",
+            [dedup_key, kind, request.SerializeToString(), tracing.traceparent()])
 
     # --- checkpoint -------------------------------------------------------------------------
     async def save_checkpoint(self, conn, snapshot: bytes, offsets: dict[int, int]) -> None:

@@ -10,6 +10,7 @@ are made, and a checkpoint of the detector's state with the offsets it reflects 
 """
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import time
@@ -21,7 +22,7 @@ import pandas as pd
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from meters import kafka
+from meters import kafka, tracing
 from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc, meter_event_pb2
 from scoring_svc.alerts import AlertSender
 from scoring_svc.metrics import OUTAGE_CHANGES, OUTAGE_DETECTION_LAG, OUTAGE_EVENTS, OUTAGES_OPEN
@@ -136,7 +137,11 @@ class _Session:
                     await consumer.seek_to_beginning(tp)
             while True:
                 polled = await consumer.getmany(timeout_ms=500, max_records=self.s._cfg.max_records)
-                await self._step([r for recs in polled.values() for r in recs])
+                records = [r for recs in polled.values() for r in recs]
+                # an empty poll (the detector's clock ticking) is no work worth a trace
+                with (tracing.batch_span("scoring.detect_outages", tracing.sampled_contexts(records))
+                      if records else contextlib.nullcontext()):
+                    await self._step(records)
                 await self.lock_conn.execute("SELECT 1")  # leadership lost with its connection: stop here
         finally:
             await consumer.stop()

@@ -10,6 +10,7 @@ import pandas as pd
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from meters import tracing
 from meters.audit import Change
 from meters.errors import not_found
 from meters.partitions import DailyPartitions
@@ -98,10 +99,13 @@ async def upsert_prediction(conn: AsyncConnection, p: PredictionRow) -> Predicti
 
 
 async def enqueue_alerts(conn: AsyncConnection, alerts: list[tuple[str, bytes]]) -> None:
-    """Add (dedup_key, serialized CreateAlertRequest) to the outbox, in the caller's transaction."""
+    """Add (dedup_key, serialized CreateAlertRequest) to the outbox, in the caller's transaction, with the
+    current trace's traceparent for the delivery to continue."""
     if alerts:
+        parent = tracing.traceparent()
         async with conn.cursor() as cur:
-            await cur.executemany("INSERT INTO ml.alert_outbox (dedup_key, request) VALUES (%s, %s)", alerts)
+            await cur.executemany("INSERT INTO ml.alert_outbox (dedup_key, request, traceparent) VALUES (%s, %s, %s)",
+                                  [(key, request, parent) for key, request in alerts])
 
 
 @dataclass

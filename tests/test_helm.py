@@ -657,3 +657,17 @@ def test_training_cronjobs_only_with_a_model_registry_and_when_enabled(rendered)
     assert not of_kind(rendered["minimal"], "CronJob")  # no model registry there
     assert not of_kind(template("--set", "training.enabled=false"), "CronJob")
     assert "schedule" in refused("--set", "training.jobs[0].schedule=daily")
+
+
+def test_tracing_endpoint_reaches_every_python_component_and_its_collector(rendered):
+    for variant, on in (("default", False), ("full", True)):
+        for component, d in of_kind(rendered[variant], "Deployment").items():
+            container = d["spec"]["template"]["spec"]["containers"][0]
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            python = component != "gateway"
+            assert ("METERS_OTLP_ENDPOINT" in env) == (on and python), (variant, component)
+            if on and python:
+                assert env["METERS_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318/v1/traces"
+                assert env["METERS_TRACE_SAMPLE_RATIO"] == "0.05"
+    scoring = of_kind(rendered["full"], "NetworkPolicy")["scoring"]["spec"]["egress"]
+    assert any(rule.get("ports") == [{"port": 4318, "protocol": "TCP"}] for rule in scoring)

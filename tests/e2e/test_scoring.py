@@ -5,6 +5,7 @@ then small models are trained into that registry and ReloadModels picks them up.
 """
 
 import os
+import secrets
 import shutil
 import time
 
@@ -13,11 +14,13 @@ import numpy as np
 import pytest
 
 from meters.alert.v1 import alert_pb2, alert_service_pb2, alert_service_pb2_grpc
+from meters.ingest.v1 import ingest_service_pb2 as ingest_pb, ingest_service_pb2_grpc
 from meters.ingest_client import register_meters, stream_readings
 from meters.ml_jobs import MlJob
 from meters.model_registry import ModelRegistry
 from meters.readings import to_batch
 from meters.scoring.v1 import prediction_pb2, scoring_service_pb2 as pb, scoring_service_pb2_grpc, transformer_pb2
+from observability.jaeger import server as jaeger_server
 from scoring_svc import training
 from scoring_svc.models.fleet_data import load_fleet
 from scoring_svc.models.fleets import failure_fleet
@@ -267,3 +270,62 @@ def test_killing_the_scoring_consumer_mid_stream_duplicates_nothing(trained, sco
     assert len(found) == len(set(found))
     outbox = wait_for(lambda: db.execute("SELECT count(*) FROM ml.alert_outbox").fetchone()[0] == 0)
     assert outbox
+
+
+@pytest.fixture(scope="module")
+def jaeger(mesh):
+    """A real Jaeger (scripts/jaeger.sh builds it once through the Go module proxy)."""
+    server = jaeger_server.start(jaeger_server.free_port(), mesh.run_dir / "jaeger.log")
+    try:
+        jaeger_server.wait_ready(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_one_trace_runs_from_the_ingest_call_to_the_alert(trained, scoring, ingest_channel, mesh, registry_dir,
+                                                          jaeger):
+    """Tracing on (sampling 0: only a caller's sampled trace is kept), one ingest call carrying a sampled
+    traceparent: its trace holds the ingest RPC, the Kafka send, the writer's commit, the scoring of the
+    reading and the alert's delivery to alert_svc, each in its own service."""
+    stub, alerts = scoring
+    traced = {**registry_env(registry_dir), "METERS_OTLP_ENDPOINT": jaeger.otlp_endpoint,
+              "METERS_TRACE_SAMPLE_RATIO": "0"}
+    meter = 93_007
+    try:
+        mesh.start("ingest", "ingest-writer", "alert", "scoring", env=traced)
+        topology(stub, ingest_channel, 93_000, TX + 4)
+        cols = readings(93_000, 20, 96, seed=11)
+        last = np.flatnonzero(cols.meter_ids == meter)[-1]
+        history = np.ones(len(cols.meter_ids), dtype=bool)
+        history[last] = False
+        stream_readings(ingest_channel, [cols.take(np.flatnonzero(history))], batch_size=1000)  # not sampled
+        sag = cols.take(np.array([last]))
+        sag.voltage_v[:] = 195.0
+        sag.current_a[:] = sag.demand_kw * 1000 / (195.0 * sag.power_factor)
+        trace_id = secrets.token_hex(16)
+        ingest = ingest_service_pb2_grpc.IngestServiceStub(ingest_channel)
+        reply = ingest.IngestReadings(ingest_pb.IngestReadingsRequest(batch=to_batch(sag)), timeout=30,
+                                      metadata=[("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")])
+        assert reply.summary.accepted == 1
+        assert wait_for(lambda: alerts.ListAlerts(alert_service_pb2.ListAlertsRequest(
+            asset_type=alert_pb2.ASSET_TYPE_SMART_METER, asset_id=meter), timeout=10).alerts, timeout_s=90)
+
+        want = {("ingest_svc", "/meters.ingest.v1.IngestService/IngestReadings"), ("ingest_writer", "ingest_writer.store"),
+                ("scoring_svc", "scoring.score"), ("scoring_svc", "scoring.deliver_create"),
+                ("alert_svc", "/meters.alert.v1.AlertService/CreateAlert")}
+
+        def seen() -> set:
+            return {(s["service"], s["operationName"]) for s in jaeger.trace(trace_id)}
+
+        assert wait_for(lambda: want <= seen(), timeout_s=60), sorted(seen())
+        spans = jaeger.trace(trace_id)
+        # the Kafka hop and the database work are in the trace too (aiokafka and psycopg instrumentation)
+        assert any(s["operationName"] == "meter-readings send" for s in spans if s["service"] == "ingest_svc")
+        database = {s["service"] for s in spans if any(t["key"] == "db.system" for t in s["tags"])}
+        assert {"scoring_svc", "alert_svc"} <= database, sorted((s["service"], s["operationName"]) for s in spans)
+        store = next(s for s in spans if s["operationName"] == "ingest_writer.store")  # its COPY has no SQL span
+        assert {t["key"]: t["value"] for t in store["tags"]}["meters.readings_stored"] >= 1
+    finally:
+        mesh.start("ingest", "ingest-writer")
+        mesh.start("alert", "scoring", env=registry_env(registry_dir))
