@@ -82,7 +82,8 @@ func both(first, second registerFunc) registerFunc {
 }
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: pythonLogFields})).
+		With("logger", "gateway", "service", "gateway")
 	if err := run(log); err != nil {
 		log.Error("gateway failed", "error", err.Error())
 		os.Exit(1)
