@@ -22,6 +22,8 @@ from meters.forecast.v1 import forecast_service_pb2 as pb
 from meters.forecast.v1 import forecast_service_pb2_grpc
 from meters.ingest.v1 import ingest_service_pb2_grpc
 from meters.ingest_client import batches, register_meters
+from meters.localstack.stack import LocalStack
+from meters.mesh import Mesh
 from meters.model_lifecycle.digest import folder_digest
 from meters.model_lifecycle.scheduler import TrainingScheduler
 from meters.model_lifecycle.schedules import SCHEDULES, Job
@@ -29,6 +31,7 @@ from meters.model_registry import PROMOTED, SHADOW, ModelRegistry
 from meters.readings import from_arrays
 from tests.e2e.metrics import metric
 from tests.e2e.readings import INTERVAL_S, meters
+from tests.rest import RestGateway
 from tests.test_forecast_model import synthetic
 
 pytestmark = pytest.mark.infra
@@ -85,6 +88,30 @@ def iso(unix_s: int) -> str:
 
 def ts(unix_s: int) -> Timestamp:
     return Timestamp(seconds=unix_s)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    """A stack and mesh of this module's own: the network's measured demand must be this module's
+    readings alone (in the full suite the session mesh's network also sums every other test's meters,
+    and the promote / refuse figures changed with test order; passed alone, failed in the suite)."""
+    base = tmp_path_factory.mktemp("lifecycle-stack")
+    base.chmod(0o755)  # the postgres OS user must reach its data dir
+    with LocalStack(base / "stack") as stack, Mesh(base / "mesh", stack.pg_dsn, stack.kafka_bootstrap) as m:
+        m.start("ingest", "ingest-writer")
+        yield m
+
+
+@pytest.fixture(scope="module")
+def ingest_channel(mesh):
+    with mesh.channel("ingest") as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def gateway(mesh, forecast):
+    mesh.start_gateway()
+    return RestGateway(mesh.gateway_url, mesh.https_context(), mesh.token())
 
 
 @pytest.fixture(scope="module")
