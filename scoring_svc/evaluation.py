@@ -88,7 +88,8 @@ def evaluate_failure(job: MlJob) -> dict[str, float]:
     feats = labelled_features(data, predictor.baseline, sp.start, sp.end)
     prob = predictor.probability(feats)
     m = alarm_metrics(feats, prob, predictor.threshold, data.events)
-    _plot_failure(job, prob, feats["label"].to_numpy(), m["leads"])
+    planted = data.events.loc[data.events["event_type"] == "failure", "lead_hours"].to_numpy()
+    _plot_failure(job, prob, feats["label"].to_numpy(), m["leads"], planted)
     return {
         "failure_precision": m["precision"],
         "failure_precision_hourly": m["precision_hourly"],
@@ -137,10 +138,13 @@ def _plot_anomaly(job: MlJob, score: np.ndarray, truth: np.ndarray, predicted_ty
     plt.close(fig)
 
 
-def _plot_failure(job: MlJob, prob: np.ndarray, label: np.ndarray, leads: list[float]) -> None:
+def _plot_failure(job: MlJob, prob: np.ndarray, label: np.ndarray, leads: list[float], planted: np.ndarray) -> None:
+    """Lead times of the first alarms beside the planted degradations' lengths (onset to failure: the
+    earliest a first alarm could come from the fault's own signal), and the probabilities."""
     job.reports_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].hist(leads, bins=np.arange(0, 76, 4), color="tab:orange")
+    axes[0].hist(leads, bins=np.arange(0, 76, 4), color="tab:orange", label="first alarm")
+    axes[0].hist(planted, bins=np.arange(0, 76, 4), histtype="step", color="tab:blue", label="degradation onset")
     axes[0].axvline(48, color="k", ls="--", label="48 h target")
     axes[0].set(xlabel="lead hours (failure - first alarm)", ylabel="failures", title="Failure warning lead time")
     axes[0].legend()
