@@ -209,8 +209,9 @@ def test_failure_alarms_on_the_held_out_fleet(job):
     assert figures["failure_precision"] >= 0.4, figures
     assert figures["failure_lead_hours_median"] >= 24, figures
     # Early warnings: trained on the 72 h label the quick model warned 2 of 6 failures >= 48 h ahead
-    # (0.333); fitted on the degradation span it warns 3 of 6 (0.5) at episode precision 0.889.
-    assert figures["failure_recall_48h"] >= 0.45, figures
+    # (0.333); fitted on the degradation span 3 of 6; with the own-baseline onset features 4 of 6 (0.667,
+    # episode precision 0.875). Losing the onset features or the label fails this.
+    assert figures["failure_recall_48h"] >= 0.6, figures
     assert (job.reports_dir / "scoring_failure_lead_time.png").exists()
 
 

@@ -8,7 +8,8 @@ is, so besides the plan's features (age, utilisation avg/max, temperature avg/ma
 anomaly count, days since maintenance, efficiency trend) each signal is also expressed as
 a residual against a thermal/loss baseline fitted on training telemetry (the role an
 IEEE C57.91 thermal model plays at a utility), then as the change of that residual over
-the last hours against the transformer's own previous week.
+the last hours against the transformer's own previous week, and (failure_own_baseline.py) as z-scores
+of the last 1-6 h against a refit on that unit's own week, which shows a fault's onset within hours.
 """
 
 import warnings
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from scoring_svc.models.failure_own_baseline import own_z
 
 HOUR = 3600
 WEEK_H = 168
@@ -30,6 +33,8 @@ FEATURES = [
     "anomaly_count_7d", "anomaly_count_24h", "anomaly_count_6h", "anomaly_rate_trend",
     "oil_residual_trend_3h", "winding_residual_trend_3h", "efficiency_trend_3h", "anomaly_count_3h",
     "loss_residual_trend_24h", "oil_residual_trend_24h",
+    "loss_own_z_1h", "loss_own_z_3h", "loss_own_z_6h", "winding_own_z_1h", "winding_own_z_3h", "winding_own_z_6h",
+    "oil_own_z_3h", "oil_own_z_6h", "sag_own_z_3h", "sag_own_z_6h", "onset_own_z_3h", "onset_own_z_6h",
 ]
 
 
@@ -163,6 +168,23 @@ def transformer_features(telemetry: pd.DataFrame, anomaly_counts: pd.DataFrame, 
     f["anomaly_count_3h"] = _window(counts, 3, cols, "sum")
     f["loss_residual_trend_24h"] = _window(loss_r, 24, cols, "mean") - prior["loss"]
     f["oil_residual_trend_24h"] = _window(oil_r, 24, cols, "mean") - prior["oil"]
+
+    # Onset: each signal against the unit's own previous week (failure_own_baseline.py). The hot spot over
+    # oil is fitted on the thermal model's own shape (rated gradient x K^1.6, K from the hour's mean and
+    # peak), which holds under overload too; losses and oil on the fleet fit's residuals.
+    u = np.clip(util, 0.0, 3.0)
+    quad = np.stack([np.ones_like(u), u, u**2], axis=-1)
+    uu = np.where(np.isfinite(util), np.maximum(util, 0.02), np.nan)
+    pu = np.nan_to_num(np.where(np.isfinite(peak_util), peak_util, util), nan=0.0)
+    gradient = np.stack([np.ones_like(uu), uu**1.6, np.where(np.isfinite(uu), pu, np.nan)**1.6], axis=-1)
+    for name, g, basis in (("loss", loss_r, quad), ("winding", winding - oil, gradient), ("oil", oil_r, quad)):
+        for k, v in own_z(g, basis, cols, (1, 3, 6)).items():
+            f[f"{name}_own_z_{k}h"] = v
+    zc = own_z(np.where(live, counts, np.nan), np.where(np.isfinite(util), 1.0, np.nan)[..., None], cols, (3, 6))
+    f["sag_own_z_3h"], f["sag_own_z_6h"] = zc[3], zc[6]
+    for k in (3, 6):
+        f[f"onset_own_z_{k}h"] = (np.nan_to_num(f[f"loss_own_z_{k}h"]) + np.nan_to_num(f[f"winding_own_z_{k}h"])
+                                  + np.nan_to_num(f[f"sag_own_z_{k}h"])) / np.sqrt(3)
 
     n_t = len(at)
     meta = transformers.set_index("transformer_id").reindex(tx)
