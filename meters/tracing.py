@@ -60,13 +60,6 @@ def configure(service: str, settings: ServiceSettings | None = None) -> bool:
     return True
 
 
-def shutdown() -> None:
-    """Flush the spans not yet exported (at a graceful stop)."""
-    provider = trace.get_tracer_provider()
-    if hasattr(provider, "shutdown"):
-        provider.shutdown()
-
-
 def _record_context(headers) -> trace.SpanContext:
     carrier = {k: v.decode("latin-1") for k, v in headers or () if isinstance(v, bytes)}
     return trace.get_current_span(propagate.extract(carrier)).get_span_context()
