@@ -1,6 +1,9 @@
 """Demand response evaluation: baselines scored against a planted reduction with a known counterfactual."""
 
 import numpy as np
+import pytest
+
+from customer_svc import control_baseline
 
 from customer_svc.dr_evaluation import EVENTS, evaluate, event_days
 from customer_svc.profiles import DailyProfiles
@@ -39,3 +42,24 @@ def test_hot_days_bias_the_baseline_within_the_adjustment_cap():
     # (capped at 20 % of the baseline) recovers most of it, and what is left is an under-estimate.
     f = evaluate(profiles(0.3), None)
     assert -23 < f["dr_baseline_bias_pct_10of10"] < -0.5
+
+
+def test_the_control_group_sees_the_heat_the_participants_own_history_misses():
+    # The same 30 % lift on event days: "10 of 10" under-reads it (above); the other half of the
+    # customers lives through the same hot days, so the control-group baseline follows it.
+    f = evaluate(profiles(0.3), None)
+    assert abs(f["dr_baseline_bias_pct_control"]) < 1 < abs(f["dr_baseline_bias_pct_10of10"])
+    assert f["dr_reduction_error_pct_control"] < 5 < f["dr_reduction_error_pct_10of10"]
+    assert f["dr_control_customers"] > 50 and f["dr_reduction_error_pct_control_draws_max"] < 5
+
+
+def test_a_control_baseline_needs_enough_eligible_days_and_pre_event_hours():
+    use = np.ones((30, 24))
+    day_ok = np.zeros(30, dtype=bool)
+    day_ok[20:29] = True  # 9 eligible days before the event on day 29
+    with pytest.raises(ValueError, match="needs 10 eligible days"):
+        control_baseline.fit(use, use, day_ok, 29, np.array([17, 18]), 100)
+    day_ok[10:29] = True
+    assert control_baseline.fit(use, 2 * use, day_ok, 29, np.array([17, 18]), 100).event_kwh == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="pre-event hours"):
+        control_baseline.fit(use, use, day_ok, 29, np.array([1, 2]), 100)
