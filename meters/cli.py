@@ -9,6 +9,7 @@ from meters.fleet.cli import app as fleet_app
 from meters.model_lifecycle.cli import app as model_app
 from meters.nem12_cli import register as add_nem12_commands
 from meters.reliability_cli import register as add_report_commands
+from meters.theft_cli import theft_suspects  # noqa: F401  (registers `meters report theft-suspects`)
 from meters.vee.cli import app as vee_app
 
 app = typer.Typer(help="Smart-meter analytics platform.", no_args_is_help=True)
@@ -18,7 +19,7 @@ app.add_typer(fleet_app, name="fleet")
 app.add_typer(vee_app, name="vee")
 app.add_typer(model_app, name="model")
 add_nem12_commands(app)  # meters import nem12 / meters export nem12
-add_report_commands(app)  # meters report reliability
+add_report_commands(app)  # meters report reliability / theft-suspects
 app.command("forecast")(forecast_command)
 
 REPO = Path(__file__).resolve().parent.parent

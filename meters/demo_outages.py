@@ -16,8 +16,7 @@ from meters.deadlines import CALL_S
 from meters.fleet import FleetConfig, Topology
 from meters.fleet.meter_events import iter_meter_events
 from meters.fleet.outages import plan_outages
-from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc
-from meters.ingest.v1.meter_event_pb2 import MeterEvent, MeterEventBatch
+from meters.ingest_client import stream_meter_events
 from meters.mesh import Mesh
 from meters.nem12.nemtime import NEM_TZ
 from meters.scoring.v1 import outage_pb2, outage_service_pb2 as pb, outage_service_pb2_grpc
@@ -72,22 +71,8 @@ def _watch(channel: grpc.Channel, console: Console, seen: dict, stop: threading.
 
 
 def _send_events(channel: grpc.Channel, cfg: FleetConfig, topology: Topology, outages: pd.DataFrame) -> int:
-    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
-    sent = 0
-
-    def batches():
-        nonlocal sent
-        for day in iter_meter_events(cfg, topology, outages=outages):
-            for start in range(0, len(day), BATCH):
-                part = day.iloc[start:start + BATCH]
-                sent += len(part)
-                yield ingest_service_pb2.StreamMeterEventsRequest(batch=MeterEventBatch(events=[
-                    MeterEvent(event_id=r.event_id, meter_id=int(r.meter_id), type=int(r.type),
-                               event_time_unix_ms=int(r.event_time_unix_ms), detail=r.detail)
-                    for r in part.itertuples(index=False)]))
-
-    stub.StreamMeterEvents(batches(), timeout=600)
-    return sent
+    reply = stream_meter_events(channel, iter_meter_events(cfg, topology, outages=outages), BATCH, timeout_s=600)
+    return reply.summary.accepted + reply.summary.rejected
 
 
 def _wait_quiet(channel: grpc.Channel, may_stay_open: int, timeout_s: float = 300, quiet_s: float = 8) -> None:

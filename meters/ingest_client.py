@@ -73,6 +73,23 @@ def merge_response(total: pb.StreamReadingsResponse, part: pb.StreamReadingsResp
     total.batches += part.batches
 
 
+def stream_meter_events(ch: grpc.Channel, frames: Iterable, batch: int = 5_000,
+                        timeout_s: float = STREAM_S) -> pb.StreamMeterEventsResponse:
+    """Stream meter event frames (meters.fleet iter_meter_events' columns: event_id, meter_id, type,
+    event_time_unix_ms, detail) in one StreamMeterEvents call, `batch` events a message."""
+    from meters.ingest.v1.meter_event_pb2 import MeterEvent, MeterEventBatch
+
+    def requests():
+        for frame in frames:
+            for start in range(0, len(frame), batch):
+                yield pb.StreamMeterEventsRequest(batch=MeterEventBatch(events=[
+                    MeterEvent(event_id=r.event_id, meter_id=int(r.meter_id), type=int(r.type),
+                               event_time_unix_ms=int(r.event_time_unix_ms), detail=r.detail)
+                    for r in frame.iloc[start:start + batch].itertuples(index=False)]))
+
+    return ingest_service_pb2_grpc.IngestServiceStub(ch).StreamMeterEvents(requests(), timeout=timeout_s)
+
+
 def register_meters(ch: grpc.Channel, meters: Iterable[meter_pb2.Meter], per_call: int = 20_000) -> int:
     """Register meters in calls of `per_call`; return how many were new."""
     stub = ingest_service_pb2_grpc.IngestServiceStub(ch)

@@ -1,5 +1,5 @@
 """OutageService: outages as the detector stored them (scoring_svc/outage_stream.py), planned work, feeders,
-the monthly reliability report (scoring_svc/reliability_rpc.py)."""
+the monthly reliability report (scoring_svc/reliability_rpc.py), theft suspects (scoring_svc/theft_rpc.py)."""
 
 import datetime as dt
 
@@ -12,6 +12,7 @@ from meters.scoring.v1 import outage_pb2, outage_service_pb2 as pb, outage_servi
 from meters.timestamps import from_us, to_proto, to_us
 from scoring_svc.outage_store import OutageStore
 from scoring_svc.reliability_rpc import ReliabilityReports
+from scoring_svc.theft_rpc import TheftSuspects
 
 LEVELS = {outage_pb2.OUTAGE_LEVEL_METER: "meter", outage_pb2.OUTAGE_LEVEL_TRANSFORMER: "transformer",
           outage_pb2.OUTAGE_LEVEL_FEEDER: "feeder"}
@@ -91,6 +92,7 @@ class OutageServicer(outage_service_pb2_grpc.OutageServiceServicer):
         self._signal = signal
         self._watch_poll_s = watch_poll_s
         self._reports = ReliabilityReports(store.pool)
+        self._suspects = TheftSuspects(store.pool)
 
     async def ListOutages(self, request, context):
         limit = page_size(request.page_size, 100, 1000)
@@ -152,8 +154,12 @@ class OutageServicer(outage_service_pb2_grpc.OutageServiceServicer):
         return pb.BatchCreateFeedersResponse(created=created, already_existed=len(rows) - created)
 
     async def close(self) -> None:
-        """Stop the report worker process (the server's on_stop)."""
+        """Stop the report and suspects worker processes (the server's on_stop)."""
         await self._reports.close()
+        await self._suspects.close()
 
     async def GetReliabilityReport(self, request, context):
         return pb.GetReliabilityReportResponse(report=await self._reports.report(request.month, request.region))
+
+    async def ListTheftSuspects(self, request, context):
+        return await self._suspects.list(request)

@@ -2,29 +2,25 @@
 
 The month is validated (YYYY-MM, not after the current month), the outages and customers served are
 read from PostgreSQL in one snapshot, and the report (pandas, matplotlib) is built and serialised in
-a worker process kept for the purpose (spawned at the first report): in a thread of the service's
-own process it held the GIL for up to ~130 ms at a time (measured at 200,000 meters), stalling the
-asyncio loop that serves scoring. At most MAX_CONCURRENT reports are read and waiting at once;
+a worker process kept for the purpose (scoring_svc/worker_process.py). At most MAX_CONCURRENT reports are read and waiting at once;
 further calls wait their turn (within their deadline). A month without interruptions is a report of
 zeros; no customers served at all (no network registered, or none in the region) is NOT_FOUND.
 """
 
 import asyncio
 import math
-import multiprocessing
 import re
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 
-from meters.errors import FieldViolation, invalid_argument, not_found, unavailable
+from meters.errors import FieldViolation, invalid_argument, not_found
 from meters.regions import REGIONS
 from meters.scoring.v1 import reliability_pb2
 from scoring_svc.reliability import sources
 from scoring_svc.reliability.events import Month
 from scoring_svc.reliability.indices import CATEGORIES, SUMS
 from scoring_svc.reliability.report import ReliabilityReport, build_reliability_report, of_region
+from scoring_svc.worker_process import WorkerProcess
 
 MAX_CONCURRENT = 2  # one being built in the worker, one read and waiting
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
@@ -92,26 +88,14 @@ class ReliabilityReports:
     def __init__(self, pool):
         self._pool = pool
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
-        self._worker: ProcessPoolExecutor | None = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._worker is None:  # spawn: a clean interpreter, not a fork of the service's threads
-            self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._worker
+        self._worker = WorkerProcess("report", "REPORT_WORKER_DIED")
 
     async def report(self, month: str, region: str) -> reliability_pb2.ReliabilityReport:
         period = validated(month, region)
         async with self._slots:
             outages, served = scoped(*await sources.read_postgres_pool(self._pool, period), region)
-            try:
-                data = await asyncio.get_running_loop().run_in_executor(
-                    self._executor(), report_bytes, outages, served, period.label, region)
-            except BrokenProcessPool:
-                self._worker = None  # the next call starts another
-                raise unavailable("the report worker process died; retry", reason="REPORT_WORKER_DIED") from None
+            data = await self._worker.run(report_bytes, outages, served, period.label, region)
         return reliability_pb2.ReliabilityReport.FromString(data)
 
     async def close(self) -> None:
-        if self._worker is not None:
-            await asyncio.to_thread(self._worker.shutdown, cancel_futures=True)
-            self._worker = None
+        await self._worker.close()

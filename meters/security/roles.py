@@ -75,6 +75,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     # forecast
     _FORECAST + "GetDemandForecast": _READERS,
     _FORECAST + "ListForecastRuns": _READERS,
+    # revenue protection: analysts rank suspects, the control room sends the inspection crews
+    _OUTAGE + "ListTheftSuspects": _roles(GRID_OPS, ANALYST),
     _FORECAST + "GetForecastModelVersion": _READERS,
     _FORECAST + "RetrainForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
     _FORECAST + "DecideShadowForecastModel": _roles(ANALYST, PLATFORM_ADMIN),

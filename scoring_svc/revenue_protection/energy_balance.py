@@ -26,7 +26,7 @@ def _energised(energy: np.ndarray, metered: np.ndarray) -> np.ndarray:
 def fit_loss_model(hours: pd.DataFrame, fit_until_unix_s: int, refits: int = 1) -> pd.DataFrame:
     """Coefficients per transformer (transformer_id, no_load_kwh, loss_abs, loss_sq, fit_hours, loss_sigma_kwh).
 
-    hours: transformer_id, hour_end_unix_s, energy_kwh, metered_kwh (every transformer the same hours).
+    hours: transformer_id, hour_end_unix_s, energy_kwh (NaN: unknown), metered_kwh (every transformer the same hours).
     One robust refit drops hours whose residual is beyond 4 MADs (partial outages, missing readings).
     """
     h = hours[hours["hour_end_unix_s"] <= fit_until_unix_s].sort_values(["transformer_id", "hour_end_unix_s"])
@@ -34,8 +34,9 @@ def fit_loss_model(hours: pd.DataFrame, fit_until_unix_s: int, refits: int = 1) 
     n_t = len(tx)
     e = h["energy_kwh"].to_numpy(float).reshape(n_t, -1)
     m = h["metered_kwh"].to_numpy(float).reshape(n_t, -1)
-    x, y = _features(m), e - m
-    w = _energised(e, m).astype(float)
+    known = np.isfinite(e)  # hours the transformer's energy is missing (NaN) do not fit
+    x, y = _features(m), np.where(known, e - m, 0.0)
+    w = (_energised(e, m) & known).astype(float)
     for it in range(refits + 1):
         xtx = np.einsum("thi,th,thj->tij", x, w, x) + 1e-9 * np.eye(_FEATURES)
         xty = np.einsum("thi,th,th->ti", x, w, y)

@@ -22,14 +22,14 @@ from meters.fleet import iter_meter_events, plan_thefts
 from meters.fleet.config import FleetConfig
 from meters.fleet.meter_events import COVER_OPEN, TAMPER
 from meters.fleet.topology import generate_topology
-from scoring_svc.revenue_protection.energy_balance import DAY_S, fit_loss_model, hourly_residual
+from scoring_svc.revenue_protection import inputs
+from scoring_svc.revenue_protection.energy_balance import DAY_S
 from scoring_svc.revenue_protection.fleet_data import FleetAggregates, aggregate_fleet
 from scoring_svc.revenue_protection.suspects import SuspectInputs, consumption_drop_baseline, rank_suspects
 
 PREFIX = "theft_"
 TOP_SHARE = 0.01
 GOAL_BYPASS_SHARE = 0.15
-LOSS_FIT_SHARE = 0.12
 
 
 def tamper_days(cfg: FleetConfig, topology, thefts: pd.DataFrame) -> dict[int, np.ndarray]:
@@ -42,11 +42,8 @@ def tamper_days(cfg: FleetConfig, topology, thefts: pd.DataFrame) -> dict[int, n
 
 def suspect_inputs(cfg: FleetConfig, agg: FleetAggregates, tamper: dict[int, np.ndarray] | None,
                    solar_registered: np.ndarray | None = None) -> SuspectInputs:
-    fit_until = cfg.start_unix_s + int(LOSS_FIT_SHARE * cfg.days) * DAY_S
-    model = fit_loss_model(agg.transformer_hours, fit_until)
-    tx, residual, sigma = hourly_residual(agg.transformer_hours, model)
-    return SuspectInputs(agg.meter_ids, np.searchsorted(tx, agg.transformer_ids), agg.hourly_kwh, residual, sigma,
-                         agg.interval_std_kwh, tamper, solar_registered)
+    return inputs.suspect_inputs(agg.meter_ids, agg.transformer_ids, agg.hourly_kwh, agg.transformer_hours,
+                                 cfg.start_unix_s, cfg.days, agg.interval_std_kwh, tamper, solar_registered)
 
 
 def _hits(ranked_ids: np.ndarray, truth: set) -> np.ndarray:
