@@ -9,6 +9,7 @@ from customer_svc import demand_response, engagement, weather_store
 from customer_svc.dr_rpcs import DemandResponseRpcs, customer_hash
 from customer_svc.recommendation_lifecycle import message as recommendation_message
 from customer_svc.recommendation_rpcs import RecommendationRpcs
+from customer_svc.weather_rpcs import WeatherRpcs
 from customer_svc.config import SEGMENTATION_DAYS
 from customer_svc.metrics import SEGMENTATION_RUN_SECONDS
 from customer_svc.segmentation_job import run_segmentation
@@ -44,7 +45,8 @@ def customer_message(row) -> customer_pb2.Customer:
         meter_ids=meters)
 
 
-class CustomerServicer(DemandResponseRpcs, RecommendationRpcs, customer_service_pb2_grpc.CustomerServiceServicer):
+class CustomerServicer(DemandResponseRpcs, RecommendationRpcs, WeatherRpcs,
+                       customer_service_pb2_grpc.CustomerServiceServicer):
     def __init__(self, store: CustomerStore, registry, pii: PiiKey):
         self._store = store
         self._registry = registry

@@ -1,4 +1,5 @@
-"""customers.regional_weather: writes from RecordRegionalWeather, reads for segmentation."""
+"""customers.regional_weather: writes from RecordRegionalWeather, reads for segmentation and
+GetRegionalWeather (the forecast service)."""
 
 import numpy as np
 
@@ -48,3 +49,13 @@ async def load(conn, start_unix_s: int, end_unix_s: int) -> tuple[np.ndarray, np
     rows = await cur.fetchall()
     return (np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=np.int64),
             np.array([r[2] for r in rows], dtype=np.float64))
+
+
+async def load_region(conn, region: str, start_unix_s: int, end_unix_s: int) -> tuple[list[int], list[float]]:
+    """One region's observed (UTC hour start, degC) in [start, end), in time order."""
+    cur = await conn.execute(
+        """SELECT extract(epoch FROM hour_start)::bigint, temperature_c FROM customers.regional_weather
+           WHERE region = %s AND hour_start >= to_timestamp(%s) AND hour_start < to_timestamp(%s)
+           ORDER BY hour_start""", [region, start_unix_s, end_unix_s])
+    rows = await cur.fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows]

@@ -35,13 +35,17 @@ class Backtest:
 
 
 def run(model: DemandModel, series: pd.DataFrame, first_origin: int, steps: int = STEPS_PER_DAY,
-        known_weather: bool = False) -> Backtest:
+        known_weather: bool = False, weather: np.ndarray | None = None) -> Backtest:
     """series: the whole regular series; origins at first_origin, +1 day, ... while `steps` fit.
-    known_weather passes the true temperatures as a perfect weather forecast (ex-post)."""
+    known_weather passes the true temperatures as a perfect weather forecast (ex-post); weather (on
+    the series' steps) is a weather forecast instead, e.g. the truth plus a forecast error. The
+    history before each origin keeps the observed temperatures either way."""
     y = series["y"].to_numpy()
+    if known_weather and weather is None:
+        weather = series["temperature_c"].to_numpy()
     frames = []
     for origin in range(first_origin, len(series) - steps + 1, STEPS_PER_DAY):
-        temps = series["temperature_c"].to_numpy()[origin:origin + steps] if known_weather else None
+        temps = weather[origin:origin + steps] if weather is not None else None
         f = model.forecast(series.iloc[:origin], series["ds"].iloc[origin - 1], steps, temps)
         f["actual"] = y[origin:origin + steps]
         # Seasonal naive: the same step a week earlier.

@@ -6,9 +6,10 @@ in training or calibration. Each scale of `training.scales` is scored: the headl
 headline is the sum of their forecasts (bottom_up.py), as the service serves it; the network
 model's own figures go as `forecast_network_model_...`.
 
-Temperatures for the forecast day come from the persistence outlook (what the service has); the
+Temperatures for the forecast day come from the persistence outlook (the service's fallback); the
 `_known_weather` figures repeat the network backtest with the true temperatures as a perfect
-weather forecast, to show what a weather feed would add.
+weather forecast, and the `_weather_forecast` figures with the true temperatures plus a realistic
+day-ahead error (WEATHER_ERROR_C RMS, weather_error.py), what a weather feed adds.
 
 Substations and transformers have no models: for a sample of each (data.scope_series) the served
 scale's backtest borrows the region's model (else the network's) through the service's own
@@ -26,12 +27,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forecast_svc import backtest, borrowed, real_evaluation, size_ladder  # noqa: E402
+from forecast_svc import backtest, borrowed, real_evaluation, size_ladder, weather_error  # noqa: E402
 from forecast_svc.data import fleet_series, scope_series  # noqa: E402
 from forecast_svc.model import DemandModel, regular  # noqa: E402
 from forecast_svc.scopes import NETWORK, REGION, SUBSTATION, TRANSFORMER, Scope  # noqa: E402
 from forecast_svc.training import Scale, cache_dir, holdout_days, scales, series_for  # noqa: E402
 from meters.ml_jobs import MlJob  # noqa: E402
+
+WEATHER_ERROR_C = 1.5  # RMS of a day-ahead temperature forecast's error (weather_gain.py measures others)
 
 
 def evaluate(job: MlJob) -> dict[str, float]:
@@ -39,7 +42,7 @@ def evaluate(job: MlJob) -> dict[str, float]:
     for scale in scales(job):
         tail = f"_{scale.suffix}" if scale.suffix else ""
         figures[f"forecast_eval_meters{tail}"] = float(scale.cfg.meters)
-        runs, known = _backtests(job, scale)
+        runs, known, noisy = _backtests(job, scale)
         regions = [s for s in scale.scopes if s.kind == REGION]
         for scope in regions:
             _put(figures, f"forecast_{scope.scope_id.lower()}", tail, runs[scope].figures())
@@ -53,6 +56,9 @@ def evaluate(job: MlJob) -> dict[str, float]:
         _put(figures, "forecast", tail, headline.figures())
         figures[f"forecast_mape_known_weather{tail}"] = known_weather["mape"]
         figures[f"forecast_within_5pct_known_weather{tail}"] = known_weather["within_5pct"]
+        forecast_weather = (backtest.summed([noisy[s] for s in regions]) if regions else noisy[network]).figures()
+        figures[f"forecast_mape_weather_forecast{tail}"] = forecast_weather["mape"]
+        figures[f"forecast_within_5pct_weather_forecast{tail}"] = forecast_weather["within_5pct"]
         _plot(headline, job.reports_dir / f"forecast_network_holdout{tail}.png", scale.cfg.meters)
         if not scale.suffix:  # the served models
             runs = borrowed_backtests(job, scale)
@@ -81,17 +87,20 @@ def borrowed_backtests(job: MlJob, scale: Scale) -> dict[Scope, backtest.Backtes
     return runs
 
 
-def _backtests(job: MlJob, scale: Scale) -> tuple[dict, dict]:
-    """Per scope: the held-out backtest with the persistence outlook, and with the true temperatures."""
+def _backtests(job: MlJob, scale: Scale) -> tuple[dict, dict, dict]:
+    """Per scope: the held-out backtest with the persistence outlook, with the true temperatures, and
+    with a weather forecast (the true temperatures plus WEATHER_ERROR_C RMS of error)."""
     all_series = fleet_series(scale.cfg, cache_dir(job))
-    runs, known = {}, {}
-    for scope in scale.scopes:
+    runs, known, noisy = {}, {}, {}
+    for i, scope in enumerate(scale.scopes):
         model = DemandModel.load(job.registry.promoted(scale.model_name(scope)).path)
         series = regular(series_for(all_series, scope))
         first_origin = len(series) - holdout_days(job) * 96
         runs[scope] = backtest.run(model, series, first_origin)
         known[scope] = backtest.run(model, series, first_origin, known_weather=True)
-    return runs, known
+        weather = weather_error.noisy(series["temperature_c"].to_numpy(), WEATHER_ERROR_C, job.seed + i)
+        noisy[scope] = backtest.run(model, series, first_origin, weather=weather)
+    return runs, known, noisy
 
 
 def _put(figures: dict[str, float], prefix: str, tail: str, values: dict[str, float]) -> None:

@@ -1,5 +1,5 @@
-"""RetrainForecastModel: fit the network model (and each region's, where measured) on the stored
-actuals, score it on the held-out days after its training window with the rolling-origin
+"""RetrainForecastModel: fit the network model (and each region's, where measured, with the region's
+observed weather from customer_svc when recorded) on the stored actuals, score it on the held-out days after its training window with the rolling-origin
 backtest, register it, and promote it when asked and better than the serving one."""
 
 import asyncio
@@ -11,6 +11,7 @@ from forecast_svc.model import DemandModel, regular
 from forecast_svc.scopes import NETWORK, REGION, TIMEZONES, Scope
 from forecast_svc.store import ForecastStore
 from forecast_svc.training import register
+from forecast_svc.weather_inputs import WeatherStore
 from meters.audit import Change
 from meters.errors import failed_precondition
 from meters.model_registry import ModelRegistry
@@ -18,12 +19,14 @@ from meters.model_registry import ModelRegistry
 log = logging.getLogger(__name__)
 TRAINING, READY, FAILED = 1, 2, 3  # ForecastModelVersionStatus
 MIN_TRAINING_DAYS = 7
+MAX_OBSERVED_DAYS = 400  # what GetRegionalWeather returns at most (customer_svc/weather_rpcs.py)
 
 
 class Retrainer:
-    def __init__(self, store: ForecastStore, registry: ModelRegistry):
+    def __init__(self, store: ForecastStore, registry: ModelRegistry, weather: WeatherStore | None = None):
         self.store = store
         self.registry = registry
+        self.weather = weather  # the regions' observed weather, learned from when recorded
         self.tasks: set[asyncio.Task] = set()
 
     async def start(self, training_days: int, holdout_days: int, promote_if_better: bool, wait: bool,
@@ -78,6 +81,11 @@ class Retrainer:
 
     async def _region(self, code: str, start, end, promote: bool) -> None:
         history = await self.store.history(REGION, code, start, end)
+        if self.weather is not None and len(history):
+            # The observed hours over the window (the model takes temperature when 95 % of steps have it).
+            since = max(start, end - dt.timedelta(days=MAX_OBSERVED_DAYS - 1))
+            observed = await self.weather.region(code, since.to_pydatetime(), end.to_pydatetime(), 1)
+            history = observed.history(history)
         if len(history) >= MIN_TRAINING_DAYS * 96:
             model = await asyncio.to_thread(DemandModel.fit, history, Scope(REGION, code, code))
             await asyncio.to_thread(register, self.registry, model, history, promote)

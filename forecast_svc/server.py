@@ -13,11 +13,13 @@ from forecast_svc.retrain import Retrainer
 from forecast_svc.servicer import ForecastServicer
 from forecast_svc.shadow import Shadow
 from forecast_svc.store import ForecastStore
+from forecast_svc.weather_inputs import WeatherStore
 from meters import kafka, log
 from meters.db import migrate, open_pool
 from meters.forecast.v1 import forecast_service_pb2, forecast_service_pb2_grpc
 from meters.model_lifecycle import MIGRATIONS as lifecycle_migrations
 from meters.model_registry import ModelRegistry
+from meters.security.tls import service_channel
 from meters.server import Registration, serve
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,8 +36,10 @@ async def main(settings: ForecastSettings) -> None:
     registry = ModelRegistry()
     placements = actuals.Placements(store)
     candidate = Shadow(store, registry, settings.interval_level)  # the model in shadow, if any
-    servicer = ForecastServicer(Forecaster(store, ModelCache(registry), settings.interval_level, candidate.observe),
-                                store, Retrainer(store, registry), placements.invalidate)
+    weather = WeatherStore(lambda: service_channel(settings, settings.customer_addr), settings.weather_timeout_s)
+    servicer = ForecastServicer(
+        Forecaster(store, ModelCache(registry), settings.interval_level, candidate.observe, weather),
+        store, Retrainer(store, registry, weather), placements.invalidate)
 
     gauges = metrics.Refresher(store)
 
@@ -53,7 +57,7 @@ async def main(settings: ForecastSettings) -> None:
         [Registration(forecast_service_pb2_grpc.add_ForecastServiceServicer_to_server, servicer,
                       forecast_service_pb2.DESCRIPTOR.services_by_name["ForecastService"].full_name)],
         background=[sum_actuals, refresh_metrics, refresh_shadow_scores],
-        on_stop=[candidate.drain, pool.close],
+        on_stop=[candidate.drain, weather.close, pool.close],
     )
 
 

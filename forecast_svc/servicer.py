@@ -35,6 +35,7 @@ def run_message(run: Run, with_points: bool = True) -> run_pb.ForecastRun:
         name=f"forecastRuns/{run.id}", scope=SCOPE_CODES[run.scope], scope_id=run.scope_id,
         start_time=to_proto(run.start_time), horizon_hours=run.horizon_hours, step_minutes=15,
         interval_level=run.interval_level, model_version=run.model_version, created_at=to_proto(run.issued_at),
+        weather=run.weather,
         accuracy=run_pb.ForecastAccuracy(
             steps_with_actuals=run.accuracy.get("steps_with_actuals", 0),
             within_5pct_fraction=run.accuracy.get("within_5pct", 0.0),

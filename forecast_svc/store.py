@@ -35,6 +35,8 @@ class Run:
     accuracy: dict[str, float] = field(default_factory=dict)
     # The model's forecast x level_scale = the answer (level.py); None: no actuals to check it against.
     level_scale: float | None = None
+    # The weather forecast it used (forecast_svc/weather_inputs.py; ForecastRun.weather).
+    weather: str = ""
 
 
 ACCURACY_SQL = """
@@ -95,12 +97,14 @@ class ForecastStore:
         return pd.DataFrame({"ds": pd.to_datetime([r[0] for r in rows], utc=True),
                              "y": np.array([r[1] for r in rows], dtype=float)})
 
-    async def find_run(self, scope: str, scope_id: str, start: dt.datetime, horizon_hours: int) -> int | None:
+    async def find_run(self, scope: str, scope_id: str, start: dt.datetime, horizon_hours: int,
+                       weather: str | None = None) -> int | None:
+        """The newest stored run covering the request; with `weather`, only one that used that weather."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 """SELECT id FROM forecast.forecast_runs WHERE scope = %s AND scope_id = %s AND start_time = %s
-                   AND horizon_hours >= %s ORDER BY id DESC LIMIT 1""",
-                (SCOPE_CODES[scope], scope_id, start, horizon_hours))
+                   AND horizon_hours >= %s AND (%s::text IS NULL OR weather = %s) ORDER BY id DESC LIMIT 1""",
+                (SCOPE_CODES[scope], scope_id, start, horizon_hours, weather, weather))
             row = await cur.fetchone()
         return row[0] if row else None
 
@@ -111,9 +115,10 @@ class ForecastStore:
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 """INSERT INTO forecast.forecast_runs (scope, scope_id, start_time, horizon_hours, interval_level,
-                   model_version, level_scale) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, issued_at""",
+                   model_version, level_scale, weather) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   RETURNING id, issued_at""",
                 (code, run.scope_id, run.start_time, run.horizon_hours, run.interval_level, run.model_version,
-                 run.level_scale))
+                 run.level_scale, run.weather))
             run.id, run.issued_at = await cur.fetchone()
             async with conn.cursor().copy(
                 """COPY forecast.demand_forecasts (run_id, "timestamp", scope, scope_id, model_version, horizon_hours,
@@ -148,7 +153,8 @@ class ForecastStore:
     async def _runs(self, conn, where: str, args: list, limit: int, with_points: bool) -> list[Run]:
         cur = await conn.execute(
             f"""SELECT r.id, r.scope, r.scope_id, r.start_time, r.horizon_hours, r.interval_level, r.model_version,
-                       r.issued_at, acc.n, acc.within, acc.mape, acc.coverage, r.level_scale
+                       r.issued_at, acc.n, acc.within, acc.mape, acc.coverage, r.level_scale,
+                       r.weather
                 FROM forecast.forecast_runs r
                 CROSS JOIN LATERAL (SELECT {ACCURACY_SQL} FROM forecast.demand_forecasts WHERE run_id = r.id) acc
                 WHERE {where} ORDER BY r.id DESC LIMIT %s""", [*args, limit])
@@ -157,7 +163,7 @@ class ForecastStore:
             run = Run(row[0], SCOPE_NAMES[row[1]], *row[2:8])
             run.accuracy = {"steps_with_actuals": row[8], "within_5pct": row[9] or 0.0, "mape": row[10] or 0.0,
                             "coverage": row[11] or 0.0}
-            run.level_scale = row[12]
+            run.level_scale, run.weather = row[12], row[13]
             runs.append(run)
         if with_points and runs:
             cur = await conn.execute(

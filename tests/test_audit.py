@@ -25,6 +25,7 @@ METHOD = "/meters.alert.v1.AlertService/AcknowledgeAlert"
 GUARDED = {
     "alerts.alerts", "alerts.escalation_steps", "customers.customers", "customers.customer_meters",
     "customers.demand_response_events", "customers.demand_response_participants", "customers.segmentation_runs", "customers.regional_weather",
+    "customers.regional_weather_forecasts",
     "customers.customer_recommendations",
     "forecast.meter_scopes", "forecast.model_versions", "grid.substations", "grid.transformers",
     "grid.meter_connections", "grid.feeders", "grid.planned_work", "meters.smart_meters",

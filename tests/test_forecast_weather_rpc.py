@@ -58,3 +58,21 @@ def test_weather_short_of_the_horizon_is_invalid_argument(nsw):
 
 def test_no_weather_is_the_outlook():
     assert weather_on_steps([], dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), 24) is None
+
+
+def test_observed_weather_lands_on_the_history_steps():
+    """Hourly observations (at the hours' middles) interpolated to 15-minute steps; steps farther than
+    an hour from any observation stay unknown (NaN), so a model sees no invented weather."""
+    import numpy as np
+    import pandas as pd
+
+    from forecast_svc.weather_inputs import RegionWeather
+
+    hours = pd.date_range("2026-01-01 00:30", periods=4, freq="1h", tz="UTC")
+    observed = pd.Series([10.0, 12.0, 14.0, 16.0], index=hours)
+    ds = pd.date_range("2026-01-01 00:15", periods=6 * 4, freq="15min", tz="UTC")
+    history = RegionWeather(observed, None, "stored").history(pd.DataFrame({"ds": ds, "y": 1.0}))
+    t = history.set_index("ds")["temperature_c"]
+    assert t[pd.Timestamp("2026-01-01 01:15", tz="UTC")] == 11.25  # middle 01:07:30: 5/8 of 10 -> 12
+    assert t[pd.Timestamp("2026-01-01 03:45", tz="UTC")] == 16.0  # past the last hour's middle, within an hour
+    assert np.isnan(t[pd.Timestamp("2026-01-01 05:45", tz="UTC")])

@@ -394,6 +394,8 @@ def mesh_edges(grpc: set[str], gateway: bool, writer: bool = True) -> set[tuple[
         edges |= {("gateway", s, GRPC) for s in grpc} | {("any", "gateway", HTTP), ("test", "gateway", HTTP)}
     if {"scoring", "alert"} <= grpc:
         edges.add(("scoring", "alert", GRPC))
+    if {"forecast", "customer"} <= grpc:
+        edges.add(("forecast", "customer", GRPC))
     return edges
 
 

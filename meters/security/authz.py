@@ -11,10 +11,10 @@ import grpc
 
 from meters.errors import permission_denied, unauthenticated
 from meters.security.identity import Caller
-from meters.security.roles import CERTIFICATE_ROLES, HUMAN_ROLES, METHOD_ROLES, SERVICE_SCORING
+from meters.security.roles import CERTIFICATE_ROLES, HUMAN_ROLES, METHOD_ROLES, SERVICE_FORECAST, SERVICE_SCORING
 from meters.security.tokens import TokenRejected, TokenVerifier
 
-DEVELOPER = Caller("developer", frozenset({*HUMAN_ROLES, SERVICE_SCORING}), "development")
+DEVELOPER = Caller("developer", frozenset({*HUMAN_ROLES, SERVICE_SCORING, SERVICE_FORECAST}), "development")
 
 
 def _peer_name(context: grpc.aio.ServicerContext) -> str:

@@ -11,14 +11,17 @@ ANALYST = "analyst"  # data science: models, predictions, segmentation, forecast
 CUSTOMER_SERVICE = "customer_service"  # customer records, recommendations
 METER_HEAD_END = "meter_head_end"  # head-end systems and metering data providers: readings in
 PLATFORM_ADMIN = "platform_admin"  # registration of assets, model operations, the audit trail
+WEATHER_FEED = "weather_feed"  # a weather provider's feed: regional weather forecasts in
 SERVICE_SCORING = "service_scoring"  # scoring_svc's own identity (its certificate), raising alerts
+SERVICE_FORECAST = "service_forecast"  # forecast_svc's own identity (its certificate), reading weather
 
-HUMAN_ROLES = (GRID_OPS, ANALYST, CUSTOMER_SERVICE, METER_HEAD_END, PLATFORM_ADMIN)
+HUMAN_ROLES = (GRID_OPS, ANALYST, CUSTOMER_SERVICE, METER_HEAD_END, PLATFORM_ADMIN, WEATHER_FEED)
 
 # Certificate common name -> roles, for callers without a token. The gateway's certificate maps
 # to nothing: a REST call without a token is anonymous, whatever proxy carried it.
 CERTIFICATE_ROLES: dict[str, frozenset[str]] = {
     "scoring": frozenset({SERVICE_SCORING}),
+    "forecast": frozenset({SERVICE_FORECAST}),
     "head-end": frozenset({METER_HEAD_END}),
 }
 
@@ -106,6 +109,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _CUSTOMER + "ListDemandResponseParticipants": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _CUSTOMER + "SetDemandResponseEnrolment": _roles(CUSTOMER_SERVICE),
     _CUSTOMER + "RecordRegionalWeather": _roles(PLATFORM_ADMIN),
+    _CUSTOMER + "RecordRegionalWeatherForecasts": _roles(WEATHER_FEED, PLATFORM_ADMIN),
+    _CUSTOMER + "GetRegionalWeather": _roles(SERVICE_FORECAST, GRID_OPS, ANALYST),
     # alert
     _ALERT + "CreateAlert": _roles(GRID_OPS, SERVICE_SCORING),
     _ALERT + "GetAlert": _READERS,
