@@ -24,7 +24,7 @@ from scoring_svc.worker_process import WorkerProcess
 
 log = logging.getLogger(__name__)
 MIN_DAYS, MAX_DAYS = 28, 366  # a week of loss-model fit and a week each side of a start; a year
-MAX_METER_HOURS = 20_000_000  # ~2,300 meters x a year, or 10,000 meters x 83 days (arrays of ~160 MB each)
+MAX_METER_HOURS = 5_000_000  # ~570 meters x a year, 2,300 x 90 days: ~50 s and ~40 bytes an interval read (bench/theft_suspects.py)
 FUTURE_SLACK_S = 3600
 MAX_CONCURRENT = 2
 # A year of a feeder's readings is one aggregate over tens of millions of rows: longer than the pool's 30 s.

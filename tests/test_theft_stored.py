@@ -1,7 +1,8 @@
 """Theft suspects from stored columns (scoring_svc/revenue_protection/stored.py's build): the same
 inputs and ranking as the offline evaluation when the columns hold the fleet's own aggregates; a
-transformer without energy is left out and counted; no customer register means no solar known;
-telemetry hours missing (NaN energy) do not poison the loss model."""
+transformer without energy is left out and counted; no customer register means no solar known; an export
+counts once and never over a stored reading; telemetry hours missing (NaN energy) do not poison the
+loss model."""
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from meters.fleet import FleetConfig, generate_topology, plan_thefts
 from scoring_svc.revenue_protection import fit_loss_model, rank_suspects
 from scoring_svc.revenue_protection.evaluation import suspect_inputs, tamper_days
 from scoring_svc.revenue_protection.fleet_data import aggregate_fleet
-from scoring_svc.revenue_protection.stored import StoredWindow, Window, build
+from scoring_svc.revenue_protection.stored import StoredWindow, Window, _one_value_per_interval, build
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +32,16 @@ def columns(cfg, agg, tamper, solar, drop_tx=None, with_solar=True) -> StoredWin
     th = th[th["transformer_id"] != drop_tx]
     hour_e = ((th["hour_end_unix_s"] - 1 - cfg.start_unix_s) // 3600).to_numpy(np.int32)
     m, h = agg.hourly_kwh.shape
-    kwh = agg.hourly_kwh.astype(np.float64).ravel()
-    readings = (np.repeat(agg.meter_ids, h), np.tile(np.arange(h, dtype=np.int32), m), kwh, kwh * kwh,
-                np.full(m * h, 2, dtype=np.int32))
+    kwh = agg.hourly_kwh.astype(np.float64).ravel()  # one "interval" per hour: its sum, at the hour's end
+    ends = np.tile(cfg.start_unix_s + 3600 * (np.arange(h) + 1), m)
+    imported, exported = kwh >= 0, kwh < 0
+    ids = np.repeat(agg.meter_ids, h)
+    readings = (ids[imported], ends[imported], kwh[imported])
+    exports = (ids[exported], ends[exported], kwh[exported])
     rows = np.concatenate([np.full(len(d), r) for r, d in tamper.items()])
     days = np.concatenate([np.asarray(d) for d in tamper.values()]).astype(np.int32)
     return StoredWindow(Window(cfg.start_unix_s, cfg.days), agg.meter_ids, agg.transformer_ids,
-                        (th["transformer_id"].to_numpy(), hour_e, th["energy_kwh"].to_numpy()), readings,
+                        (th["transformer_id"].to_numpy(), hour_e, th["energy_kwh"].to_numpy()), readings, exports,
                         (agg.meter_ids[rows], days),
                         (agg.meter_ids, solar.astype(np.int16)) if with_solar else None)
 
@@ -75,3 +79,14 @@ def test_loss_model_ignores_hours_without_energy():
     hours.loc[::7, "energy_kwh"] = np.nan
     model = fit_loss_model(hours, 101 * 3600)
     assert model[["no_load_kwh", "loss_abs"]].to_numpy().ravel() == pytest.approx([0.5, 0.05], abs=1e-6)
+
+
+def test_an_export_counts_once_and_never_over_a_stored_reading():
+    w = Window(1_000_000 // 3600 * 3600, 28)
+    t0 = w.start_unix_s
+    data = StoredWindow(w, np.array([1]), np.array([5]), (np.array([5]), np.array([0]), np.array([1.0])),
+                        (np.array([1, 1]), np.array([t0 + 1800, t0 + 3600]), np.array([0.4, 0.3])),
+                        (np.array([1, 1, 1]), np.array([t0 + 3600, t0 + 5400, t0 + 5400]), np.array([-0.2, -0.1, -0.1])),
+                        (np.array([], dtype=np.int64), np.array([], dtype=np.int32)), None)
+    m, t, kwh = _one_value_per_interval(data, w)
+    assert sorted(zip(t - t0, kwh)) == [(1800, 0.4), (3600, 0.3), (5400, -0.1)]

@@ -11,8 +11,8 @@
   customer record counts as "solar unknown" (no reverse-flow evidence), and without the customers
   schema in this database nothing is known of solar.
 
-Read with binary COPY (meters/pgcopy.py), aggregated per hour in SQL. `StoredWindow` holds plain
-numpy columns, so it is cheap to hand to the worker process that builds the arrays and ranks.
+Read with binary COPY (meters/pgcopy.py) as plain numpy columns, handed to the worker process that
+sums them per hour, builds the arrays and ranks.
 Reading another service's schema departs from docs/decisions.md 5: docs/decisions.md 26 says why.
 """
 
@@ -58,14 +58,15 @@ class Window:
 
 @dataclass(frozen=True)
 class StoredWindow:
-    """Columns as read: meters (id, transformer), energy (transformer, hour, kWh), readings per meter
-    and hour (kWh sum, sum of squares, intervals), tamper events (meter, day), solar (meter, bool)."""
+    """Columns as read: meters (id, transformer), energy (transformer, hour, kWh), stored readings and
+    rejected exports (meter, interval end unix s, kWh), tamper events (meter, day), solar (meter, 0/1)."""
 
     window: Window
     meter_ids: np.ndarray
     meter_transformers: np.ndarray
     energy: tuple[np.ndarray, np.ndarray, np.ndarray]
-    readings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    readings: tuple[np.ndarray, np.ndarray, np.ndarray]
+    exports: tuple[np.ndarray, np.ndarray, np.ndarray]
     tamper: tuple[np.ndarray, np.ndarray]
     solar: tuple[np.ndarray, np.ndarray] | None  # None: no customer register in this database
 
@@ -94,7 +95,6 @@ def _in_window(column: str, w: Window) -> sql.Composable:
 def queries(scope: Scope, w: Window) -> dict[str, tuple[sql.Composable, list[str]]]:
     """name -> (COPY statement, column types)."""
     s = _scope_sql(scope)
-    hour = _hour("r.reading_time", w)
     copy = lambda q: sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(q)  # noqa: E731
     return {
         "meters": (copy(sql.SQL("{} ORDER BY mc.meter_id").format(s)), ["int8", "int8"]),
@@ -103,21 +103,19 @@ def queries(scope: Scope, w: Window) -> dict[str, tuple[sql.Composable, list[str
             " WHERE tt.energy_kwh IS NOT NULL AND {win}"
             " AND tt.transformer_id IN (SELECT transformer_id FROM ({s}) sc)").format(
                 h=_hour("tt.hour_end", w), win=_in_window("tt.hour_end", w), s=s)), ["int8", "int4", "float8"]),
+        # Raw intervals, summed per hour in the worker (numpy): the SQL aggregate (per interval to
+        # pick the stored reading over a rejected export, then per hour) took ~35 s for 1,000 meters x
+        # 90 days here, most of the call.
         "readings": (copy(sql.SQL(
-            # One value per interval: the stored reading, else the rejected export. Grouped rather
-            # than anti-joined: on freshly loaded tables without statistics the planner chose a
-            # nested-loop anti-join that ran past the statement timeout.
-            "WITH sc AS ({s}), r AS ("
-            " SELECT r.meter_id, r.reading_time, coalesce(max(r.kwh) FILTER (WHERE r.stored), min(r.kwh)) AS kwh"
-            " FROM (SELECT r.meter_id, r.reading_time, r.consumption_kwh AS kwh, TRUE AS stored"
-            "  FROM meters.meter_readings r JOIN sc USING (meter_id) WHERE {win}"
-            "  UNION ALL SELECT r.meter_id, r.reading_time, r.consumption_kwh, FALSE"
-            "  FROM meters.rejected_readings r JOIN sc USING (meter_id)"
-            "  WHERE r.reason = {neg} AND r.consumption_kwh < 0 AND {win}) r"
-            " GROUP BY r.meter_id, r.reading_time)"
-            " SELECT meter_id, {h} AS hour, sum(kwh), sum(kwh * kwh), count(*)::int4 FROM r GROUP BY 1, 2").format(
-                s=s, h=hour, win=_in_window("r.reading_time", w), neg=sql.Literal(NEGATIVE))),
-            ["int8", "int4", "float8", "float8", "int4"]),
+            "SELECT r.meter_id, r.reading_time, r.consumption_kwh FROM meters.meter_readings r"
+            " WHERE {win} AND r.meter_id IN (SELECT meter_id FROM ({s}) sc)").format(
+                s=s, win=_in_window("r.reading_time", w))), ["int8", "timestamptz", "float8"]),
+        "exports": (copy(sql.SQL(
+            "SELECT r.meter_id, r.reading_time, r.consumption_kwh FROM meters.rejected_readings r"
+            " WHERE r.reason = {neg} AND r.consumption_kwh < 0 AND {win}"
+            " AND r.meter_id IN (SELECT meter_id FROM ({s}) sc)").format(
+                s=s, win=_in_window("r.reading_time", w), neg=sql.Literal(NEGATIVE))),
+            ["int8", "timestamptz", "float8"]),
         "tamper": (copy(sql.SQL(
             "SELECT e.meter_id, floor((date_part('epoch', e.event_time) - {a}) / 86400)::int4"
             " FROM meters.meter_events e WHERE e.event_type IN ({c}, {t}) AND e.event_time >= {ta} AND e.event_time < {tb}"
@@ -152,9 +150,9 @@ async def count_meters(cur, scope: Scope) -> int:
 async def read_window(cur, scope: Scope, w: Window) -> StoredWindow:
     """Every column of the window, through `cur` (the caller's read-only snapshot; the tables exist)."""
     q = queries(scope, w)
-    got = {name: await _copy(cur, *q[name]) for name in ("meters", "energy", "readings", "tamper")}
+    got = {name: tuple(await _copy(cur, *q[name])) for name in ("meters", "energy", "readings", "exports", "tamper")}
     solar = None if await missing_tables(cur, SOLAR_TABLES) else tuple(await _copy(cur, *q["solar"]))
-    return StoredWindow(w, *got["meters"], tuple(got["energy"]), tuple(got["readings"]), tuple(got["tamper"]), solar)
+    return StoredWindow(w, *got["meters"], got["energy"], got["readings"], got["exports"], got["tamper"], solar)
 
 
 @dataclass(frozen=True)
@@ -163,6 +161,17 @@ class Built:
     transformer_ids: np.ndarray  # (T,) transformers balanced (with energy in the window)
     without_energy: int  # transformers in scope with no energy in the window: their meters are not ranked
     solar_known: bool
+
+
+def _one_value_per_interval(data: StoredWindow, w: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stored readings plus the rejected exports of intervals without a stored reading, each once
+    (a resent export is rejected again: another row)."""
+    (m_s, t_s, k_s), (m_x, t_x, k_x) = data.readings, data.exports
+    span = w.days * DAY_S + 1
+    key_x = m_x.astype(np.int64) * span + (t_x - w.start_unix_s)
+    _, first = np.unique(key_x, return_index=True)
+    keep = first[~np.isin(key_x[first], m_s.astype(np.int64) * span + (t_s - w.start_unix_s))]
+    return np.concatenate([m_s, m_x[keep]]), np.concatenate([t_s, t_x[keep]]), np.concatenate([k_s, k_x[keep]])
 
 
 def build(data: StoredWindow) -> Built | None:
@@ -179,15 +188,14 @@ def build(data: StoredWindow) -> Built | None:
     energy = np.full((len(tx_ids), w.hours), np.nan)
     energy[np.searchsorted(tx_ids, tx_e[ok]), hour_e[ok]] = kwh_e[ok]
 
-    m_r, hour_r, kwh_r, sq_r, n_r = data.readings
-    mine = np.isin(m_r, meter_ids) & (hour_r >= 0) & (hour_r < w.hours)
-    row, hour = np.searchsorted(meter_ids, m_r[mine]), hour_r[mine]
-    hourly = np.zeros((len(meter_ids), w.hours), dtype=np.float32)
-    hourly[row, hour] = kwh_r[mine]
-    daily = [np.zeros((len(meter_ids), w.days)) for _ in range(3)]
-    for acc, values in zip(daily, (kwh_r[mine], sq_r[mine], n_r[mine])):
-        np.add.at(acc, (row, hour // 24), values)
-    s, sq, n = daily
+    m_r, t_r, kwh_r = _one_value_per_interval(data, w)
+    mine = np.isin(m_r, meter_ids) & (t_r > w.start_unix_s) & (t_r <= w.end_unix_s)
+    row, kwh = np.searchsorted(meter_ids, m_r[mine]), kwh_r[mine]
+    hour = (t_r[mine] - 1 - w.start_unix_s) // HOUR_S
+    n_m = len(meter_ids)
+    hourly = np.bincount(row * w.hours + hour, kwh, n_m * w.hours).reshape(n_m, w.hours).astype(np.float32)
+    cell = row * w.days + hour // 24
+    s, sq, n = (np.bincount(cell, v, n_m * w.days).reshape(n_m, w.days) for v in (kwh, kwh * kwh, None))
     mean = s / np.maximum(n, 1)
     interval_std = np.sqrt(np.maximum(sq / np.maximum(n, 1) - mean**2, 0.0))
 

@@ -1,8 +1,8 @@
 """OutageService.ListTheftSuspects on a stack and mesh of this module's own: a generated fleet with planted
-theft (meters.fleet.theft) goes in through the platform's real paths (registration of meters, network and
-customers; readings in signed net flow through StreamReadings, so exports are kept as NEGATIVE_CONSUMPTION
-rejects; meter events through StreamMeterEvents; transformer telemetry with its energy through
-RecordTransformerTelemetry), and the planted thefts, read from the fleet's truth, must be the top of the
+theft (meters.fleet.theft) goes in through the platform's real paths (meters/fleet_platform.py:
+registration of meters, network and customers; readings in signed net flow through StreamReadings, so
+exports are kept as NEGATIVE_CONSUMPTION rejects; meter events through StreamMeterEvents; transformer
+telemetry with its energy through RecordTransformerTelemetry), and the planted thefts, read from the fleet's truth, must be the top of the
 ranking the service computes from PostgreSQL, over gRPC, REST and the CLI; bad requests get their fields.
 
 Own stack: the ranking is over every meter the database holds, so it must hold this fleet alone (in the
@@ -14,12 +14,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from meters.fleet import FleetConfig, generate_topology, iter_fleet_chunks, iter_meter_events, plan_thefts
-from meters.fleet.config import NEM_TZ
-from meters.fleet_registration import ServiceChannels, register_fleet
-from meters.fleet_telemetry import record_telemetry
-from meters.ingest_client import stream_meter_events, stream_readings
-from meters.readings import from_arrays
+from meters.fleet import FleetConfig, generate_topology, plan_thefts
+from meters.fleet_platform import load_fleet, recent_start
 from meters.scoring.v1 import outage_service_pb2 as pb, outage_service_pb2_grpc
 from meters.status_details import field_violations
 from tests.e2e.own_stack import own_mesh
@@ -33,14 +29,6 @@ METERS, SEED = 200, 9
 DAY_S = 86_400
 
 
-def fleet_start() -> dt.datetime:
-    """The latest 5 January (NEM) whose DAYS days are over: the same season whenever the test runs, and
-    inside ingest's 24-month retention window."""
-    now = dt.datetime.now(NEM_TZ)
-    year = now.year if now >= dt.datetime(now.year, 1, 5, tzinfo=NEM_TZ) + dt.timedelta(days=DAYS + 1) else now.year - 1
-    return dt.datetime(year, 1, 5, tzinfo=NEM_TZ)
-
-
 def ts(unix_s: int) -> Timestamp:
     return Timestamp(seconds=int(unix_s))
 
@@ -49,56 +37,14 @@ def iso(unix_s: int) -> str:
     return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def wait_for(what: str, check, timeout_s: float = 300):  # a hang guard, not a speed check
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def loaded():
     cfg = FleetConfig(meters=METERS, days=DAYS, seed=SEED, interval_minutes=30, signed_net_flow=True,
-                      start=fleet_start())
+                      start=recent_start(DAYS))
     topology = generate_topology(cfg)
     thefts = plan_thefts(cfg, topology)
-    with own_mesh("theft", "ingest", "ingest-writer", "alert", "customer", "scoring") as (stack, mesh):
-        import psycopg
-
-        with mesh.channel("ingest") as ingest, mesh.channel("scoring") as scoring, \
-                mesh.channel("customer") as customer:
-            register_fleet(topology, ServiceChannels(ingest, scoring, customer=customer))
-            telemetry = []
-
-            def chunks():
-                for fc in iter_fleet_chunks(cfg, topology, thefts=thefts):
-                    telemetry.append(fc.transformer_hourly)
-                    r = fc.readings
-                    yield from_arrays(meter_ids=r.meter_ids, reading_times_unix_s=r.reading_times_unix_s,
-                                      consumption_kwh=r.consumption_kwh, demand_kw=r.demand_kw, voltage_v=r.voltage_v,
-                                      current_a=r.current_a, power_factor=r.power_factor,
-                                      frequency_hz=r.frequency_hz)
-
-            with mesh.channel("ingest", roles=("meter_head_end",)) as head_end:
-                readings = stream_readings(head_end, chunks()).summary
-                events = stream_meter_events(head_end, iter_meter_events(cfg, topology, thefts=thefts)).summary
-            import pandas as pd
-
-            frame = pd.concat([pd.DataFrame(t) for t in telemetry], ignore_index=True)
-            with mesh.channel("scoring", roles=("meter_head_end",)) as ch:
-                stored, rejected = record_telemetry(frame, ch)
-        assert stored == len(frame) and rejected == 0
-        with psycopg.connect(stack.pg_dsn, autocommit=True) as db:
-            counts = lambda: db.execute(  # noqa: E731
-                "SELECT (SELECT count(*) FROM meters.meter_readings), (SELECT count(*) FROM meters.rejected_readings),"
-                " (SELECT count(*) FROM meters.meter_events)").fetchone()
-            wait_for("the writer to store every reading and event",
-                     lambda: counts() == (readings.accepted, readings.rejected, events.accepted))
-        yield mesh, cfg, thefts, readings
+    with own_mesh("theft", "ingest", "ingest-writer", "alert", "customer", "scoring") as (_, mesh):
+        yield mesh, cfg, thefts, load_fleet(mesh, cfg, topology, thefts).readings
 
 
 def suspects(mesh, cfg, roles=("analyst",), **kw) -> pb.ListTheftSuspectsResponse:
