@@ -75,11 +75,11 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     _OUTAGE + "ListPlannedWork": _roles(GRID_OPS, ANALYST, CUSTOMER_SERVICE),
     _OUTAGE + "BatchCreateFeeders": _roles(PLATFORM_ADMIN),
     _OUTAGE + "GetReliabilityReport": _roles(GRID_OPS, ANALYST),
+    # revenue protection: analysts rank suspects, the control room sends the inspection crews
+    _OUTAGE + "ListTheftSuspects": _roles(GRID_OPS, ANALYST),
     # forecast
     _FORECAST + "GetDemandForecast": _READERS,
     _FORECAST + "ListForecastRuns": _READERS,
-    # revenue protection: analysts rank suspects, the control room sends the inspection crews
-    _OUTAGE + "ListTheftSuspects": _roles(GRID_OPS, ANALYST),
     _FORECAST + "GetForecastModelVersion": _READERS,
     _FORECAST + "RetrainForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
     _FORECAST + "DecideShadowForecastModel": _roles(ANALYST, PLATFORM_ADMIN),
