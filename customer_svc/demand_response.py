@@ -2,7 +2,8 @@
 
 Participants: opted-in customers of the target segments (and region). Measurement
 uses baseline.measure ("10 of 10" with additive same-day adjustment by default) on
-the participants' hourly usage, per UTC hour of the event; days of a participant's
+the participants' hourly usage, per UTC hour of the event, or on request a control-group baseline
+(dr_control_measure.py); days of a participant's
 other events are never its baseline days; participants who opted out are not measured.
 Dispatch, cancellation, opt-in/out and settlement: dr_lifecycle.py.
 """
@@ -11,6 +12,7 @@ import datetime as dt
 
 import numpy as np
 
+from customer_svc import dr_control_measure
 from customer_svc.baseline import measure
 from customer_svc.usage_store import load_usage
 from meters.audit import Change
@@ -22,7 +24,7 @@ COLUMNS = """id, event_type, start_time, end_time, target_reduction_mw, target_s
   customers_participated, baseline_mw, actual_mw, actual_reduction_mw, reading_coverage, measured_at, cancelled, created_at,
   dispatched_at, cancelled_at, settled_at, credit_aud_per_kwh, total_credit_aud, customers_credited,
   (SELECT count(*) FROM customers.demand_response_participants p
-   WHERE p.event_id = demand_response_events.id AND p.opted_out_at IS NOT NULL)"""
+   WHERE p.event_id = demand_response_events.id AND p.opted_out_at IS NOT NULL), baseline_method"""
 
 
 def status_of(cancelled: bool, settled, measured, dispatched, start, end, now) -> str:
@@ -39,7 +41,8 @@ def status_of(cancelled: bool, settled, measured, dispatched, start, end, now) -
 
 def _message(row) -> dpb.DemandResponseEvent:
     (eid, etype, start, end, target, segs, region, targeted, participated, base, actual, reduction, coverage,
-     measured, cancelled, created, dispatched, cancelled_at, settled, rate, total_credit, credited, opted_out) = row
+     measured, cancelled, created, dispatched, cancelled_at, settled, rate, total_credit, credited, opted_out,
+     method) = row
     status = status_of(cancelled, settled, measured, dispatched, start, end, dt.datetime.now(dt.timezone.utc))
     event = dpb.DemandResponseEvent(
         name=f"demandResponseEvents/{eid}",
@@ -61,7 +64,7 @@ def _message(row) -> dpb.DemandResponseEvent:
         event.measurement.CopyFrom(dpb.DemandResponseMeasurement(
             baseline_demand_mw=base, actual_demand_mw=actual, reduction_mw=reduction,
             reduction_percent=100 * reduction / base if base else 0.0, target_met=reduction >= target,
-            reading_coverage=coverage, measured_at=to_proto(measured)))
+            reading_coverage=coverage, measured_at=to_proto(measured), baseline_method=method or ""))
     return event
 
 
@@ -154,7 +157,8 @@ async def list_events(pool, after: tuple | None, limit: int, status: int = 0, ev
         return [_message(r) for r in await cur.fetchall()]
 
 
-async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dpb.DemandResponseEvent:
+async def measure_event(pool, eid: int, baseline_days: int, audit: Change,
+                        control_group: bool = False) -> dpb.DemandResponseEvent:
     event = await get(pool, eid)
     _measurable(event)
     start, end = event.start_time.ToSeconds(), event.end_time.ToSeconds()
@@ -195,6 +199,10 @@ async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dp
         ok[[d for d in other_event_days.get(cid, []) if 0 <= d < days]] = False
         oks.append(ok)
     result = measure(histories, oks, event_day, hours, baseline_days)
+    how = f"high {baseline_days} of {baseline_days}, additive same-day adjustment"
+    if control_group:
+        async with pool.connection() as conn:
+            result, how = await dr_control_measure.measure(conn, event, eid, [m for _c, m in parts], result)
     base_mw, actual_mw = result.baseline_kw / 1000, result.actual_kw / 1000
     per_participant = [(cid, *(r or (None, None))) for (cid, _meters), r in zip(parts, result.per_participant)]
     async with pool.connection() as conn, conn.transaction():
@@ -202,18 +210,19 @@ async def measure_event(pool, eid: int, baseline_days: int, audit: Change) -> dp
         async with conn.cursor() as cur:
             # kWh over the measured event hours: the mean kW reduction times their number.
             await cur.executemany(
-                """UPDATE customers.demand_response_participants SET baseline_kw = %s, actual_kw = %s,
-                     reduction_kw = %s - %s, reduction_kwh = (%s - %s) * %s WHERE event_id = %s AND customer_id = %s""",
+                # Typed: a participant without readings binds NULLs, whose type PostgreSQL cannot infer.
+                """UPDATE customers.demand_response_participants SET baseline_kw = %s::float8, actual_kw = %s::float8,
+                     reduction_kw = %s::float8 - %s::float8, reduction_kwh = (%s::float8 - %s::float8) * %s
+                   WHERE event_id = %s AND customer_id = %s""",
                 [(b, a, b, a, b, a, len(hours), eid, cid) for cid, b, a in per_participant])
         await conn.execute(
             """UPDATE customers.demand_response_events SET baseline_mw = %s, actual_mw = %s, actual_reduction_mw = %s,
                  customers_participated = %s, reading_coverage = %s, baseline_method = %s, measured_at = now()
                WHERE id = %s""",
-            [base_mw, actual_mw, base_mw - actual_mw, result.participants_reduced, result.coverage,
-             f"high {baseline_days} of {baseline_days}, additive same-day adjustment", eid])
+            [base_mw, actual_mw, base_mw - actual_mw, result.participants_reduced, result.coverage, how, eid])
         await audit.record(conn, before=_measured(event), after={
             "baseline_mw": base_mw, "actual_mw": actual_mw, "customers_participated": result.participants_reduced,
-            "reading_coverage": result.coverage, "baseline_days": baseline_days})
+            "reading_coverage": result.coverage, "baseline_days": baseline_days, "baseline_method": how})
     return await get(pool, eid)
 
 

@@ -175,7 +175,8 @@ class CustomerServicer(DemandResponseRpcs, RecommendationRpcs, WeatherRpcs,
     async def MeasureDemandResponseEvent(self, request, context):
         async with audited(self._store.pool, request.name, "measure") as change:
             event = await demand_response.measure_event(
-                self._store.pool, parse_id(request.name, "demandResponseEvents"), request.baseline_days or 10, change)
+                self._store.pool, parse_id(request.name, "demandResponseEvents"), request.baseline_days or 10, change,
+                control_group=request.baseline_method == pb.DEMAND_RESPONSE_BASELINE_METHOD_CONTROL_GROUP)
         await engagement.refresh_quietly(self._store.pool)  # the participation rate
         return pb.MeasureDemandResponseEventResponse(demand_response_event=event)
 
