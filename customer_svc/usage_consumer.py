@@ -17,7 +17,7 @@ from customer_svc import summary_store
 from customer_svc.hourly import aggregate
 from customer_svc.metrics import USAGE_READINGS_FOLDED
 from customer_svc.usage_store import upsert_usage
-from meters import kafka
+from meters import kafka, tracing
 from meters.readings import from_accepted
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,10 @@ async def consume_forever(pool: AsyncConnectionPool, bootstrap: str, group_id: s
             polled = {tp: recs for tp, recs in polled.items() if recs}
             if not polled:
                 continue
-            async with pool.connection() as conn:
-                USAGE_READINGS_FOLDED.inc(await fold(conn, polled))
+            records = [rec for recs in polled.values() for rec in recs]
+            with tracing.batch_span("customer.fold_usage", tracing.sampled_contexts(records), records=len(records)):
+                async with pool.connection() as conn:
+                    USAGE_READINGS_FOLDED.inc(await fold(conn, polled))
             await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
     except asyncio.CancelledError:
         raise

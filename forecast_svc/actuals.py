@@ -20,7 +20,7 @@ import pandas as pd
 from forecast_svc import counted
 from forecast_svc.scopes import SCOPE_CODES
 from forecast_svc.store import ForecastStore
-from meters import kafka
+from meters import kafka, tracing
 from meters.readings import ReadingColumns, from_accepted
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ async def consume(store: ForecastStore, placements: Placements, bootstrap: str, 
             records = [rec for recs in polled.values() for rec in recs]
             if not records:
                 continue
-            counted = await apply(store, placements, records)
+            with tracing.batch_span("forecast.count_actuals", tracing.sampled_contexts(records), records=len(records)):
+                counted = await apply(store, placements, records)
             # Only now that the sums are committed may Kafka forget the messages.
             await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
             if counted and on_applied is not None:

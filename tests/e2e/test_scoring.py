@@ -326,6 +326,13 @@ def test_one_trace_runs_from_the_ingest_call_to_the_alert(trained, scoring, inge
         assert {"scoring_svc", "alert_svc"} <= database, sorted((s["service"], s["operationName"]) for s in spans)
         store = next(s for s in spans if s["operationName"] == "ingest_writer.store")  # its COPY has no SQL span
         assert {t["key"]: t["value"] for t in store["tags"]}["meters.readings_stored"] >= 1
+        # The other consumers of the readings topic put their batch into the same trace: one more sampled call.
+        with mesh.serving("customer", "forecast", env=traced, timeout_s=120):
+            trace_id = secrets.token_hex(16)
+            assert ingest.IngestReadings(ingest_pb.IngestReadingsRequest(batch=to_batch(sag)), timeout=30, metadata=[
+                ("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")]).summary.accepted == 1
+            consumers = {("customer_svc", "customer.fold_usage"), ("forecast_svc", "forecast.count_actuals")}
+            assert wait_for(lambda: consumers <= seen(), timeout_s=240), sorted(seen())
     finally:
         mesh.start("ingest", "ingest-writer")
         mesh.start("alert", "scoring", env=registry_env(registry_dir))
