@@ -18,7 +18,7 @@ from meters.forecast.v1 import forecast_service_pb2_grpc
 from meters.model_lifecycle import store as lifecycle
 from meters.paging import decode_token, encode_token, page_size
 from meters.regions import REGIONS
-from meters.timestamps import to_proto
+from meters.timestamps import outside_pandas_years, to_proto
 
 SCOPE_NAMES = {code: name for name, code in SCOPE_CODES.items()}
 MAX_SCOPES_PER_CALL = 100_000
@@ -72,6 +72,10 @@ class ForecastServicer(forecast_service_pb2_grpc.ForecastServiceServicer):
         self._on_new_placements = on_new_placements  # the actuals consumer sees new meters at once
 
     async def GetDemandForecast(self, request, context):
+        bad = [outside_pandas_years("start_time", request.start_time)] if request.HasField("start_time") else []
+        bad += [outside_pandas_years(f"weather[{i}].time", w.time) for i, w in enumerate(request.weather)]
+        if any(bad):
+            raise invalid_argument("invalid demand forecast request", *filter(None, bad))
         run = await self._forecaster.get(
             SCOPE_NAMES.get(request.scope or 1, "?"), request.scope_id, request.horizon_hours,
             request.start_time.ToDatetime(dt.timezone.utc) if request.HasField("start_time") else None,

@@ -15,7 +15,9 @@
 // (every configured backend answers grpc.health.v1 SERVING) and /openapi.json
 // (the API's OpenAPI 2.0 description, generated from proto/: openapi.go).
 // A known path called with a method it does not map answers 405 with Allow.
-// JSON uses the proto field names (snake_case) and emits zero values.
+// JSON uses the proto field names (snake_case) and emits zero values of
+// scalars, lists and maps; an unset message or optional field is left out, not
+// written as null, which the OpenAPI description's types do not allow.
 package main
 
 import (
@@ -128,7 +130,9 @@ func run(log *slog.Logger) error {
 		runtime.WithRoutingErrorHandler(routingErrors(routes)),
 		runtime.WithIncomingHeaderMatcher(traceHeaders),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			// EmitDefaultValues, not EmitUnpopulated: the latter writes null for an unset
+			// Timestamp, Struct or message field and an unset optional scalar.
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}),
 	)

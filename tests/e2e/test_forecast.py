@@ -107,6 +107,13 @@ def test_weather_forecast_over_grpc(forecast_channel):
         stub.GetDemandForecast(pb.GetDemandForecastRequest(horizon_hours=24, start_time=at, weather=weather(12)))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "46 of 96 steps" in field_violations(err.value)["weather"]
+    # A time pandas cannot compute with (found by the REST fuzz test: a 500 before) names its field.
+    far = Timestamp()
+    far.FromDatetime(dt.datetime(2305, 10, 24, tzinfo=dt.timezone.utc))
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetDemandForecast(pb.GetDemandForecastRequest(horizon_hours=24, start_time=at,
+                                                           weather=[*weather(24), pb.WeatherPoint(time=far)]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "weather[49].time" in field_violations(err.value)
 
 
 def _wait_for_transformer_total(db, expected_mw: float) -> None:
