@@ -57,11 +57,14 @@ evaluate: install ## train every model on the synthetic fleet, then evaluate on 
 	$(PY) -m meters.cli train
 	$(PY) -m meters.cli evaluate
 
+# With no promoted models (a fresh clone) both serve quick ones trained once into .run/serving.
 serve-kserve: install ## KServe's model server with the promoted anomaly + failure models (V2 REST :8080, gRPC :8081)
-	$(KSERVE_PY) -m model_serving.kserve_server --http_port 8080 --grpc_port 8081
+	registry=$$($(PY) -m model_serving.serving_registry) && \
+	  METERS_MODEL_REGISTRY=$$registry $(KSERVE_PY) -m model_serving.kserve_server --http_port 8080 --grpc_port 8081
 
 serve-bentoml: install ## BentoML's server with the same models on :3000 (POST /anomaly, /failure)
-	BENTOML_DO_NOT_TRACK=True .venv/bin/bentoml serve model_serving.bentoml_service:MeterModels --port 3000
+	registry=$$($(PY) -m model_serving.serving_registry) && METERS_MODEL_REGISTRY=$$registry \
+	  BENTOML_DO_NOT_TRACK=True .venv/bin/bentoml serve model_serving.bentoml_service:MeterModels --port 3000
 
 up: install gateway jaeger ## keep running: local stack + every service + the REST gateway + Prometheus on :9090 (state in .run/up)
 	scripts/up.sh

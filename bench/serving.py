@@ -23,7 +23,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from meters.model_registry import DEFAULT_ROOT, ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
 from model_serving import processes, samples
 from model_serving.columns import ANOMALY_INPUTS, as_json_columns, v2_request
@@ -36,7 +35,7 @@ WARM_UP = 50
 
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
-        registry = _registry(Path(tmp))
+        registry = samples.promoted_or_quick(Path(tmp))
         calls = _one_reading_calls(samples.readings(count=16))
         figures: dict[str, float] = {"serving_load_avg_1m_before": round(os.getloadavg()[0], 2)}
         detector = settled(AnomalyDetector.load(registry))
@@ -52,16 +51,6 @@ def run() -> dict[str, float]:
             figures.update(_figures("bentoml", _over_http(server.url, "/anomaly", bodies)))
         figures["serving_load_avg_1m_after"] = round(os.getloadavg()[0], 2)  # 2 cores: above ~1.5 the tail is others'
         return figures
-
-
-def _registry(tmp: Path) -> ModelRegistry:
-    registry = ModelRegistry(DEFAULT_ROOT)
-    try:
-        registry.promoted("anomaly"), registry.promoted("failure")
-        return registry
-    except ModelNotFound:
-        print(f"   no promoted models in {DEFAULT_ROOT}: training quick ones", flush=True)
-        return samples.quick_registry(tmp)
 
 
 def _one_reading_calls(sample: tuple[ReadingColumns, ReadingColumns]) -> list[tuple[ReadingColumns, ReadingColumns]]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from meters.fleet import FleetConfig
 from meters.ml_jobs import MlJob
-from meters.model_registry import DEFAULT_ROOT, ModelRegistry
+from meters.model_registry import DEFAULT_ROOT, ModelNotFound, ModelRegistry
 from meters.readings import ReadingColumns
 from model_serving.columns import ANOMALY_INPUTS, FAILURE_INPUTS, HISTORY_PREFIX, READING_INPUTS, v2_request
 from scoring_svc.models.anomaly_features import HISTORY_S
@@ -71,6 +71,21 @@ def failure_features(registry: ModelRegistry, transformers: int = 0) -> pd.DataF
     if transformers:
         feats = feats[feats["transformer_id"].isin(feats["transformer_id"].unique()[:transformers])]
     return feats[[t.name for t in FAILURE_INPUTS]].reset_index(drop=True)
+
+
+def promoted_or_quick(quick_root: Path) -> ModelRegistry:
+    """The registry (METERS_MODEL_REGISTRY, else ./models) when it has promoted anomaly and failure
+    models; else quick ones under `quick_root`, trained there unless an earlier call did."""
+    for registry in (ModelRegistry(DEFAULT_ROOT), ModelRegistry(quick_root / "registry")):
+        try:
+            registry.promoted("anomaly"), registry.promoted("failure")
+            return registry
+        except ModelNotFound:
+            continue
+    print(f"no promoted anomaly and failure models in {DEFAULT_ROOT}: training quick ones into {quick_root} "
+          "(`make evaluate` trains the real ones)", file=sys.stderr, flush=True)
+    with contextlib.redirect_stdout(sys.stderr):  # the fleet's progress bars
+        return quick_registry(quick_root)
 
 
 def quick_registry(root: Path) -> ModelRegistry:
