@@ -79,8 +79,7 @@ async def measure(conn, event, eid: int, participant_meters: list, own: EventRes
     baseline_kw = fit.event_kwh / len(hours)
     own_kw = sum(r[0] for r in own.per_participant if r)
     scale = baseline_kw / own_kw if own_kw > 0 else 0.0
-    per = [(b * scale, a) if (b, a) != (None, None) else None for b, a in
-           ((r if r else (None, None)) for r in own.per_participant)]
+    per = [(r[0] * scale, r[1]) if r else None for r in own.per_participant]
     result = replace(own, baseline_kw=baseline_kw, per_participant=per,
                      participants_reduced=sum(1 for r in per if r and r[0] > r[1]))
     how = (f"control group of {len(control_meters)} customers, {fit.days_used} eligible days, "
