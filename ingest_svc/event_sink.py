@@ -1,7 +1,8 @@
 """Writes decoded meter events to PostgreSQL, one transaction per call (ingest_0005_meter_events.sql).
 
 Accepted events are staged with their Kafka position and inserted ON CONFLICT DO NOTHING on
-(event_id, event_time). A staged event whose stored twin has another Kafka position is a resend by the
+(meter_id, event_id, event_time): an event id is unique per meter (ingest_0007_meter_id_in_keys.sql,
+docs/decisions.md 27). A staged event whose stored twin has another Kafka position is a resend by the
 head-end: it is kept in meters.rejected_meter_events as DUPLICATE_EVENT, never dropped. A replay of
 the same message after a writer crash finds its own position stored and adds nothing. Events outside
 the retention window (ingest refuses those; this is the second line) are kept as rejected.
@@ -93,8 +94,8 @@ async def _insert_events(conn: AsyncConnection, rows: list[EventRow]) -> tuple[i
     cur = await conn.execute(
         f"""WITH inserted AS (
               INSERT INTO meters.meter_events ({_STAGED})
-              SELECT DISTINCT ON (event_id, event_time) {_STAGED} FROM staged_events
-              ORDER BY event_id, event_time, kafka_partition, kafka_offset, row_index
+              SELECT DISTINCT ON (meter_id, event_id, event_time) {_STAGED} FROM staged_events
+              ORDER BY meter_id, event_id, event_time, kafka_partition, kafka_offset, row_index
               ON CONFLICT DO NOTHING RETURNING 1)
             SELECT count(*) FROM inserted""")
     stored = (await cur.fetchone())[0]
@@ -105,7 +106,7 @@ async def _insert_events(conn: AsyncConnection, rows: list[EventRow]) -> tuple[i
                    'event_id already stored (received ' || to_char(m.ingested_at AT TIME ZONE 'UTC',
                    'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ')', s.ingested_at, '{EVENTS_TOPIC}', s.kafka_partition,
                    s.kafka_offset, s.row_index
-            FROM staged_events s JOIN meters.meter_events m USING (event_id, event_time)
+            FROM staged_events s JOIN meters.meter_events m USING (meter_id, event_id, event_time)
             WHERE (s.kafka_partition, s.kafka_offset, s.row_index) <> (m.kafka_partition, m.kafka_offset, m.row_index)
             ON CONFLICT DO NOTHING""")
     return stored, cur.rowcount

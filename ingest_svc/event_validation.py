@@ -1,9 +1,10 @@
 """Meter event validation, over whole columns like readings (ingest_svc/validation.py).
 
 Each event gets one rejection reason (0 = accepted; the highest-precedence fault wins). The time
-checks and their limits are the readings' own (future skew, retention window, oldest date). A
-repeated event_id inside one request is DUPLICATE_EVENT here; a resend of an event already stored
-is found by the writer (ingest_svc/event_sink.py). No gRPC here.
+checks and their limits are the readings' own (future skew, retention window, oldest date). An
+event_id is unique per meter (docs/decisions.md 27): one repeated for the same meter inside one
+request is DUPLICATE_EVENT here; a resend of an event already stored is found by the writer
+(ingest_svc/event_sink.py). No gRPC here.
 """
 
 from dataclasses import dataclass
@@ -48,18 +49,19 @@ def validate_events(cols: EventColumns, known_meters: np.ndarray, now_s: int, li
         (R.REJECTION_REASON_UNKNOWN_METER, ~_isin_sorted(cols.meter_ids, known_meters)),
         (R.REJECTION_REASON_MISSING_VALUE, missing),
     ], len(cols))
-    reasons[_later_repeats(cols.event_ids, reasons == 0)] = R.REJECTION_REASON_DUPLICATE_EVENT
+    reasons[_later_repeats(cols.meter_ids, cols.event_ids, reasons == 0)] = R.REJECTION_REASON_DUPLICATE_EVENT
     return reasons
 
 
-def _later_repeats(ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Mask of candidates whose event_id an earlier candidate of the request already has."""
-    seen: set[str] = set()
+def _later_repeats(meter_ids: np.ndarray, ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Mask of candidates whose (meter_id, event_id) an earlier candidate of the request already has."""
+    seen: set[tuple[int, str]] = set()
     dup = np.zeros(len(ids), dtype=bool)
     for i in np.flatnonzero(candidates):
-        if ids[i] in seen:
+        key = (int(meter_ids[i]), ids[i])
+        if key in seen:
             dup[i] = True
-        seen.add(ids[i])
+        seen.add(key)
     return dup
 
 
@@ -81,5 +83,5 @@ def describe_event(reason: int, cols: EventColumns, i: int, limits: Limits = Lim
     if reason == R.REJECTION_REASON_BEFORE_OLDEST_DATE:
         return f"event time {t} ms is before the oldest reading date {limits.window.oldest_date}"
     if reason == R.REJECTION_REASON_DUPLICATE_EVENT:
-        return "event_id appears earlier in the same request"
+        return "event_id appears earlier in the same request for this meter"
     return RejectionReason.Name(reason)

@@ -101,6 +101,23 @@ def test_bad_events_are_kept_with_their_reasons(ingest_channel, db):
         "SELECT count(*) FROM meters.meter_events WHERE event_id LIKE 'bad-%'").fetchone()[0] == 3
 
 
+def test_an_event_id_is_unique_per_meter(ingest_channel, db):
+    """Dedup is per (meter_id, event_id) (docs/decisions.md 27): two meters' events with one id are two events,
+    in one request or in two; the same meter's event sent again is a DUPLICATE_EVENT."""
+    register_meters(ingest_channel, meters(20_300, 3))
+    one = [MeterEvent(event_id="same-1", meter_id=m, type=T.METER_EVENT_TYPE_POWER_OFF, event_time_unix_ms=NOW_MS - 9000)
+           for m in (20_300, 20_301)]
+    reply = stream(ingest_channel, [one + [one[0]]])
+    assert (reply.summary.accepted, reply.summary.rejected) == (2, 1)
+    later = MeterEvent(event_id="same-1", meter_id=20_302, type=T.METER_EVENT_TYPE_POWER_OFF,
+                       event_time_unix_ms=NOW_MS - 9000)
+    assert stream(ingest_channel, [[later, one[1]]]).summary.accepted == 2
+    assert stored(db, "same-", 3) == 3
+    assert rejected(db, "same-", 2) == {"REJECTION_REASON_DUPLICATE_EVENT": 2}
+    assert db.execute("SELECT array_agg(meter_id ORDER BY meter_id) FROM meters.meter_events WHERE event_id = 'same-1'"
+                      ).fetchone()[0] == [20_300, 20_301, 20_302]
+
+
 def test_events_through_rest(gateway, all_services, db):
     with all_services.channel("ingest") as ch:
         register_meters(ch, meters(20_200, 2))
