@@ -247,7 +247,7 @@ class ScoringStore:
       coalesce(x.current_load_kva, 0), x.status, coalesce(x.age_years, 0), x.last_maintenance_at,
       (SELECT count(*) FROM grid.meter_connections c WHERE c.transformer_id = x.id),
       lp.id, coalesce(lp.probability, 0), coalesce(x.load_at, x.updated_at),
-      coalesce(x.oil_temp_c, 'NaN'), coalesce(x.efficiency, 'NaN')"""
+      x.oil_temp_c, x.efficiency"""
     _LATEST = """LEFT JOIN LATERAL (SELECT id, probability, at_risk FROM ml.predictions p
       WHERE p.asset_type = 'transformer' AND p.asset_id = x.id AND p.prediction_type = 'transformer_failure'
         AND (p.valid_until IS NULL OR p.valid_until > now())

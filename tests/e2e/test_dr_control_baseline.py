@@ -1,7 +1,7 @@
 """MeasureDemandResponseEvent's control-group baseline through the running mesh, against 10 of 10.
 
 Region "NT" (no other test's): 10 enrolled customers and 35 who are not, all on flat loads that
-every day d of five weeks of March 2026 scale by the same "weather" factor (0.8-1.2), which the
+every day d of five weeks from 3 November 2025 scale by the same "weather" factor (0.8-1.2), which the
 event day (a hot Friday) raises to 1.6. In the event window (07:00-09:00 UTC, 17:00-19:00 in NEM
 time) the participants drop to 0.4 kW: their counterfactual is 1.6 kW each, 16 kW in all, exactly.
 The 35 outside the event live through the same hot day, so the control-group baseline finds the
@@ -25,10 +25,12 @@ from tests.e2e.lifecycle import flat_readings
 from tests.grpc_helpers import rich_details, wait_for
 
 pytestmark = pytest.mark.infra
-FIRST_METER = 8_400_001
-DAY0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp())  # a Monday
+FIRST_METER = 8_500_001  # clear of the other e2e tests (test_recommendation_lifecycle: 8_400_001)
+# A Monday. Before test_recommendation_lifecycle's February 2026: segmentation bills the latest
+# complete month of any customer's usage, so this module's customers must not end after its.
+DAY0 = int(dt.datetime(2025, 11, 3, tzinfo=dt.timezone.utc).timestamp())
 DAYS = 33
-EVENT_DAY = 32  # Friday 3 April
+EVENT_DAY = 32  # Friday 5 December
 EVENT_START = DAY0 + EVENT_DAY * 86400 + 7 * 3600
 PARTICIPANTS, CONTROLS = 10, 35
 HOT, DURING_KW = 1.6, 0.4
