@@ -20,9 +20,12 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 const defaultMaxBodyBytes = 16 << 20
@@ -61,15 +64,20 @@ func loadTransport() (*transport, error) {
 	}, nil
 }
 
-// limitBodies answers 413 for bodies past max bytes instead of reading them whole.
-func limitBodies(max int64, next http.Handler) http.Handler {
+// limitBodies answers 413 for bodies past max bytes instead of reading them whole, in the
+// gateway's error model (a google.rpc.Status, RESOURCE_EXHAUSTED) like every other error.
+func limitBodies(max int64, mux *runtime.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			http.Error(w, fmt.Sprintf("request body over %d bytes", max), http.StatusRequestEntityTooLarge)
+			_, out := runtime.MarshalerForRequest(mux, r)
+			runtime.HTTPError(r.Context(), mux, out, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusRequestEntityTooLarge,
+				Err:        status.Errorf(codes.ResourceExhausted, "request body over %d bytes", max),
+			})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
-		next.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r)
 	})
 }
 

@@ -7,6 +7,7 @@ table forgets cannot slip through: the server refuses to start, and this test na
 
 import http.client
 import importlib
+import json
 import re
 import ssl
 import time
@@ -187,7 +188,8 @@ def test_gateway_speaks_https_only(all_services, gateway):
 
 
 def test_oversized_bodies_are_refused_by_the_gateway(gateway):
-    """A body announced past the bound (16 MiB) is answered 413 before it is read."""
+    """A body announced past the bound (16 MiB) is answered 413 before it is read, in the error
+    model of every other REST error (a google.rpc.Status: RESOURCE_EXHAUSTED, code 8)."""
     host, port = gateway.url.removeprefix("https://").split(":")
     conn = http.client.HTTPSConnection(host, int(port), context=gateway.context, timeout=10)
     conn.putrequest("POST", "/api/v1/readings:ingest")
@@ -196,5 +198,7 @@ def test_oversized_bodies_are_refused_by_the_gateway(gateway):
     conn.putheader("Content-Length", str(17 << 20))
     conn.endheaders()
     conn.send(b"{")
-    assert conn.getresponse().status == 413
+    answer = conn.getresponse()
+    assert answer.status == 413 and answer.getheader("Content-Type") == "application/json"
+    assert json.loads(answer.read()) == {"code": 8, "message": f"request body over {16 << 20} bytes", "details": []}
     conn.close()
