@@ -27,17 +27,15 @@ Target: all 1.2 M in < 60 s, i.e. >= 20,000 customers/s.
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import tempfile
 import time
 from dataclasses import fields, replace
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import psycopg
 
+from bench.throwaway_postgres import migrated_postgres
 from customer_svc import summary_store
 from customer_svc.archetypes import archetype_profiles
 from customer_svc.features import build_features, features
@@ -50,10 +48,8 @@ from customer_svc.store import Assignments, CustomerStore
 from customer_svc.usage_store import latest_hour, load_usage
 from customer_svc.usage_summary import merge, summarise
 from meters.audit import Actor, Change, record
-from meters.db import migrate, open_pool
+from meters.db import open_pool
 from meters.pgcopy import copy_payload
-from meters.localstack.postgres import LocalPostgres
-from meters.localstack.common import free_port
 
 CUSTOMER_DAYS_PER_CHUNK = 50_000 * 28  # ~135 MB of float32 profiles per chunk
 MONTH_DAYS = 30
@@ -144,19 +140,6 @@ def _concat(parts: list):
             return list(chain.from_iterable(values))
         return values[0]  # the same in every part: the segment keys
     return type(parts[0])(*(joined([getattr(p, f.name) for p in parts]) for f in fields(parts[0])))
-
-
-@contextlib.contextmanager
-def _postgres():
-    """A migrated throwaway PostgreSQL: its dsn."""
-    with tempfile.TemporaryDirectory(prefix="bench-segmentation-") as tmp:
-        Path(tmp).chmod(0o755)  # the postgres OS user must reach its data dir
-        pg = LocalPostgres(Path(tmp) / "pg", free_port()).start()
-        try:
-            migrate(pg.dsn, MIGRATIONS)
-            yield pg.dsn
-        finally:
-            pg.stop()
 
 
 def _store_seconds(dsn: str, runs: list[tuple[Assignments, Recommendations]]) -> tuple[float, list[float]]:
@@ -268,7 +251,7 @@ def run(customers: int = 1_200_000) -> dict:
     runs = {case: (assigned, _per_customer(recs, int(assigned.renew_recommendations.sum()),
                                            STORE_RECOMMENDATIONS_PER_CUSTOMER))
             for case, (assigned, recs) in results.items()}
-    with _postgres() as dsn:
+    with migrated_postgres("bench-segmentation-", MIGRATIONS) as dsn:
         load_month = _load_seconds(dsn, load_n) * customers / load_n
         usage_rows_per_s = _usage_read_rows_per_s(dsn)
         inputs, (renew_all, steady) = _store_seconds(dsn, [runs["all"], runs["all"], runs["steady"]])
