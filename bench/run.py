@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.serving", "bench.storage"]
+BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.serving", "bench.storage", "bench.ray_batch"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),

@@ -11,10 +11,15 @@ each model has the lowest MAE of (`..._<model>_best_mae_households`). `forecast_
 reports/forecast_real_backtests.md (and a CSV per household), a plot per series to
 reports/forecast_real_<series>.png.
 
-`python -m forecast_svc.real_evaluation [--quick]` runs only this part."""
+`python -m forecast_svc.real_evaluation [--quick] [--ray ADDRESS]` runs only this part. The series'
+backtests are independent: with a Ray address (`--ray local` for a head started here, `--ray
+HOST:PORT` for a cluster; `METERS_RAY_ADDRESS` for `meters evaluate`) each series is one Ray task
+(meters/ray_batch.py), with the same figures; without one they run here one after another."""
 
+import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -24,17 +29,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecast_svc import real_backtest as rb  # noqa: E402
-from forecast_svc.real_series import etth1_series, sgsc_series  # noqa: E402
+from forecast_svc.real_series import RealSeries, etth1_series, sgsc_series  # noqa: E402
+from meters.ray_batch import run_batch  # noqa: E402
 
 METRICS = ("mape", "mae", "mae_skill", "within_5pct", "bias_pct")
 PREFIX = "forecast_real"
 
 
 def evaluate(job) -> dict[str, float]:
-    return run(Path(job.reports_dir), quick=job.quick)
+    return run(Path(job.reports_dir), quick=job.quick, ray_address=os.environ.get("METERS_RAY_ADDRESS") or None)
 
 
-def run(reports: Path, quick: bool = False, log=print) -> dict[str, float]:
+def backtests(series: list[RealSeries], folds: int, ray_address: str | None = None,
+              fold_days: int = rb.FOLD_DAYS) -> list[rb.Result]:
+    """Each series' rolling-origin backtest, here or as one Ray task per series, in order."""
+    return run_batch(partial(rb.run, folds=folds, fold_days=fold_days), series, ray_address,
+                     label="real-series backtests")
+
+
+def run(reports: Path, quick: bool = False, log=print, ray_address: str | None = None) -> dict[str, float]:
     sgsc = sgsc_series()
     homes = [s for s in sgsc if not s.aggregate]
     aggregates = [sgsc[0], *etth1_series()]
@@ -44,9 +57,8 @@ def run(reports: Path, quick: bool = False, log=print) -> dict[str, float]:
     reports.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     figures, rows = {}, []
-    for s in aggregates + homes:
-        r = rb.run(s, folds=folds)
-        fig = r.figures()
+    for r in backtests(aggregates + homes, folds, ray_address):
+        s, fig = r.series, r.figures()
         rows += [{"series": s.name, "aggregate": s.aggregate, "model": m, **v} for m, v in fig.items()]
         _plot(r, reports / f"forecast_real_{s.name}.png")
         log(f"{s.name}: model MAPE {fig['model']['mape']:.2f} %, best peer "
@@ -138,6 +150,7 @@ if __name__ == "__main__":
     from meters.ml_jobs import merge_figures
 
     out = Path(__file__).resolve().parent.parent / "reports"
-    result = run(out, quick="--quick" in sys.argv)
+    address = sys.argv[sys.argv.index("--ray") + 1] if "--ray" in sys.argv else None
+    result = run(out, quick="--quick" in sys.argv, ray_address=address)
     merge_figures(out, result)
     print((out / "forecast_real_backtests.md").read_text())
