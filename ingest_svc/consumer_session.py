@@ -41,7 +41,13 @@ def next_offsets(records: list) -> dict[TopicPartition, int]:
 
 
 def record_lag(consumer, group: str, committed: dict[TopicPartition, int]) -> None:
+    """Lag of the partitions still assigned: a rebalance may have handed some to another member since
+    the poll (aiokafka's highwater() asserts on those; that assertion killed the writer process when a
+    second member joined or one died)."""
+    assigned = consumer.assignment()
     for tp, offset in committed.items():
+        if tp not in assigned:
+            continue
         end = consumer.highwater(tp)
         if end is not None:
             CONSUMER_LAG.labels(group, tp.topic, tp.partition).set(max(0, end - offset))

@@ -9,6 +9,8 @@ from aiokafka.errors import (KafkaConnectionError, OutOfOrderSequenceNumber, Pro
                              TopicAlreadyExistsError)
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from meters.kafka_security import client_options
+
 READINGS_TOPIC = "meter-readings"
 REJECTED_TOPIC = "meter-readings-rejected"
 EVENTS_TOPIC = "meter-events"  # head-end alarms, partition = meter_id % 6 as readings
@@ -29,6 +31,7 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
         max_batch_size=1024 * 1024,
         max_request_size=MAX_MESSAGE_BYTES,
         request_timeout_ms=30_000,
+        **client_options(),
     )
 
 
@@ -86,21 +89,34 @@ def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:
         isolation_level="read_committed",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+        **client_options(),
     )
+
+
+def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """A topic's replication factor and its configs on a cluster of `brokers`: three replicas where
+    there are three brokers, and min.insync.replicas=2 with them, so that an acks=all write is on two
+    brokers before it is acknowledged and one broker may die without losing or refusing a write."""
+    configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    if brokers >= 3:
+        configs["min.insync.replicas"] = "2"
+    return min(3, max(1, brokers)), configs
 
 
 # A process may start while the broker is down or restarting: wait for it rather than exit.
 @retry(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_delay(120),
        wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
 async def ensure_topics(bootstrap: str, topics: dict[str, int] = DEFAULT_TOPICS) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Create the topics that are missing, replicated as replication_for() says for the brokers the
+    cluster's metadata lists now; existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster()).get("brokers", ()))
+        replicas, configs = replication_for(brokers)
         for name, partitions in topics.items():
             try:
-                await admin.create_topics(
-                    [NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)})]
-                )
+                await admin.create_topics([NewTopic(name, partitions, replicas, topic_configs=configs)])
             except TopicAlreadyExistsError:
                 pass
     finally:

@@ -50,6 +50,10 @@ SERVICES: dict[str, ProcessSpec] = {
 }
 
 GATEWAY_OFFSET = 80
+# A further member of a consumer group ("ingest-writer#2", started with Mesh.start like any process) has
+# its metrics on the service's metrics port + MEMBER_METRICS_STEP * (member - 1): 116, 126 for the writer.
+MEMBER = "#"
+MEMBER_METRICS_STEP = 10
 ISSUER_OFFSET = 85  # (+90 is the observability test's Prometheus)
 # Certificates the local PKI holds: one per service, the gateway, a client of the mesh (demo, tests,
 # CLI: identified by its token, its certificate grants nothing) and a head-end device (grants
@@ -71,10 +75,22 @@ def _port_free(port: int) -> bool:
 def free_port_base() -> int:
     """A base whose every service port is free, so meshes of parallel runs never answer for each other."""
     offsets = [GATEWAY_OFFSET, ISSUER_OFFSET] + [o for s in SERVICES.values() for o in (s.grpc_offset, s.metrics_offset) if o]
+    offsets += [s.metrics_offset + MEMBER_METRICS_STEP * k for s in SERVICES.values() if s.grpc_offset is None
+                for k in (1, 2)]  # members 2 and 3 of the consumer groups
     while True:
         base = random.randrange(20_000, 30_000, 200)
         if all(_port_free(base + o) for o in offsets):
             return base
+
+
+def service_and_member(name: str) -> tuple[str, int]:
+    """"ingest-writer#2" -> ("ingest-writer", 2); a plain service name is member 1. Only processes
+    without a gRPC server (consumer group members) can have more than one member in a mesh."""
+    service, _, member = name.partition(MEMBER)
+    number = int(member or 1)
+    if number < 1 or (number > 1 and SERVICES[service].grpc_offset is not None):
+        raise ValueError(f"{name}: only a gRPC-less process can run as a further group member")
+    return service, number
 
 
 class Mesh:
@@ -159,12 +175,14 @@ class Mesh:
         return f"127.0.0.1:{self.port_base + SERVICES[name].grpc_offset}"
 
     def metrics_port(self, name: str) -> int:
-        return self.port_base + SERVICES[name].metrics_offset
+        service, member = service_and_member(name)
+        return self.port_base + SERVICES[service].metrics_offset + MEMBER_METRICS_STEP * (member - 1)
 
     def env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-        spec = SERVICES[name]
+        service, _ = service_and_member(name)
+        spec = SERVICES[service]
         env = dict(os.environ, **(extra or {}), METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
-                   METERS_METRICS_PORT=str(self.metrics_port(name)), **self.tls_env(name))
+                   METERS_METRICS_PORT=str(self.metrics_port(name)), **self.tls_env(service))
         if spec.grpc_offset is not None:
             env["METERS_GRPC_ADDR"] = self.grpc_addr(name)
         for other, other_spec in SERVICES.items():
@@ -218,7 +236,7 @@ class Mesh:
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", SERVICES[name].module], env=self.env(name, env), stdout=log, stderr=log,
+                [sys.executable, "-m", SERVICES[service_and_member(name)[0]].module], env=self.env(name, env), stdout=log, stderr=log,
                 start_new_session=True,
             )
         for name in names:
@@ -250,7 +268,7 @@ class Mesh:
 
     def _ready(self, name: str) -> bool:
         try:
-            if SERVICES[name].grpc_offset is None:  # e.g. the writer: ready when /metrics answers
+            if SERVICES[service_and_member(name)[0]].grpc_offset is None:  # e.g. the writer: ready when /metrics answers
                 urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port(name)}/metrics", timeout=1)
                 return True
             with client_channel(self.grpc_addr(name), self.identity(roles=None)) as channel:

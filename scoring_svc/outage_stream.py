@@ -121,7 +121,8 @@ class _Session:
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.s._bootstrap, enable_auto_commit=False,
-                                    isolation_level="read_committed", max_partition_fetch_bytes=kafka.MAX_MESSAGE_BYTES)
+                                    isolation_level="read_committed", max_partition_fetch_bytes=kafka.MAX_MESSAGE_BYTES,
+                                    **kafka.client_options())
         await consumer.start()
         try:
             # ensure_topics made the topic with these partitions (aiokafka's consumer knows a topic's

@@ -93,3 +93,6 @@ refuse "pii.existingSecret" --set pii.existingSecret=
 refuse "servicenow.credentials.name" --set alertChannels.servicenow.url=https://example.service-now.com
 refuse "tls: no certificate for" --set tls.certManager.enabled=false
 refuse "networkPolicy.egress.postgresql" --set networkPolicy.egress.enabled=true
+reject --set kafka.securityProtocol=TLS
+refuse "kafka.sasl.mechanism" --set kafka.securityProtocol=SASL_SSL
+refuse "METERS_KAFKA_SASL_PASSWORD: the Secret name is empty" --set kafka.securityProtocol=SASL_SSL --set kafka.sasl.mechanism=PLAIN --set-string kafka.sasl.username=u

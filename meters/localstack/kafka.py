@@ -1,4 +1,5 @@
-"""A single-node Kafka (KRaft, broker + controller in one JVM) on loopback, from Maven Central jars."""
+"""A Kafka node (KRaft, broker + controller in one JVM) on loopback, from Maven Central jars: a
+single-node cluster by default, or one node of a kafka_cluster.LocalKafkaCluster."""
 
 import asyncio
 import base64
@@ -120,11 +121,26 @@ class NotReady(Exception):
     pass
 
 
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 class LocalKafka:
-    def __init__(self, base_dir: Path, port: int, controller_port: int | None = None):
+    """One KRaft node. Alone (the defaults) it is its own quorum and keeps one replica of everything;
+    in a cluster, `voters` names every node's controller port ("1@host:port,2@..."), `cluster_id` is
+    shared and `replicas` (3) sets the internal topics' replication and min.insync.replicas=2."""
+
+    def __init__(self, base_dir: Path, port: int, controller_port: int | None = None, node_id: int = 1,
+                 voters: str | None = None, cluster_id: str | None = None, replicas: int = 1,
+                 heap: str = HEAP):
         self.base_dir = Path(base_dir).resolve()
         self.port = port
         self.controller_port = controller_port or free_port()
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
+        self.replicas = replicas
+        self.heap = heap
         self.data_dir = self.base_dir / "data"
         self.log_file = self.base_dir / "kafka.log"
         self.pid_file = self.base_dir / "kafka.pid"
@@ -136,10 +152,11 @@ class LocalKafka:
         return f"{LOOPBACK}:{self.port}"
 
     def _properties(self) -> str:
+        rf, isr = self.replicas, min(2, self.replicas)
         return "\n".join([
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{LOOPBACK}:{self.controller_port}",
+            f"node.id={self.node_id}",
+            f"controller.quorum.voters={self.voters or f'{self.node_id}@{LOOPBACK}:{self.controller_port}'}",
             f"listeners=PLAINTEXT://{LOOPBACK}:{self.port},CONTROLLER://{LOOPBACK}:{self.controller_port}",
             f"advertised.listeners=PLAINTEXT://{LOOPBACK}:{self.port}",
             "controller.listener.names=CONTROLLER",
@@ -147,15 +164,15 @@ class LocalKafka:
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={self.data_dir}",
             "num.partitions=6",
-            "default.replication.factor=1",
-            "min.insync.replicas=1",
-            "offsets.topic.replication.factor=1",
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={isr}",
+            f"offsets.topic.replication.factor={rf}",
             "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={isr}",
             "transaction.state.log.num.partitions=6",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={isr}",
             "group.initial.rebalance.delay.ms=0",
             # After a crash the restarted broker cannot register until its previous session expires
             # (default 9 s); 4 s keeps crash-restart tests quick and still tolerates GC or CPU stalls.
@@ -175,7 +192,7 @@ class LocalKafka:
         if java is None:
             raise StartError("no java on PATH: Kafka needs a JDK 17+ (apt-get install openjdk-17-jre-headless)",
                              self.log_file)
-        return [java, *jvm, f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        return [java, *jvm, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
                 f"-Dlog4j2.configurationFile={self.base_dir / 'log4j2.properties'}",
                 "-cp", f"{libs}/*", main, *args]
@@ -195,7 +212,7 @@ class LocalKafka:
 
     def _format(self) -> None:
         # "--cluster-id=ID" in one argument: an id may start with "-", which argparse takes for an option.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = self.cluster_id or new_cluster_id()
         with open(self.log_file, "a") as log:
             r = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                           "-c", str(self.config_file),
@@ -205,10 +222,19 @@ class LocalKafka:
             raise StartError(f"kafka StorageTool format failed (exit {r.returncode})", self.log_file)
 
     def start(self) -> "LocalKafka":
+        """Launch the JVM and wait until this node is a registered broker (a cluster node needs a
+        majority of the quorum up for that: kafka_cluster starts them all with launch() first)."""
+        if self.launch():
+            self.wait_started()
+        else:
+            self._wait_ready()
+        return self
+
+    def launch(self) -> bool:
+        """Start the JVM without waiting for it; False when it was already running."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         if self.is_running():
-            self._wait_ready()
-            return self
+            return False
         if port_open(self.port):
             raise PortTaken(f"port {self.port} is already taken by another process", self.log_file)
         self.config_file.write_text(self._properties())
@@ -224,6 +250,10 @@ class LocalKafka:
         finally:
             log.close()
         self.pid_file.write_text(str(self._proc.pid))
+        return True
+
+    def wait_started(self) -> None:
+        """Until ready; a node that does not get there is stopped and the error says why."""
         try:
             self._wait_ready()
         except Exception as e:
@@ -234,7 +264,6 @@ class LocalKafka:
             if isinstance(e, StartError):
                 raise
             raise StartError(f"Kafka did not become ready on {self.bootstrap}: {e!r}", self.log_file) from e
-        return self
 
     def _wait_ready(self) -> None:
         @retry(stop=stop_after_delay(START_TIMEOUT_S), wait=wait_exponential(multiplier=0.1, max=1),
@@ -259,7 +288,7 @@ class LocalKafka:
         await admin.start()
         try:
             cluster = await admin.describe_cluster()
-            return bool(cluster.get("brokers"))
+            return any(b["node_id"] == self.node_id for b in cluster.get("brokers", ()))
         finally:
             await admin.close()
 
@@ -310,7 +339,7 @@ class LocalKafka:
         return not pid_alive(pid)
 
     def create_topics(self, names_with_partitions: dict[str, int], configs: dict[str, str] | None = None) -> None:
-        """Create topics (replication factor 1); existing ones are left as they are."""
+        """Create topics (one replica on each of `replicas` nodes); existing ones are left as they are."""
         _run_async(self._create_topics(names_with_partitions, configs or {}))
 
     async def _create_topics(self, topics: dict[str, int], configs: dict[str, str]) -> None:
@@ -319,7 +348,7 @@ class LocalKafka:
         try:
             for name, partitions in topics.items():
                 try:
-                    resp = await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
+                    resp = await admin.create_topics([NewTopic(name, partitions, self.replicas, topic_configs=configs)])
                 except TopicAlreadyExistsError:
                     continue
                 for topic_name, code, *rest in getattr(resp, "topic_errors", []):

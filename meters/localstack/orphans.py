@@ -30,7 +30,7 @@ def reap(pattern: str = "/tmp/meters-*") -> list[Path]:
             continue
         if pid_alive(owner):
             continue
-        for kafka_dir in {base, base / "kafka"}:
+        for kafka_dir in {base, base / "kafka", *(base / "kafka").glob("kafka-*")}:  # a node, or a cluster's
             if (kafka_dir / "kafka.pid").exists():
                 LocalKafka(kafka_dir, 0, 1).stop(timeout=10)
         if (base / "postgres" / "data" / "PG_VERSION").exists():

@@ -5,18 +5,23 @@ from pathlib import Path
 
 from meters.localstack.common import PortTaken, free_port
 from meters.localstack.kafka import LocalKafka
+from meters.localstack.kafka_cluster import LocalKafkaCluster
 from meters.localstack.postgres import LocalPostgres
 
 
 class LocalStack:
-    """`with LocalStack(dir) as s:` gives s.pg_dsn and s.kafka_bootstrap. Ports default to free ones."""
+    """`with LocalStack(dir) as s:` gives s.pg_dsn and s.kafka_bootstrap. Ports default to free ones.
+    kafka_nodes=3: a replicated Kafka cluster of three nodes (kafka_cluster.LocalKafkaCluster, on free
+    ports) instead of the single node."""
 
     def __init__(self, base_dir: Path, pg_port: int | None = None, kafka_port: int | None = None,
-                 kafka_controller_port: int | None = None):
+                 kafka_controller_port: int | None = None, kafka_nodes: int = 1):
         self.base_dir = Path(base_dir).resolve()
         self._auto_ports = pg_port is None and kafka_port is None and kafka_controller_port is None
         self.postgres = LocalPostgres(self.base_dir / "postgres", pg_port or free_port())
-        self.kafka = LocalKafka(self.base_dir / "kafka", kafka_port or free_port(), kafka_controller_port)
+        self.kafka: LocalKafka | LocalKafkaCluster = (
+            LocalKafka(self.base_dir / "kafka", kafka_port or free_port(), kafka_controller_port)
+            if kafka_nodes == 1 else LocalKafkaCluster(self.base_dir / "kafka", kafka_nodes))
 
     @property
     def pg_dsn(self) -> str:
@@ -39,7 +44,9 @@ class LocalStack:
             # Ports we picked ourselves can be lost to a concurrent process: pick new ones and retry.
             if not (self._auto_ports and attempt < 2 and all(isinstance(e, PortTaken) for e in errors)):
                 raise errors[0]
-            self.postgres.port, self.kafka.port, self.kafka.controller_port = free_port(), free_port(), free_port()
+            self.postgres.port = free_port()
+            if isinstance(self.kafka, LocalKafka):  # a cluster picks new ports of its own
+                self.kafka.port, self.kafka.controller_port = free_port(), free_port()
         raise AssertionError("unreachable")
 
     def stop(self) -> None:
