@@ -73,7 +73,7 @@ async def consume_forever(pool: AsyncConnectionPool, bootstrap: str, group_id: s
             with tracing.batch_span("customer.fold_usage", tracing.sampled_contexts(records), records=len(records)):
                 async with pool.connection() as conn:
                     USAGE_READINGS_FOLDED.inc(await fold(conn, polled))
-            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+            await kafka.commit_stored(consumer, {tp: recs[-1].offset + 1 for tp, recs in polled.items()})
     except asyncio.CancelledError:
         raise
     finally:

@@ -131,7 +131,7 @@ async def consume(store: ForecastStore, placements: Placements, bootstrap: str, 
             with tracing.batch_span("forecast.count_actuals", tracing.sampled_contexts(records), records=len(records)):
                 counted = await apply(store, placements, records)
             # Only now that the sums are committed may Kafka forget the messages.
-            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
+            await kafka.commit_stored(consumer, {tp: recs[-1].offset + 1 for tp, recs in polled.items()})
             if counted and on_applied is not None:
                 on_applied()
             log.debug("actuals", extra={"fields": {"readings": counted}})

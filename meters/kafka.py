@@ -5,8 +5,8 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import (KafkaConnectionError, OutOfOrderSequenceNumber, ProducerFenced,
-                             TopicAlreadyExistsError)
+from aiokafka.errors import (CommitFailedError, KafkaConnectionError, OutOfOrderSequenceNumber,
+                             ProducerFenced, TopicAlreadyExistsError)
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from meters.kafka_security import client_options
@@ -91,6 +91,19 @@ def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:
         fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
         **client_options(),
     )
+
+
+async def commit_stored(consumer: AIOKafkaConsumer, offsets: dict) -> bool:
+    """Commit offsets whose effects are already durable in PostgreSQL. A rebalance may have moved the
+    partitions to another group member (CommitFailedError): the new owner replays from the last
+    committed offset and the consumers' idempotent writes make that harmless, so it is logged, not
+    raised (raising would end the consumer task, and with it the service)."""
+    try:
+        await consumer.commit(offsets)
+        return True
+    except CommitFailedError:
+        log.warning("offsets not committed (rebalance); the next owner replays them, harmlessly")
+        return False
 
 
 def replication_for(brokers: int) -> tuple[int, dict[str, str]]:

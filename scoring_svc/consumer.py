@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from aiokafka.errors import CommitFailedError
 
 from meters import kafka, tracing
 from meters.ingest.v1.reading_pb2 import QualityFlag
@@ -129,11 +128,8 @@ class StreamScorer:
                 with tracing.batch_span("scoring.score", tracing.sampled_contexts(records)):
                     await self.handle(records)
                 self._delay = 0.0
-                try:
-                    # Only now that predictions, alerts and stats are committed may Kafka forget the messages.
-                    await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in polled.items()})
-                except CommitFailedError:
-                    log.warning("offsets not committed (rebalance); the next owner replays them, harmlessly")
+                # Only now that predictions, alerts and stats are committed may Kafka forget the messages.
+                await kafka.commit_stored(consumer, {tp: recs[-1].offset + 1 for tp, recs in polled.items()})
                 for tp, recs in polled.items():
                     end = consumer.highwater(tp)
                     if end is not None:
