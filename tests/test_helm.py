@@ -673,3 +673,38 @@ def test_tracing_endpoint_reaches_every_python_component_and_its_collector(rende
                 assert env["METERS_TRACE_SAMPLE_RATIO"] == "0.05"
     scoring = of_kind(rendered["full"], "NetworkPolicy")["scoring"]["spec"]["egress"]
     assert any(rule.get("ports") == [{"port": 4318, "protocol": "TCP"}] for rule in scoring)
+
+
+def test_kafka_consumers_scale_on_their_groups_lag_with_keda(rendered):
+    """kafka-cluster variant: the writer and scorer get KEDA ScaledObjects (no HPA of the chart's own)
+    on the consumer groups and topics the services really use, reading the lag over the services' own
+    TLS / SCRAM; the default variant renders no KEDA object."""
+    from ingest_svc.config import WriterSettings
+    from meters import kafka
+    from scoring_svc.config import ScoringSettings
+
+    objects = rendered["kafka-cluster"]
+    scaled, hpas = of_kind(objects, "ScaledObject"), of_kind(objects, "HorizontalPodAutoscaler")
+    assert set(scaled) == {"ingest-writer", "scoring"} and not set(scaled) & set(hpas)
+    writer = WriterSettings()
+    groups = {name: [(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in s["spec"]["triggers"]
+                     if t["type"] == "kafka"] for name, s in scaled.items()}
+    assert groups == {"ingest-writer": [(writer.group_id, kafka.READINGS_TOPIC),
+                                        (writer.events_group_id, kafka.EVENTS_TOPIC)],
+                      "scoring": [(ScoringSettings().group_id, kafka.READINGS_TOPIC)]}
+    for s in scaled.values():
+        assert s["spec"]["maxReplicaCount"] == kafka.DEFAULT_TOPICS[kafka.READINGS_TOPIC]  # one member a partition
+        kafka_triggers = [t for t in s["spec"]["triggers"] if t["type"] == "kafka"]
+        assert all(t["metadata"]["sasl"] == "scram_sha512" and t["metadata"]["tls"] == "enable" for t in kafka_triggers)
+        assert {t["authenticationRef"]["name"] for t in kafka_triggers} == {"meters-kafka"}
+        assert [t["type"] for t in s["spec"]["triggers"]][-1] == "cpu"  # the CPU target stays a trigger
+    auth = {o["metadata"]["name"]: o for o in objects if o["kind"] == "TriggerAuthentication"}["meters-kafka"]
+    assert {r["parameter"]: r["name"] for r in auth["spec"]["secretTargetRef"]} == {
+        "password": "meters", "ca": "meters-cluster-ca-cert"}
+    assert not [o for o in rendered["default"] if o["apiVersion"].startswith("keda.sh/")]
+
+
+def test_a_partial_kafka_lag_setting_is_refused_naming_the_key():
+    err = refused("--set", "services.scoring.autoscaling.enabled=true",
+                  "--set-json", 'services.scoring.autoscaling.kafkaLag={"enabled": true}')
+    assert "services.scoring.autoscaling.kafkaLag.pollingInterval: give every key" in err

@@ -60,10 +60,10 @@ What each component is; fixed by the code, so not in values.yaml.
 */}}
 {{- define "meters.catalogue" -}}
 ingest:        {kind: grpc, command: [python, -m, ingest_svc.server], pii: true, kafka: true}
-ingest-writer: {kind: worker, command: [python, -m, ingest_svc.writer], kafka: true}
-scoring:       {kind: grpc, command: [python, -m, scoring_svc.server], models: true, kafka: true, calls: [alert]}
-forecast:      {kind: grpc, command: [python, -m, forecast_svc.server], models: true, kafka: true, calls: [customer]}
-customer:      {kind: grpc, command: [python, -m, customer_svc.server], models: true, pii: true, kafka: true}
+ingest-writer: {kind: worker, command: [python, -m, ingest_svc.writer], kafka: true, lag: [[meter-readings-writer, meter-readings], [meter-events-writer, meter-events]]}
+scoring:       {kind: grpc, command: [python, -m, scoring_svc.server], models: true, kafka: true, calls: [alert], lag: [[scoring, meter-readings]]}
+forecast:      {kind: grpc, command: [python, -m, forecast_svc.server], models: true, kafka: true, calls: [customer], lag: [[forecast, meter-readings]]}
+customer:      {kind: grpc, command: [python, -m, customer_svc.server], models: true, pii: true, kafka: true, lag: [[customer, meter-readings]]}
 alert:         {kind: grpc, command: [python, -m, alert_svc.server]}
 gateway:       {kind: http, command: [/usr/local/bin/gateway], calls: [ingest, scoring, forecast, customer, alert]}
 {{- end }}
