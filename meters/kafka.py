@@ -80,17 +80,18 @@ class RenewableProducer:
 
 def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:
     """Manual commits only: callers commit after their side effects are durable."""
-    return AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-        fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
-        **client_options(),
-    )
+    return _consumer(*topics, bootstrap_servers=bootstrap, group_id=group_id, auto_offset_reset="earliest")
+
+
+def reader(bootstrap: str) -> AIOKafkaConsumer:
+    """A consumer outside any group (the caller assigns and seeks), with the group consumers' settings."""
+    return _consumer(bootstrap_servers=bootstrap, group_id=None)
+
+
+def _consumer(*topics: str, **kwargs) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(*topics, enable_auto_commit=False, isolation_level="read_committed",
+                            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+                            **client_options(), **kwargs)
 
 
 async def commit_stored(consumer: AIOKafkaConsumer, offsets: dict) -> bool:

@@ -93,6 +93,11 @@ def service_and_member(name: str) -> tuple[str, int]:
     return service, number
 
 
+def _spec(name: str) -> ProcessSpec:
+    """The process spec of a service or of a further member of its group ("ingest-writer#2")."""
+    return SERVICES[service_and_member(name)[0]]
+
+
 class Mesh:
     def __init__(self, run_dir: Path, pg_dsn: str, kafka_bootstrap: str, port_base: int | None = None,
                  secure: bool = True):
@@ -180,7 +185,7 @@ class Mesh:
 
     def env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         service, _ = service_and_member(name)
-        spec = SERVICES[service]
+        spec = _spec(name)
         env = dict(os.environ, **(extra or {}), METERS_PG_DSN=self.pg_dsn, METERS_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
                    METERS_METRICS_PORT=str(self.metrics_port(name)), **self.tls_env(service))
         if spec.grpc_offset is not None:
@@ -236,7 +241,7 @@ class Mesh:
         for name in names:
             log = open(self.run_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", SERVICES[service_and_member(name)[0]].module], env=self.env(name, env), stdout=log, stderr=log,
+                [sys.executable, "-m", _spec(name).module], env=self.env(name, env), stdout=log, stderr=log,
                 start_new_session=True,
             )
         for name in names:
@@ -268,7 +273,7 @@ class Mesh:
 
     def _ready(self, name: str) -> bool:
         try:
-            if SERVICES[service_and_member(name)[0]].grpc_offset is None:  # e.g. the writer: ready when /metrics answers
+            if _spec(name).grpc_offset is None:  # e.g. the writer: ready when /metrics answers
                 urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port(name)}/metrics", timeout=1)
                 return True
             with client_channel(self.grpc_addr(name), self.identity(roles=None)) as channel:

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from meters.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,7 +32,7 @@ def run_batch(fn: Callable[[T], R], items: Sequence[T], ray_address: str | None 
               label: str = "tasks", max_retries: int = MAX_RETRIES, num_cpus: int = 2,
               progress: bool = True) -> list[R]:
     items = list(items)
-    with _progress(progress) as bar:
+    with progress_bar(transient=True, stderr=True, shown=progress) as bar:
         task = bar.add_task(label, total=len(items))
         if ray_address is None:
             out = []
@@ -81,8 +80,3 @@ def connected(address: str, num_cpus: int = 2) -> Iterator[None]:
 
 def _call(fn, item):
     return fn(item)
-
-
-def _progress(shown: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), disable=not shown, transient=True)

@@ -20,7 +20,7 @@ import grpc
 import numpy as np
 import pandas as pd
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from meters import kafka, tracing
 from meters.ingest.v1 import ingest_service_pb2, ingest_service_pb2_grpc, meter_event_pb2
@@ -120,9 +120,7 @@ class _Session:
         self.wall_at_clock = time.monotonic()
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.s._bootstrap, enable_auto_commit=False,
-                                    isolation_level="read_committed", max_partition_fetch_bytes=kafka.MAX_MESSAGE_BYTES,
-                                    **kafka.client_options())
+        consumer = kafka.reader(self.s._bootstrap)
         await consumer.start()
         try:
             # ensure_topics made the topic with these partitions (aiokafka's consumer knows a topic's

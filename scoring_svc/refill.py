@@ -33,9 +33,7 @@ async def refill(bootstrap: str, group_consumer: AIOKafkaConsumer, partitions: s
             ranges[tp] = (start.offset, end)
     if not ranges:
         return 0
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                              isolation_level="read_committed", max_partition_fetch_bytes=kafka.MAX_MESSAGE_BYTES,
-                              fetch_max_bytes=4 * kafka.MAX_MESSAGE_BYTES, **kafka.client_options())
+    reader = kafka.reader(bootstrap)
     await reader.start()
     remembered = 0
     try:

@@ -15,7 +15,7 @@ from torch import nn
 from meters.readings import ReadingColumns
 from scoring_svc.models.anomaly import N_CLASSES, AnomalyDetector, Calibration, _softmax
 from scoring_svc.models.anomaly_features import FEATURES, ISOLATION_INDEX, sequence_windows
-from scoring_svc.models.fleet_data import progress_bar
+from meters.progress import progress_bar
 from scoring_svc.models.isolation import StackedIsolationForest
 from scoring_svc.models.lstm import ReadingSequenceClassifier
 

@@ -13,7 +13,8 @@ import xgboost as xgb
 
 from scoring_svc.models.failure import HORIZON_H, FailurePredictor
 from scoring_svc.models.failure_features import FEATURES, ThermalBaseline, transformer_features
-from scoring_svc.models.fleet_data import FleetData, progress_bar
+from meters.progress import progress_bar
+from scoring_svc.models.fleet_data import FleetData
 
 FAILURE = "failure"
 XGB_PARAMS = {"max_depth": 4, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meters.fleet import FleetConfig, Topology, generate_topology, iter_fleet_chunks, plan_transformer_events
+from meters.progress import progress_bar
 from meters.readings import ReadingColumns, from_arrays
 from scoring_svc.models.anomaly_features import sort_by_meter_time
 
@@ -27,11 +27,6 @@ class FleetData:
     labels: np.ndarray | None  # uint8 anomaly code per reading
     telemetry: pd.DataFrame
     anomaly_counts: pd.DataFrame  # transformer_id, hour_end_unix_s, anomaly_count
-
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False)
 
 
 def load_fleet(cfg: FleetConfig, keep_readings: bool = True, label: str = "fleet") -> FleetData:

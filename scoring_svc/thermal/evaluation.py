@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from meters.ml_jobs import MlJob
-from scoring_svc.models.fleet_data import progress_bar
+from meters.progress import progress_bar
 from scoring_svc.thermal.benchmark import HORIZONS, LOOKBACK, Benchmark
 from scoring_svc.thermal.data import Etth1
 from scoring_svc.thermal.fit import fit, physics_test_error
