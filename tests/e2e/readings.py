@@ -15,10 +15,18 @@ def meters(first_id: int, count: int) -> list[meter_pb2.Meter]:
             for i in range(first_id, first_id + count)]
 
 
-def readings(first_id: int, count: int, intervals: int, seed: int = 0) -> ReadingColumns:
-    """Valid readings for `count` meters over `intervals` past 15-minute intervals."""
+def interval_end() -> int:
+    """The end of the last whole 15-minute interval."""
+    return (int(time.time()) // INTERVAL_S) * INTERVAL_S
+
+
+def readings(first_id: int, count: int, intervals: int, seed: int = 0, end: int | None = None) -> ReadingColumns:
+    """Valid readings for `count` meters over `intervals` 15-minute intervals ending at `end` (default: the
+    last whole interval now). Tests that give each call its own earlier hour pass `end` from one fixed
+    anchor (interval_end()): counting back from "now" would overlap two calls' intervals once the clock
+    crosses a 15-minute boundary between them."""
     rng = np.random.default_rng(seed)
-    end = (int(time.time()) // INTERVAL_S) * INTERVAL_S
+    end = interval_end() if end is None else end
     ids = np.repeat(np.arange(first_id, first_id + count), intervals)
     times = np.tile(end - INTERVAL_S * np.arange(intervals, 0, -1), count)
     n = len(ids)

@@ -20,13 +20,14 @@ from meters import kafka
 from meters.ingest_client import register_meters, stream_readings
 from tests.e2e.metrics import metric
 from tests.e2e.own_stack import own_mesh
-from tests.e2e.readings import meters, readings
+from tests.e2e.readings import interval_end, meters, readings
 
 pytestmark = pytest.mark.infra
 
 METERS, INTERVALS = 200, 4  # 800 readings a call, every partition (meter_id % 6) in each
 BUSY_PARTITION = 0
 HOURS = itertools.count()  # every call of the module its own past hour: no test re-sends another's readings
+END = interval_end()  # the anchor the hours count back from
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,7 @@ class Stream:
         with self.mesh.channel("ingest") as ch:
             while not self._stop.is_set():
                 batch_no = next(HOURS)
-                cols = readings(1, METERS, INTERVALS, seed=batch_no)
-                cols.reading_times_unix_s[:] -= (batch_no + 1) * INTERVALS * 900
+                cols = readings(1, METERS, INTERVALS, seed=batch_no, end=END - (batch_no + 1) * INTERVALS * 900)
                 while True:
                     try:
                         reply = stream_readings(ch, [cols], batch_size=200)

@@ -16,7 +16,7 @@ import pytest
 from meters.ingest_client import register_meters, stream_readings
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
-from tests.e2e.readings import meters, readings
+from tests.e2e.readings import interval_end, meters, readings
 from tests.e2e.test_ingest import wait_for_count
 
 pytestmark = pytest.mark.infra
@@ -36,12 +36,12 @@ def own_stack():
 def test_readings_survive_a_broker_crash(own_stack):
     stack, mesh = own_stack
     sent, failed = [], []
+    end = interval_end()
     with mesh.channel("ingest") as ch, psycopg.connect(mesh.pg_dsn, autocommit=True) as db:
         register_meters(ch, meters(1, 50))
 
         def send(batch_no: int):
-            cols = readings(1, 50, 4, seed=batch_no)
-            cols.reading_times_unix_s[:] -= batch_no * 4 * 900  # each batch its own past hour
+            cols = readings(1, 50, 4, seed=batch_no, end=end - batch_no * 4 * 900)  # each batch its own past hour
             try:
                 stream_readings(ch, [cols])
                 sent.append((batch_no, len(cols), int(cols.reading_times_unix_s.min()),
