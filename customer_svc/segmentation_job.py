@@ -4,28 +4,25 @@ latest month's summary. No gRPC here."""
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from customer_svc import summary_store, weather_store
+from customer_svc import summary_store
 from customer_svc.config import JOB_STATEMENT_TIMEOUT_S
 from customer_svc.features import features
 from customer_svc.metrics import SEGMENTATION_MONTHS
 from customer_svc.model_io import load_promoted
-from customer_svc.profiles import build_profiles
 from customer_svc.recommendations import Recommendations, recommend, recommendation_basis
 from customer_svc.store import Assignments, CustomerStore
-from customer_svc.usage_store import latest_hour, load_usage, meter_owners
-from customer_svc.usage_summary import UsageSummary, concat_customers, customers_of, merge_into, summarise
-from customer_svc.weather import local_grid
+from customer_svc.month_fold import Fleet, advance, days_in, summarise_days, unix
+from customer_svc.usage_store import latest_hour
+from customer_svc.usage_summary import UsageSummary, customers_of, merge_into
 from meters.audit import Change
 from meters.db import allow_long_statements
 from meters.errors import failed_precondition
 
 log = logging.getLogger(__name__)
 DAY_S = 86400
-SUMMARY_CHUNK = 50_000  # customers summarised at a time: a month of their hours is ~36 M cells, ~2 GB read
 
 
 def window_months(latest_hour_unix_s: int, usage_days: int) -> list[dt.date]:
@@ -50,59 +47,18 @@ def open_month(latest_hour_unix_s: int) -> dt.date:
 
 def _complete(month: dt.date, latest_hour_unix_s: int) -> bool:
     # The month ends last on the clock least ahead of UTC.
-    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= _unix(summary_store.next_month(month))
+    return latest_hour_unix_s + min(summary_store.LOCAL_OFFSETS_S) >= unix(summary_store.next_month(month))
 
 
 def _utc_month(unix_s: int) -> dt.date:
     return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).date().replace(day=1)
 
 
-def _unix(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """The customers with a meter, by id (CustomerStore.customers_with_meters), as columns."""
-
-    ids: np.ndarray  # int64, ascending
-    regions: list[str]
-    tariffs: list[str]
-    segments: np.ndarray  # object: the current segment key, '' if none
-    ev: np.ndarray  # bool: the customer's record says it charges an EV
-
-    @classmethod
-    def of(cls, rows: list[tuple]) -> "Fleet":
-        return cls(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], [r[2] for r in rows],
-                   np.array([r[3] for r in rows], dtype=object), np.array([bool(r[4]) for r in rows], dtype=bool))
-
-
-async def _summarise(conn, fleet: Fleet, start_unix_s: int, days: int) -> UsageSummary:
-    """Every customer's summary of the `days` local days from the local date of start (a UTC midnight,
-    the same date on every Australian clock), with the regions' temperatures; SUMMARY_CHUNK customers
-    at a time, so a month of 1.2 M customers (~0.9 billion hourly cells) never sits in memory at once."""
-    # A local day starts 9.5-11 h before the UTC midnight of its date: read from the day before.
-    lo, hi = start_unix_s - DAY_S, start_unix_s + days * DAY_S
-    weather = await weather_store.load(conn, lo, hi)
-    meters, owners = await meter_owners(conn)
-    parts = []
-    for a in range(0, len(fleet.ids), SUMMARY_CHUNK):
-        ids = fleet.ids[a:a + SUMMARY_CHUNK]
-        mine = np.isin(owners, ids)  # not a customer registered since the fleet was read
-        usage = await load_usage(conn, lo, hi, meters[mine])
-        owner = owners[mine][np.searchsorted(meters[mine], usage.meter_ids)]
-        regions = fleet.regions[a:a + SUMMARY_CHUNK]
-        p = build_profiles(np.searchsorted(ids, owner), usage.hour_start_unix_s, usage.kwh, usage.max_kw,
-                           regions, start_unix_s, days)
-        names = sorted(set(regions))
-        temp = local_grid(names, *weather, start_unix_s, days) if len(weather[0]) else None
-        parts.append(summarise(replace(p, temp_c=temp)))
-    return concat_customers(parts)
-
-
-async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummary, int]:
-    """The month's summary for the fleet's customers, stored if current, else summarised and stored; and
-    the month's version it summarises."""
+async def month_summary(pool, fleet: Fleet, month: dt.date, complete: bool = False) -> tuple[UsageSummary, int]:
+    """The month's summary for the fleet's customers, stored if current, else made and stored; and the
+    month's version it summarises. A complete month with a running summary (month_fold.py) is finished
+    from it: its remaining days folded and its marked customers summarised again, not the whole month
+    from hourly usage."""
     ids = fleet.ids
     async with pool.connection() as conn:
         await conn.execute("INSERT INTO customers.usage_months (month) VALUES (%s) ON CONFLICT DO NOTHING", [month])
@@ -112,16 +68,24 @@ async def month_summary(pool, fleet: Fleet, month: dt.date) -> tuple[UsageSummar
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
             cur = await conn.execute(
-                "SELECT version, summarised_version FROM customers.usage_months WHERE month = %s", [month])
-            version, summarised = await cur.fetchone()
+                "SELECT version, summarised_version, folded_days FROM customers.usage_months WHERE month = %s", [month])
+            version, summarised, folded = await cur.fetchone()
             if version == summarised:
                 SEGMENTATION_MONTHS.labels("stored").inc()
                 return await summary_store.load(conn, month, ids), version
-            start = _unix(month)
-            u = await _summarise(conn, fleet, start, (_unix(summary_store.next_month(month)) - start) // DAY_S)
+            if not (complete and folded):
+                u = await summarise_days(conn, fleet, unix(month), days_in(month))
+        if complete and folded:
+            f = await advance(pool, fleet, month, days_in(month))
+            u, version = f.summary, f.version
+            source = "folded"
+            log.info("closed %s from its running summary for %d customers (%d days folded now, %d customers"
+                     " summarised again; version %d)", month, len(ids), f.new_days, f.refolded, version)
+        else:
+            source = "summarised"
+            log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
         await summary_store.store(conn, month, version, ids, u)
-        SEGMENTATION_MONTHS.labels("summarised").inc()
-        log.info("summarised %s for %d customers (version %d)", month, len(ids), version)
+        SEGMENTATION_MONTHS.labels(source).inc()
         return u, version
 
 
@@ -136,11 +100,11 @@ async def run_segmentation(store: CustomerStore, registry, run_id: int, usage_da
     if last is None or not len(fleet.ids):
         raise failed_precondition("no usage stored yet", "NO_USAGE")
     months = window_months(last, usage_days)
-    u, latest, latest_version = await _merged(store.pool, fleet, months)
+    u, latest, latest_version = await _merged(store.pool, fleet, months, last)
     if not u.has_usage().any() and months[-1] != open_month(last):
         # A fleet younger than the window's complete months: its usage is all in the open month.
         months = [open_month(last)]
-        u, latest, latest_version = await _merged(store.pool, fleet, months)
+        u, latest, latest_version = await _merged(store.pool, fleet, months, last)
     seg, conf = model.predict(features(u))
     keys = model.segment_keys()
     basis = recommendation_basis(months[-1], latest_version)
@@ -176,11 +140,11 @@ def run_results(u: UsageSummary, latest: UsageSummary, latest_month: dt.date, se
     return assigned, recs
 
 
-async def _merged(pool, fleet: Fleet, months: list[dt.date]) -> tuple[UsageSummary, UsageSummary, int]:
+async def _merged(pool, fleet: Fleet, months: list[dt.date], last: int) -> tuple[UsageSummary, UsageSummary, int]:
     """The months' summaries merged, and the last month's own (what recommendations bill) and version."""
     total = part = version = None
     for m in months:  # one month in memory at a time besides the running total
-        part, version = await month_summary(pool, fleet, m)
+        part, version = await month_summary(pool, fleet, m, _complete(m, last))
         total = merge_into(total, part)
     return total, part, version
 

@@ -1,7 +1,8 @@
 """Wiring of the customer service: `python -m customer_svc.server`.
 
-One process: the gRPC API plus the `customer` consumer group folding
-meter-readings into hourly usage (a background task of the server).
+One process: the gRPC API plus background tasks: the `customer` consumer group folding
+meter-readings into hourly usage, the engagement gauges, and the fold of the open month's usage
+summary as local days close (month_fold.fold_forever).
 """
 
 import asyncio
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from customer_svc.config import CustomerSettings
 from customer_svc.engagement import refresh_forever
+from customer_svc.month_fold import fold_forever
 from customer_svc.servicer import CustomerServicer
 from customer_svc.store import CustomerStore
 from customer_svc.usage_consumer import consume_forever
@@ -26,7 +28,8 @@ async def main(settings: CustomerSettings) -> None:
     await asyncio.to_thread(migrate, settings.pg_dsn, MIGRATIONS)
     await kafka.ensure_topics(settings.kafka_bootstrap)
     pool = await open_pool(settings.pg_dsn, statement_timeout_s=settings.pg_statement_timeout_s)
-    servicer = CustomerServicer(CustomerStore(pool), ModelRegistry(settings.model_registry), PiiKey.from_settings(settings))
+    store = CustomerStore(pool)
+    servicer = CustomerServicer(store, ModelRegistry(settings.model_registry), PiiKey.from_settings(settings))
 
     async def consume_usage():
         await consume_forever(pool, settings.kafka_bootstrap, settings.group_id)
@@ -34,11 +37,14 @@ async def main(settings: CustomerSettings) -> None:
     async def engagement_gauges():
         await refresh_forever(pool)
 
+    async def fold_open_month():  # the open month's usage summary, day by day (month_fold.py)
+        await fold_forever(pool, store.customers_with_meters)
+
     await serve(
         settings,
         [Registration(customer_service_pb2_grpc.add_CustomerServiceServicer_to_server, servicer,
                       customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name)],
-        background=[consume_usage, engagement_gauges],
+        background=[consume_usage, engagement_gauges, fold_open_month],
         on_stop=[pool.close],
     )
 

@@ -43,8 +43,12 @@ class CustomerStore:
         self.pool = pool
 
     async def upsert_customers(self, rows: list[dict], audit: Change) -> tuple[int, int]:
-        created = 0
+        created, touched = 0, []
         async with self.pool.connection() as conn, conn.transaction():
+            # The meters' owners before: a meter moving away changes its previous owner's summaries too.
+            cur = await conn.execute("SELECT DISTINCT customer_id FROM customers.customer_meters WHERE meter_id = ANY(%s)",
+                                     [[m for r in rows for m in r["meter_ids"]]])
+            touched = [row[0] for row in await cur.fetchall()]
             for r in rows:
                 cur = await conn.execute(
                     """INSERT INTO customers.customers AS c (customer_hash, tariff_type, solar_installed, ev_charging,
@@ -58,6 +62,7 @@ class CustomerStore:
                      r["demand_response_opted_in"], r["region"]])
                 cid, inserted = await cur.fetchone()
                 created += int(inserted)
+                touched.append(cid)
                 for meter_id in r["meter_ids"]:
                     await conn.execute(
                         """INSERT INTO customers.customer_meters (meter_id, customer_id) VALUES (%s, %s)
@@ -69,6 +74,7 @@ class CustomerStore:
             months = await summary_store.months_with_usage(conn, meter_ids)
             if months:
                 await summary_store.bump(conn, months)
+                await summary_store.mark_customers_refold(conn, months, touched)
             await audit.record(conn, after={"requested": len(rows), "created": created, "updated": len(rows) - created,
                                             "meters": len(meter_ids)})
         return created, len(rows) - created

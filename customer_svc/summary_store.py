@@ -30,31 +30,37 @@ LAYOUT = (("kwh", "<f4", (2, 24)), ("hours", "u1", (2, 24)), ("hours_weathered",
           ("midday_hist", "u1", (len(MIDDAY_EDGES),)), ("late_hist", "u1", (len(LATE_EDGES),)))
 RELATIVE = ("kwh_weathered", "kwh_x")
 BYTES_PER_CUSTOMER = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in LAYOUT)
+# The open month's running summary (customers.running_summaries, month_fold.py): rewritten once a day,
+# so nothing in half precision, where the rounding of each rewrite would add up.
+RUNNING_LAYOUT = tuple((name, "<f4" if t == "<f2" else t, shape) for name, t, shape in LAYOUT)
+SUMMARIES, RUNNING = "customers.usage_summaries", "customers.running_summaries"
+_LAYOUTS = {SUMMARIES: LAYOUT, RUNNING: RUNNING_LAYOUT}
 # Local month of a UTC hour: Australian clocks run 9.5 to 11 hours ahead, so mark both candidates.
 LOCAL_OFFSETS_S = (34_200, 39_600)
 _PG_EPOCH = dt.date(2000, 1, 1)
 
 
-def to_bytes(u: UsageSummary) -> bytes:
+def to_bytes(u: UsageSummary, layout=LAYOUT) -> bytes:
     out = []
-    for name, t, _ in LAYOUT:
+    for name, t, _ in layout:
         values = getattr(u, name)
-        if name in RELATIVE:
+        if name in RELATIVE and layout is LAYOUT:
             values = np.divide(values, u.kwh, out=np.zeros(values.shape), where=u.kwh > 0)
         out.append(np.ascontiguousarray(values, dtype=t).tobytes())
     return b"".join(out)
 
 
-def from_bytes(buf: bytes, customers: int) -> UsageSummary:
+def from_bytes(buf: bytes, customers: int, layout=LAYOUT) -> UsageSummary:
     """Read-only views into buf in the stored dtypes (the RELATIVE fields: float32 copies in kWh)."""
-    if len(buf) != customers * BYTES_PER_CUSTOMER:
-        raise ValueError(f"{len(buf)} bytes is not {customers} summaries of {BYTES_PER_CUSTOMER} bytes")
+    size = sum(np.dtype(t).itemsize * int(np.prod(s)) for _, t, s in layout)
+    if len(buf) != customers * size:
+        raise ValueError(f"{len(buf)} bytes is not {customers} summaries of {size} bytes")
     out, offset = {}, 0
-    for name, t, shape in LAYOUT:
+    for name, t, shape in layout:
         count = customers * int(np.prod(shape))
         out[name] = np.frombuffer(buf, dtype=t, count=count, offset=offset).reshape((customers, *shape))
         offset += count * np.dtype(t).itemsize
-    for name in RELATIVE:
+    for name in RELATIVE if layout is LAYOUT else ():
         out[name] = out[name] * out["kwh"]
     return UsageSummary(**out)
 
@@ -99,6 +105,47 @@ async def bump(conn, months: list[dt.date]) -> None:
            ON CONFLICT (month) DO UPDATE SET version = customers.usage_months.version + 1""", [sorted(months)])
 
 
+# A UTC hour may lie in a sealed local day of month m (month_fold.py) if it starts after the month
+# began on the clock most ahead of UTC and before its last sealed day ended on the clock least ahead.
+_IN_SEALED_DAYS = """m.month = ANY(%(months)s) AND m.sealed_days > 0
+  AND {hour} >= (m.month::timestamp AT TIME ZONE 'UTC') - interval '39600 seconds'
+  AND {hour} < (m.month::timestamp AT TIME ZONE 'UTC') + m.sealed_days * interval '1 day' - interval '34200 seconds'"""
+_MARK_CUSTOMERS = """ON CONFLICT (month, customer_id)
+  DO UPDATE SET version = greatest(customers.refold_customers.version, EXCLUDED.version)"""
+
+
+async def mark_usage_refold(conn, months: list[dt.date]) -> None:
+    """After bump(months), in the usage consumer's transaction: the customers of the cells in `new_usage`
+    that fall in sealed days, to be re-summarised by the next fold (bump locked the months' rows first,
+    so a fold sealing more days waits for this transaction)."""
+    await conn.execute(
+        f"""INSERT INTO customers.refold_customers (month, customer_id, version)
+            SELECT DISTINCT m.month, o.customer_id, m.version FROM new_usage n
+            JOIN customers.customer_meters o USING (meter_id)
+            JOIN customers.usage_months m ON {_IN_SEALED_DAYS.format(hour="n.hour_start")} {_MARK_CUSTOMERS}""",
+        {"months": months})
+
+
+async def mark_weather_refold(conn, months: list[dt.date], regions: list[str], hours: list[int]) -> None:
+    """After bump(months): the regions whose weather changed in sealed days."""
+    await conn.execute(
+        f"""INSERT INTO customers.refold_regions (month, region, version)
+            SELECT DISTINCT m.month, w.region, m.version FROM unnest(%(regions)s::text[], %(hours)s::int8[]) w(region, hour)
+            JOIN customers.usage_months m ON {_IN_SEALED_DAYS.format(hour="to_timestamp(w.hour)")}
+            ON CONFLICT (month, region) DO UPDATE SET version = greatest(customers.refold_regions.version, EXCLUDED.version)""",
+        {"months": months, "regions": regions, "hours": hours})
+
+
+async def mark_customers_refold(conn, months: list[dt.date], customer_ids: list[int]) -> None:
+    """After bump(months): customers whose meters or region changed, in every month of `months` with
+    sealed days."""
+    await conn.execute(
+        f"""INSERT INTO customers.refold_customers (month, customer_id, version)
+            SELECT m.month, c.id, m.version FROM unnest(%(ids)s::int8[]) c(id)
+            JOIN customers.usage_months m ON m.month = ANY(%(months)s) AND m.sealed_days > 0 {_MARK_CUSTOMERS}""",
+        {"months": months, "ids": sorted(set(customer_ids))})
+
+
 async def store(conn, month: dt.date, version: int, customer_ids: np.ndarray, u: UsageSummary) -> None:
     """Replace the month's summaries by `u` (customer_ids ascending, in its row order), as of `version`."""
     async with conn.transaction():
@@ -106,32 +153,38 @@ async def store(conn, month: dt.date, version: int, customer_ids: np.ndarray, u:
         # Two runs summarising the same month take turns (else both would insert its rows).
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('customers.usage_summaries'), %s)",
                            [(month - _PG_EPOCH).days])
-        await conn.execute("DELETE FROM customers.usage_summaries WHERE month = %s", [month])
-        for block, start in enumerate(range(0, len(u), BLOCK)):
-            part = UsageSummary(**{name: getattr(u, name)[start:start + BLOCK] for name, _, _ in LAYOUT})
-            await conn.execute(
-                "INSERT INTO customers.usage_summaries (month, block, customer_ids, stats) VALUES (%s, %s, %b, %b)",
-                [month, block, np.ascontiguousarray(customer_ids[start:start + BLOCK], dtype="<i8").tobytes(),
-                 to_bytes(part)])
+        await write_blocks(conn, SUMMARIES, month, customer_ids, u)
         await conn.execute("UPDATE customers.usage_months SET summarised_version = %s WHERE month = %s",
                            [version, month])
 
 
-async def load(conn, month: dt.date, customer_ids: np.ndarray) -> UsageSummary:
+async def write_blocks(conn, table: str, month: dt.date, customer_ids: np.ndarray, u: UsageSummary) -> None:
+    """Replace the month's rows of `table` (SUMMARIES or RUNNING), in the caller's transaction."""
+    await conn.execute(f"DELETE FROM {table} WHERE month = %s", [month])
+    layout = _LAYOUTS[table]
+    for block, start in enumerate(range(0, len(u), BLOCK)):
+        part = UsageSummary(**{name: getattr(u, name)[start:start + BLOCK] for name, _, _ in layout})
+        await conn.execute(
+            f"INSERT INTO {table} (month, block, customer_ids, stats) VALUES (%s, %s, %b, %b)",
+            [month, block, np.ascontiguousarray(customer_ids[start:start + BLOCK], dtype="<i8").tobytes(),
+             to_bytes(part, layout)])
+
+
+async def load(conn, month: dt.date, customer_ids: np.ndarray, table: str = SUMMARIES) -> UsageSummary:
     """The month's stored summaries for customer_ids (ascending), zeros for customers without one."""
+    layout = _LAYOUTS[table]
     cur = conn.cursor(binary=True)  # bytea as raw bytes, not hex text
-    await cur.execute("SELECT customer_ids, stats FROM customers.usage_summaries WHERE month = %s ORDER BY block",
-                      [month])
+    await cur.execute(f"SELECT customer_ids, stats FROM {table} WHERE month = %s ORDER BY block", [month])
     rows = await cur.fetchall()
     stored_ids = [np.frombuffer(ids, dtype="<i8") for ids, _ in rows]
-    blocks = [from_bytes(stats, len(ids)) for ids, (_, stats) in zip(stored_ids, rows)]
+    blocks = [from_bytes(stats, len(ids), layout) for ids, (_, stats) in zip(stored_ids, rows)]
     everyone = np.concatenate(stored_ids) if rows else np.empty(0, dtype=np.int64)
     same = np.array_equal(everyone, customer_ids)
     if not same:  # customers registered since (or gone): place the stored rows by id
         pos = np.searchsorted(customer_ids, everyone)
         found = (pos < len(customer_ids)) & (customer_ids[np.minimum(pos, len(customer_ids) - 1)] == everyone)
     out = {}
-    for name, t, shape in LAYOUT:
+    for name, t, shape in layout:
         stored = np.concatenate([getattr(b, name) for b in blocks]) if rows else np.zeros((0, *shape), dtype=t)
         if same:
             out[name] = stored

@@ -13,10 +13,9 @@ import numpy as np
 
 from psycopg_pool import AsyncConnectionPool
 
-from customer_svc import summary_store
 from customer_svc.hourly import aggregate
 from customer_svc.metrics import USAGE_READINGS_FOLDED
-from customer_svc.usage_store import upsert_usage
+from customer_svc.usage_store import record_usage
 from meters import kafka, tracing
 from meters.readings import from_accepted
 
@@ -49,8 +48,7 @@ async def fold(conn, polled: dict) -> int:
                    ("meter_ids", "reading_times_unix_s", "consumption_kwh", "demand_kw")}
             usage = aggregate(col["meter_ids"], col["reading_times_unix_s"], col["consumption_kwh"],
                               col["demand_kw"])
-            await upsert_usage(conn, usage)
-            await summary_store.bump(conn, summary_store.months_of_hours(usage.hour_start_unix_s))
+            await record_usage(conn, usage)
         for tp, recs in polled.items():
             await conn.execute(
                 """INSERT INTO customers.consumer_offsets (topic, kafka_partition, next_offset)

@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 from psycopg import sql
 
+from customer_svc import summary_store
 from customer_svc.hourly import HourlyUsage
 from meters.pgcopy import copy_payload, read_copy_payload
 
@@ -29,6 +30,16 @@ async def upsert_usage(conn, usage: HourlyUsage) -> None:
     async with conn.cursor().copy("COPY new_usage FROM STDIN (FORMAT BINARY)") as copy:
         await copy.write(payload)
     await conn.execute(UPSERT)
+
+
+async def record_usage(conn, usage: HourlyUsage) -> None:
+    """Fold cells into hourly usage and mark what they change, in the caller's transaction: the local
+    months they may fall in go stale (their versions go up), and customers with cells in days the
+    month's running summary already folded are re-summarised by the next fold (month_fold.py)."""
+    await upsert_usage(conn, usage)
+    months = summary_store.months_of_hours(usage.hour_start_unix_s)
+    await summary_store.bump(conn, months)
+    await summary_store.mark_usage_refold(conn, months)
 
 
 async def load_usage(conn, start_unix_s: int, end_unix_s: int, meter_ids: np.ndarray | None = None) -> HourlyUsage:

@@ -35,7 +35,9 @@ async def record(pool, regions: list[str], hours: list[int], temps: list[float],
                    VALUES (%s, to_timestamp(%s), %s)
                    ON CONFLICT (region, hour_start) DO UPDATE SET temperature_c = EXCLUDED.temperature_c""",
                 list(zip(regions, hours, temps)))
-        await summary_store.bump(conn, summary_store.months_of_hours(np.asarray(hours, dtype=np.int64)))
+        months = summary_store.months_of_hours(np.asarray(hours, dtype=np.int64))
+        await summary_store.bump(conn, months)
+        await summary_store.mark_weather_refold(conn, months, list(regions), [int(h) for h in hours])
         await audit.record(conn, after={"hours": len(regions), "regions": sorted(set(regions)),
                                         "first_hour_unix_s": min(hours, default=0), "last_hour_unix_s": max(hours, default=0)})
     return len(regions)

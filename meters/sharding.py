@@ -59,6 +59,7 @@ LOCAL: tuple[str, ...] = (
     "ml.predictions", "ml.alert_outbox",
     "customers.consumer_offsets", "customers.customer_recommendations", "customers.demand_response_events",
     "customers.demand_response_participants", "customers.usage_months", "customers.usage_summaries",
+    "customers.running_summaries", "customers.refold_customers", "customers.refold_regions",
     "forecast.demand_actuals", "forecast.consumer_positions", "forecast.forecast_runs",
     "forecast.demand_forecasts", "forecast.counted_readings", "forecast.shadow_forecasts",
     "alerts.alerts", "alerts.outbox", "alerts.escalation_steps",

@@ -344,17 +344,17 @@ def test_a_month_summarised_in_chunks_of_customers_equals_one_pass(loaded, segme
     import asyncio
     from dataclasses import fields
 
-    from customer_svc import segmentation_job
+    from customer_svc import month_fold
     from customer_svc.store import CustomerStore
     from meters.db import open_pool
 
     async def january(chunk: int):
-        monkeypatch.setattr(segmentation_job, "SUMMARY_CHUNK", chunk)
+        monkeypatch.setattr(month_fold, "SUMMARY_CHUNK", chunk)
         pool = await open_pool(mesh.pg_dsn)
         try:
-            fleet = segmentation_job.Fleet.of(await CustomerStore(pool).customers_with_meters())
+            fleet = month_fold.Fleet.of(await CustomerStore(pool).customers_with_meters())
             async with pool.connection() as conn:
-                return await segmentation_job._summarise(conn, fleet, segmentation_job._unix(dt.date(2026, 1, 1)), 31)
+                return await month_fold.summarise_days(conn, fleet, month_fold.unix(dt.date(2026, 1, 1)), 31)
         finally:
             await pool.close()
 
