@@ -120,3 +120,42 @@ def test_reverse_flow_counts_only_on_meters_without_solar():
     ranked = rank_suspects(SuspectInputs(inp.meter_ids, inp.transformer_row, metered, inp.residual_hourly,
                                          inp.residual_sigma, solar_registered=solar)).set_index("meter_id")
     assert ranked.loc[2, "reverse_flow_kwh"] == 5.0 and ranked.loc[8, "reverse_flow_kwh"] == 0.0
+
+
+def test_a_flat_lined_premises_load_is_not_credited_to_its_neighbours():
+    rng = np.random.default_rng(8)
+    loads = _loads(rng, 12)
+    transformer_of = np.repeat([0, 1], 6)
+    inp = _inputs(rng, loads, transformer_of, {2: (50, 0.95)}, {2: np.array([50])})
+    metered = inp.metered_hourly.copy()
+    metered[2, 50 * 24:] = 0.05 * loads[2].mean()  # meter 3 pinned from its tamper event: its load goes unmetered
+    std = rng.uniform(0.05, 0.2, (12, DAYS))
+    std[2, 50:] = 0.0005
+    ranked = rank_suspects(SuspectInputs(inp.meter_ids, inp.transformer_row, metered, inp.residual_hourly,
+                                         inp.residual_sigma, std, inp.tamper_days))
+    assert ranked.iloc[0]["meter_id"] == 3 and ranked.iloc[0]["flat_after_tamper"]
+    # Its evening shape is every home's: without leaving its transformer's hours out from the
+    # event, its neighbours took its load as theft (z 10-20 on the 10,000-meter fleet).
+    neighbours = ranked[ranked["meter_id"].isin([1, 2, 4, 5, 6])]
+    assert neighbours["score"].max() < 3.0
+
+
+def test_reverse_flow_adds_evidence_only_day_after_day():
+    rng = np.random.default_rng(9)
+    loads = _loads(rng, 12)
+    transformer_of = np.repeat([0, 1], 6)
+    inp = _inputs(rng, loads, transformer_of, {3: (40, 0.3)})
+    solar = np.zeros(12, bool)
+
+    def thief(reverse_days: int) -> pd.Series:
+        metered = inp.metered_hourly.copy()
+        for day in range(60, 60 + reverse_days):
+            metered[3, day * 24 + 2:day * 24 + 5] = -0.5  # 3 h of reverse flow that day
+        ranked = rank_suspects(SuspectInputs(inp.meter_ids, inp.transformer_row, metered, inp.residual_hourly,
+                                             inp.residual_sigma, solar_registered=solar))
+        return ranked.set_index("meter_id").loc[4]
+
+    brief, sustained = thief(3), thief(20)  # a register fault now and then; a reversed meter
+    assert brief["reverse_flow_kwh"] > 1.0 and brief["z"] >= 3.0
+    assert brief["score"] == brief["z"]
+    assert sustained["score"] >= sustained["z"] + 10.0

@@ -111,15 +111,16 @@ def _daily_grams(regressors: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.
     regressors: (M, H, k), zero where the residual is unknown."""
     n, hours, k = regressors.shape
     f = regressors.reshape(n, hours // HOURS_PER_DAY, HOURS_PER_DAY, k)
-    gram = np.einsum("mdhi,mdhj->mdij", f, f)
-    fy = np.einsum("mdhi,mdh->mdi", f, y.reshape(n, hours // HOURS_PER_DAY, HOURS_PER_DAY))
+    ft = np.swapaxes(f, -1, -2)
+    gram = ft @ f
+    fy = (ft @ y.reshape(n, hours // HOURS_PER_DAY, HOURS_PER_DAY, 1))[..., 0]
     return gram, fy
 
 
 def _coefficients(gram: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares coefficients (..., k) and their covariance factor G^-1 (..., k, k) for every split."""
     inv = np.linalg.inv(gram + 1e-6 * np.eye(gram.shape[-1]))
-    return np.einsum("...ij,...j->...i", inv, fy), inv
+    return (inv @ fy[..., None])[..., 0], inv
 
 
 def _load_shapes(inp: SuspectInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,8 +180,7 @@ def step_scores(inp: SuspectInputs, shapes: tuple[np.ndarray, np.ndarray, np.nda
         z = np.full(c_after.shape[:2], -np.inf)
         for u in SIGNATURES:  # y and the regressors are weighted: the z are in noise units
             b_before, b_after = c_before @ u, c_after @ u
-            var_before = np.einsum("i,...ij,j->...", u, v_before, u)
-            var_after = np.einsum("i,...ij,j->...", u, v_after, u)
+            var_before, var_after = (v_before @ u) @ u, (v_after @ u) @ u
             with np.errstate(invalid="ignore", divide="ignore"):
                 z_step = (b_after - b_before) / np.sqrt(np.maximum(var_before + var_after, 1e-12))
                 # A theft starts from nothing: the after level must itself be evidence, not only the step
