@@ -60,10 +60,12 @@ class MeterStore:
                         m.meter_type or None, m.status or "active",
                         from_unix(m.installed_at_unix_s) if m.installed_at_unix_s else None,
                     ))
+            # Held by another registered meter (smart_meters' meter_number index), or by two ids of the
+            # batch (grouped: a self-join of the unindexed staging table was quadratic, 30 s at 20,000).
             cur = await conn.execute(
-                "SELECT DISTINCT n.meter_number FROM new_meters n WHERE EXISTS (SELECT 1 FROM meters.smart_meters s"
-                " WHERE s.meter_number = n.meter_number AND s.id <> n.id) OR EXISTS (SELECT 1 FROM new_meters o"
-                " WHERE o.meter_number = n.meter_number AND o.id <> n.id)")
+                "SELECT n.meter_number FROM new_meters n JOIN meters.smart_meters s"
+                " ON s.meter_number = n.meter_number AND s.id <> n.id"
+                " UNION SELECT meter_number FROM new_meters GROUP BY meter_number HAVING min(id) <> max(id)")
             if taken := {row[0] for row in await cur.fetchall()}:
                 raise already_exists("meter numbers held by other meters", "METER_NUMBER_TAKEN", *[
                     FieldViolation(f"meters[{i}].meter_number", "is registered to another meter")

@@ -14,12 +14,13 @@ import logging
 import time
 
 import grpc
+import psycopg
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from meters.admission import Budget
-from meters.errors import DOMAIN, DomainError
+from meters.errors import DOMAIN, DomainError, unavailable
 from meters.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
 from meters.security.authz import Authorizer
 from meters.security.identity import set_caller
@@ -60,6 +61,9 @@ def _fail_with(err: Exception, context: grpc.aio.ServicerContext, method: str) -
     its requests until the cyclic collector ran. Under overload (hundreds of refused 50,000-reading
     batches) that was ~1 GB of garbage in the ingest process.
     """
+    if isinstance(err, psycopg.OperationalError):  # the database down, restarting or too slow: retry later
+        log.warning("database unavailable in %s: %s", method, type(err).__name__)
+        err = database_unavailable(err)
     if isinstance(err, DomainError):
         status = to_rich_status(err)
     else:
@@ -68,6 +72,20 @@ def _fail_with(err: Exception, context: grpc.aio.ServicerContext, method: str) -
     context.set_code(status.code)
     context.set_details(status.details)
     context.set_trailing_metadata(status.trailing_metadata)
+
+
+def database_unavailable(err: psycopg.OperationalError) -> DomainError:
+    """UNAVAILABLE for a database error the caller may retry: a lost or refused connection, the pool's
+    wait for one (PoolTimeout), a statement past the service's statement_timeout (QueryCanceled)."""
+    if isinstance(err, psycopg.errors.QueryCanceled):
+        return unavailable("the database did not answer within the statement timeout; retry", "DATABASE_TIMEOUT")
+    return unavailable(f"the database is unavailable ({type(err).__name__}); retry", "DATABASE_UNAVAILABLE")
+
+
+def _code_name(err: Exception) -> str:
+    if isinstance(err, DomainError):
+        return err.code.name
+    return "UNAVAILABLE" if isinstance(err, psycopg.OperationalError) else "INTERNAL"
 
 
 def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
@@ -109,7 +127,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     code = "UNKNOWN"
                     raise
                 except Exception as err:  # noqa: BLE001 - mapped to a status below
-                    code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
+                    code = _code_name(err)
                     _fail_with(err, context, details.method)
                 finally:
                     finish(context, started, code)
@@ -128,7 +146,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     code = "UNKNOWN"
                     raise
                 except Exception as err:  # noqa: BLE001
-                    code = err.code.name if isinstance(err, DomainError) else "INTERNAL"
+                    code = _code_name(err)
                     _fail_with(err, context, details.method)
                 finally:
                     finish(context, started, code)

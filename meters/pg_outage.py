@@ -8,6 +8,7 @@ what was acknowledged.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -31,6 +32,7 @@ class Outage:
     stored: dict[int, int]  # reading time -> readings stored
     rejected_rows: int  # rows in rejected_readings (re-sends with other values would land there)
     errors: list[tuple[str, list[int]]]  # failed ingest calls
+    while_down: object = None  # what the caller's `while_down` returned, called mid-outage
 
     @property
     def lost(self) -> int:
@@ -50,14 +52,20 @@ def _wait_count(db, sql: str, params: list, expected: int, timeout_s: float) -> 
 
 
 def through_outage(ch: grpc.Channel, postgres: LocalPostgres, dsn: str, first_meter_id: int, meters: int,
-                   outage_s: float, before_s: float = 3, after_s: float = 2, timeout_s: float = 300) -> Outage:
-    """Feed `meters` readings per batch; SIGKILL PostgreSQL, start it again after `outage_s`; count."""
+                   outage_s: float, before_s: float = 3, after_s: float = 2, timeout_s: float = 300,
+                   while_down: Callable[[], object] | None = None) -> Outage:
+    """Feed `meters` readings per batch; SIGKILL PostgreSQL, start it again after `outage_s`; count.
+    `while_down` (e.g. a call that needs the database) runs once, 5 s into the outage."""
     feed = Feed(ch, first_meter_id, meters, end_unix_s=int(time.time())).start()
     try:
         time.sleep(before_s)  # some batches stored before the crash
         postgres.kill()
         killed = time.monotonic()
-        time.sleep(outage_s)
+        seen_down = None
+        if while_down is not None:
+            time.sleep(5)
+            seen_down = while_down()
+        time.sleep(max(0.0, outage_s - (time.monotonic() - killed)))
         postgres.start()  # crash recovery, then accepting connections
         restarted = time.monotonic()
         before = feed.batches_between(0, restarted)  # batches 0 .. len-1: one thread sends them in order
@@ -77,4 +85,4 @@ def through_outage(ch: grpc.Channel, postgres: LocalPostgres, dsn: str, first_me
         feed.stop()
     during = len(feed.batches_between(killed, restarted)) * meters
     return Outage(restarted - killed, len(feed.acknowledged) * meters, during, len(before) * meters, pending, backlog,
-                  caught_up - restarted, expected, stored, rejected, feed.errors)
+                  caught_up - restarted, expected, stored, rejected, feed.errors, seen_down)
