@@ -161,6 +161,8 @@ async def advance(pool, fleet: Fleet, month: dt.date, through: int) -> Folded:
                             getattr(u, f.name)[rows] = getattr(again, f.name)
                     if through > folded:
                         u = merge_into(u, await summarise_days(conn, fleet, start + folded * DAY_S, through - folded))
+            if through == folded and not refolded:
+                return Folded(month, u, version, through, 0, 0)  # nothing new (a close after the last fold)
             async with conn.transaction():
                 await allow_long_statements(conn, JOB_STATEMENT_TIMEOUT_S)
                 await summary_store.write_blocks(conn, summary_store.RUNNING, month, fleet.ids, u)
