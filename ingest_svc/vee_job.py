@@ -8,12 +8,18 @@ ingest path: to the `meter-readings` topic as readings with quality S or E, thei
 the rule that made them, so the writer stores them like any reading and records each edit
 (before, after, rule, when) in meters.reading_edits in the same transaction. An actual arriving
 later replaces the substitute by the writer's rule, and that is recorded as an edit too.
+
+Planning is independent per meter: with `ray_address` (`meters vee run --ray ADDRESS` or
+METERS_RAY_ADDRESS; meters/ray_batch.py) each chunk's meters are planned as Ray tasks of
+`task_meters` meters each, the reads and the publishing staying in this process; the edits, and
+so what is published, are the same as planned here (tests/test_ray_batch.py).
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,13 +27,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest_svc.ingest import Ingestor
 from ingest_svc.publisher import Provenance
-from ingest_svc.vee_store import meter_chunk, read_readings
+from ingest_svc.vee_store import StoredReadings, meter_chunk, read_readings
+from meters.ray_batch import connected, run_batch
 from meters.readings import ReadingColumns, ReadingQuality
 from meters.vee.plan import GAP, SPIKE, ZERO_RUN, Edits, PlanConfig, interval_of, plan
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
 RULES = {GAP: "vee/gap", ZERO_RUN: "vee/zero_run", SPIKE: "vee/spike"}
+TASK_METERS = 250  # meters per Ray task: 4 tasks of a 1000-meter chunk
 
 # (substitute readings, their quality letters, their method flags, the rule that made them)
 Publish = Callable[[ReadingColumns, np.ndarray, np.ndarray, str], Awaitable[None]]
@@ -40,36 +48,72 @@ class VeeSummary:
     left_suspect: int = 0  # suspect intervals in runs too long to substitute
 
 
+@dataclass(frozen=True)
+class PlanTask:
+    """The meters of one task: their stored readings (window and history), the window, now."""
+    stored: StoredReadings
+    window: tuple[int, int]
+    now_s: int
+    cfg: PlanConfig
+
+
+@dataclass(frozen=True)
+class Planned:
+    meters: int
+    left_suspect: int
+    parts: list  # (meter id, its interval s, its Edits) of meters with edits, in meter order
+
+
+def plan_meters(task: PlanTask) -> Planned:
+    """The edits of each meter of `task` (module level: a Ray task runs it on a worker)."""
+    stored, meters, left, parts = task.stored, 0, 0, []
+    for meter, rows in stored.by_meter():
+        edits = plan(stored.ends_s[rows], stored.kwh[rows], stored.quality[rows], task.window, task.now_s, task.cfg)
+        meters += 1
+        left += edits.left_suspect
+        if len(edits):
+            parts.append((meter, interval_of(stored.ends_s[rows]), edits))
+    return Planned(meters, left, parts)
+
+
+def plan_chunk(stored: StoredReadings, window: tuple[int, int], now_s: int, cfg: PlanConfig = PlanConfig(),
+               ray_address: str | None = None, task_meters: int = TASK_METERS) -> Planned:
+    """`plan_meters` over a chunk: here, or as Ray tasks of `task_meters` meters each."""
+    tasks = [PlanTask(part, window, now_s, cfg) for part in stored.split(task_meters)]
+    done = run_batch(plan_meters, tasks, ray_address, label="vee plans", progress=False)
+    return Planned(sum(p.meters for p in done), sum(p.left_suspect for p in done),
+                   [part for p in done for part in p.parts])
+
+
 class VeeJob:
     def __init__(self, pool: AsyncConnectionPool, publish: Publish, cfg: PlanConfig = PlanConfig(),
-                 history_days: int = 56, chunk_meters: int = 1000, clock: Callable[[], float] = time.time):
+                 history_days: int = 56, chunk_meters: int = 1000, clock: Callable[[], float] = time.time,
+                 ray_address: str | None = None, task_meters: int = TASK_METERS):
         self._pool = pool
         self._publish = publish
         self._cfg = cfg
         self._history_s = history_days * DAY_S
         self._chunk = chunk_meters
         self._clock = clock
+        self._ray = ray_address
+        self._task_meters = task_meters
 
     async def run(self, start_s: int, end_s: int) -> VeeSummary:
         """One pass over every active meter for interval ends in [start_s, end_s)."""
         summary, after = VeeSummary(), 0
         now_s = int(self._clock())
-        while True:
-            async with self._pool.connection() as conn:
-                ids = await meter_chunk(conn, after, self._chunk)
-                if not ids:
-                    break
-                stored = await read_readings(conn, ids, start_s - self._history_s, end_s)
-            after = ids[-1]
-            parts = []
-            for meter, rows in stored.by_meter():
-                edits = plan(stored.ends_s[rows], stored.kwh[rows], stored.quality[rows], (start_s, end_s), now_s,
-                             self._cfg)
-                summary.meters += 1
-                summary.left_suspect += edits.left_suspect
-                if len(edits):
-                    parts.append((meter, interval_of(stored.ends_s[rows]), edits))
-            await self._publish_parts(parts, summary)
+        with connected(self._ray) if self._ray else nullcontext():  # one Ray connection for the run
+            while True:
+                async with self._pool.connection() as conn:
+                    ids = await meter_chunk(conn, after, self._chunk)
+                    if not ids:
+                        break
+                    stored = await read_readings(conn, ids, start_s - self._history_s, end_s)
+                after = ids[-1]
+                planned = plan_chunk(stored, (start_s, end_s), now_s, self._cfg, self._ray, self._task_meters)
+                summary.meters += planned.meters
+                summary.left_suspect += planned.left_suspect
+                await self._publish_parts(planned.parts, summary)
         log.info("vee run done", extra={"fields": {"start_s": start_s, "end_s": end_s, "meters": summary.meters,
                                                    **summary.substitutes, "left_suspect": summary.left_suspect}})
         return summary

@@ -11,7 +11,7 @@ from meters import kafka
 from meters.db import open_pool
 
 
-async def run_once(settings: IngestSettings, start_s: int, end_s: int) -> VeeSummary:
+async def run_once(settings: IngestSettings, start_s: int, end_s: int, ray_address: str | None = None) -> VeeSummary:
     pool = await open_pool(settings.pg_dsn, statement_timeout_s=settings.pg_statement_timeout_s)
     producer = kafka.producer(settings.kafka_bootstrap)
     await producer.start()
@@ -19,7 +19,7 @@ async def run_once(settings: IngestSettings, start_s: int, end_s: int) -> VeeSum
         registry = MeterRegistry(pool)
         await registry.reload()
         ingestor = Ingestor(registry, await ReadingPublisher.create(producer), Limits(window=settings.retention_window))
-        return await VeeJob(pool, publish_through(ingestor)).run(start_s, end_s)
+        return await VeeJob(pool, publish_through(ingestor), ray_address=ray_address).run(start_s, end_s)
     finally:
         await producer.stop()
         await pool.close()

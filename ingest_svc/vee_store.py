@@ -31,6 +31,18 @@ class StoredReadings:
         for k, m in enumerate(ids):
             yield int(m), slice(bounds[k], bounds[k + 1])
 
+    def split(self, meters_per_part: int) -> list["StoredReadings"]:
+        """Consecutive parts of at most `meters_per_part` meters each, in meter order (a meter's rows
+        never split): the independent tasks of a chunk on Ray (ingest_svc/vee_job.py)."""
+        _, starts = np.unique(self.meter_ids, return_index=True)
+        cuts = [*starts[meters_per_part::meters_per_part], len(self.meter_ids)]
+        parts, lo = [], 0
+        for hi in cuts:
+            rows = slice(lo, hi)
+            parts.append(StoredReadings(self.meter_ids[rows], self.ends_s[rows], self.kwh[rows], self.quality[rows]))
+            lo = hi
+        return parts
+
 
 async def meter_chunk(conn: AsyncConnection, after_id: int, limit: int) -> list[int]:
     cur = await conn.execute(

@@ -1,7 +1,8 @@
 """meters/ray_batch.py on a real two-node Ray cluster on loopback (issue 16): a head and a second
 node (`ray start --block`, one CPU each, started and stopped here), the real-series backtests of
 forecast_svc/real_evaluation.py as the job. On Ray the results equal the in-process ones array for
-array, and a worker process SIGKILLed mid-task has its task run again with the same final result."""
+array, and a worker process SIGKILLed mid-task has its task run again with the same final result.
+The VEE job's planning (ingest_svc/vee_job.py: a chunk's meters as tasks) gives the same edits on Ray."""
 
 import os
 import secrets
@@ -21,8 +22,12 @@ import pytest
 from forecast_svc import real_backtest as rb
 from forecast_svc.real_evaluation import backtests
 from forecast_svc.real_series import etth1_series
+from ingest_svc.vee_job import Planned, plan_chunk
+from ingest_svc.vee_store import StoredReadings
 from meters.localstack.common import free_port
 from meters.ray_batch import run_batch
+from meters.vee.plan import GAP, SPIKE, ZERO_RUN
+from tests.test_vee_detect import MONDAY_NEM_MIDNIGHT_UTC, household
 
 ray = pytest.importorskip("ray")
 from ray._private.authentication_test_utils import reset_auth_token_state  # noqa: E402  (Ray's own test helper)
@@ -156,3 +161,52 @@ def test_killed_worker_task_is_retried(cluster, series, in_process, tmp_path):
     attempts = sorted(int(f.suffix[1:]) for f in tmp_path.glob(f"{victim}.*"))
     assert len(attempts) >= 2 and killed[0] in attempts, attempts  # run again in another worker process
     _assert_same(got, in_process)
+
+
+VEE_METERS = 14
+VEE_DAYS = 21
+
+
+@pytest.fixture(scope="module")
+def vee_chunk() -> tuple[StoredReadings, tuple[int, int], int]:
+    """A chunk of meters as the job reads it: gaps, spikes, short and too-long zero runs, a meter
+    with no actuals; the window is the last week, the rest history."""
+    ids, ends, kwh, quality = [], [], [], []
+    for m in range(VEE_METERS):
+        k = household(VEE_DAYS, seed=m)
+        e = MONDAY_NEM_MIDNIGHT_UTC + 1800 * np.arange(1, len(k) + 1)
+        q = np.full(len(k), "A")
+        last_week = len(k) - 7 * 48 + m * 17
+        k[last_week] = 30.0 + m  # a spike
+        k[last_week + 40:last_week + 40 + 2 + m % 5] = 0.0  # a short zero run
+        if m % 4 == 3:
+            k[last_week + 100:last_week + 160] = 0.0  # 30 h of zeros: left for a person
+        if m == 5:
+            q[:] = "S"  # no actuals: nothing to plan from
+        keep = np.ones(len(k), bool)
+        keep[last_week + 200:last_week + 203 + m] = False  # a gap
+        ids.append(np.full(keep.sum(), 100 + m, np.int64))
+        ends.append(e[keep]), kwh.append(k[keep]), quality.append(q[keep])
+    all_ends = np.concatenate(ends)
+    window = (int(all_ends.max()) - 7 * 86_400, int(all_ends.max()) + 1)
+    return (StoredReadings(np.concatenate(ids), all_ends, np.concatenate(kwh), np.concatenate(quality)), window,
+            int(all_ends.max()))
+
+
+def _assert_same_plan(got: Planned, want: Planned) -> None:
+    assert (got.meters, got.left_suspect) == (want.meters, want.left_suspect)
+    assert [(m, i) for m, i, _ in got.parts] == [(m, i) for m, i, _ in want.parts]
+    for (_, _, g), (_, _, w) in zip(got.parts, want.parts, strict=True):
+        for name in ("ends_s", "kwh", "method", "quality", "reason", "before_kwh"):
+            np.testing.assert_array_equal(getattr(g, name), getattr(w, name))
+        assert (g.left_suspect, g.counts) == (w.left_suspect, w.counts)
+
+
+def test_vee_plans_on_ray_equal_in_process(cluster, vee_chunk):
+    stored, window, now_s = vee_chunk
+    whole = plan_chunk(stored, window, now_s, task_meters=VEE_METERS)  # one task, this process
+    assert whole.meters == VEE_METERS and whole.left_suspect > 0
+    reasons = np.concatenate([e.reason for *_, e in whole.parts])
+    assert {GAP, SPIKE, ZERO_RUN} <= set(reasons.tolist()) and 100 + 5 not in [m for m, *_ in whole.parts]
+    _assert_same_plan(plan_chunk(stored, window, now_s, task_meters=3), whole)  # 5 tasks, this process
+    _assert_same_plan(plan_chunk(stored, window, now_s, ray_address=cluster, task_meters=3), whole)  # 5 Ray tasks

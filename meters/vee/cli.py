@@ -25,10 +25,12 @@ def evaluate_command(seed: int = typer.Option(7, help="seed of the gaps cut out"
 
 @app.command("run")
 def run_command(start: str = typer.Option(..., "--from", help="first interval end, YYYY-MM-DD (NEM time)"),
-                end: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (NEM time), inclusive")) -> None:
+                end: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (NEM time), inclusive"),
+                ray: str = typer.Option(None, "--ray", envvar="METERS_RAY_ADDRESS",
+                                        help="plan the meters as Ray tasks: 'local' or a cluster's HOST:PORT")) -> None:
     """One VEE run over stored readings: gaps and short suspect runs get flagged substitutes (through the
     ingest path, every edit recorded in meters.reading_edits). Reads METERS_PG_DSN and
-    METERS_KAFKA_BOOTSTRAP like the ingest server."""
+    METERS_KAFKA_BOOTSTRAP like the ingest server; with --ray each chunk's meters are planned on Ray."""
     import asyncio
 
     from ingest_svc.config import IngestSettings
@@ -42,7 +44,7 @@ def run_command(start: str = typer.Option(..., "--from", help="first interval en
 
     start_s = nem_midnight_utc_s(start) + 1  # interval ends after midnight: the first interval of the day
     end_s = nem_midnight_utc_s(end) + 86_400 + 1
-    summary = asyncio.run(run_once(IngestSettings(), start_s, end_s))
+    summary = asyncio.run(run_once(IngestSettings(), start_s, end_s, ray or None))
     typer.echo(f"meters {summary.meters}, substitutes {summary.substitutes}, left for review {summary.left_suspect}")
 
 
