@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.serving", "bench.storage", "bench.ray_batch"]
+BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.month_close", "bench.serving", "bench.storage", "bench.ray_batch"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
@@ -24,6 +24,8 @@ TARGETS = {
     "segmentation_customers_per_s_90d": (">=", 20_000),
     "segmentation_customers_per_s_365d": (">=", 20_000),
     "segmentation_run_seconds_365d": ("<", 60),
+    # issue 16: closing a month at 1.2 M customers from its running summary (bench/month_close.py)
+    "month_close_incremental_seconds": ("<", 180),
     "security_cost_ingest_throughput_pct": ("<", 10),
     "security_cost_scoring_p99_pct": ("<", 10),
     # OpenTelemetry at the default sampling (1 % of new traces) against tracing off (issue 18)
