@@ -76,6 +76,12 @@ def pod_specs(objects: list[dict]):
             yield o["metadata"]["name"], o["spec"]
         elif o["kind"] == "CronJob":
             yield o["metadata"]["name"], o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        elif o["kind"] == "RayCluster":  # KubeRay makes these pods
+            yield o["metadata"]["name"] + "-head", o["spec"]["headGroupSpec"]["template"]["spec"]
+            for group in o["spec"]["workerGroupSpecs"]:
+                yield f'{o["metadata"]["name"]}-{group["groupName"]}', group["template"]["spec"]
+        elif o["kind"] == "RayJob":
+            yield o["metadata"]["name"] + "-submitter", o["spec"]["submitterPodTemplate"]["spec"]
 
 
 def test_grpc_services_are_probed_natively_on_their_plain_text_health_port(rendered):
@@ -105,7 +111,7 @@ def test_writer_is_probed_on_metrics_and_has_no_service_gateway_has_one(rendered
     assert services["gateway"]["spec"]["ports"][0]["targetPort"] == "https"
 
 
-@pytest.mark.parametrize("variant", ["default", "minimal", "full", "modelserver", "alertmanager"])
+@pytest.mark.parametrize("variant", ["default", "minimal", "full", "modelserver", "alertmanager", "ray", "rayjob"])
 def test_every_pod_is_hardened(rendered, variant):
     specs = dict(pod_specs(rendered[variant]))
     assert any(o["kind"] == "Pod" for o in rendered[variant]), "the helm test pod is rendered"
@@ -490,7 +496,7 @@ def test_full_variant_policies_name_their_sources_and_restrict_egress(rendered):
     assert "networkPolicy.egress.postgresql" in refused("--set", "networkPolicy.egress.enabled=true")
 
 
-@pytest.mark.parametrize("variant", VARIANTS + ["plaintext"])
+@pytest.mark.parametrize("variant", VARIANTS + ["rayjob", "plaintext"])
 def test_no_credential_is_a_plain_value(rendered, variant):
     objects = rendered[variant] if variant in rendered else template("--set", "dev.plaintext=true", required=False)
     for name, spec in [*pod_specs(objects), *[(o["metadata"]["name"], o["spec"]["predictor"])
@@ -708,3 +714,44 @@ def test_a_partial_kafka_lag_setting_is_refused_naming_the_key():
     err = refused("--set", "services.scoring.autoscaling.enabled=true",
                   "--set-json", 'services.scoring.autoscaling.kafkaLag={"enabled": true}')
     assert "services.scoring.autoscaling.kafkaLag.pollingInterval: give every key" in err
+
+
+def test_ray_job_runs_its_entrypoint_on_the_charts_ray_cluster(rendered):
+    """KubeRay's RayJob (off by default) submits ray.job.entrypoint to the chart's RayCluster; only
+    then does the head get the services' settings and open its job API, behind Ray token auth."""
+    for variant in ("default", "ray"):
+        assert not [o for o in rendered[variant] if o["kind"] == "RayJob"], variant
+    (cluster,) = (o for o in rendered["ray"] if o["kind"] == "RayCluster")
+    assert cluster["spec"]["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "127.0.0.1"
+    assert "authOptions" not in cluster["spec"]
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert "envFrom" not in head and {e["name"] for e in head["env"]} == {"RAY_USAGE_STATS_ENABLED"}
+
+    objects = rendered["rayjob"]
+    (cluster,) = (o for o in objects if o["kind"] == "RayCluster")
+    (job,) = (o for o in objects if o["kind"] == "RayJob")
+    values = yaml.safe_load((CHART / "ci" / "rayjob-values.yaml").read_text())
+    assert job["spec"]["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
+    assert job["spec"]["entrypoint"] == values["ray"]["job"]["entrypoint"]
+    assert "--ray auto" in job["spec"]["entrypoint"] and job["spec"]["submissionMode"] == "K8sJobMode"
+    assert cluster["spec"]["authOptions"] == {"mode": "token"}
+    assert cluster["spec"]["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["envFrom"] == [{"configMapRef": {"name": "meters"}}]
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in head["env"] if "valueFrom" in e} == {
+        "METERS_PG_DSN": "meters-postgresql"}
+    for group in cluster["spec"]["workerGroupSpecs"]:  # the tasks get their inputs from the driver
+        assert "envFrom" not in group["template"]["spec"]["containers"][0]
+
+    assert "ray.job.enabled needs ray.enabled" in refused("--set", "ray.job.enabled=true",
+                                                          "--set", "ray.job.entrypoint=meters evaluate")
+    assert "ray.job.entrypoint" in refused("--set", "ray.enabled=true", "--set", "ray.job.enabled=true")
+
+    kubestrict = HELM.parent / "kubestrict"
+    command = [kubestrict, "-crds", REPO / "helm" / "kubestrict" / "crds"]
+    good = yaml.safe_dump_all(objects)
+    ok = subprocess.run(command, input=good, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(command, input=good.replace("clusterSelector", "clusterSelecter"), capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and 'RayJob meters-ray-job: unknown field "spec.clusterSelecter"' in bad.stderr
