@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.month_close", "bench.serving", "bench.storage", "bench.ray_batch"]
+BENCHMARKS = ["bench.fleet", "bench.nem12_parse", "bench.nem12_import", "bench.ingest_steps", "bench.ingest", "bench.scoring", "bench.security_cost", "bench.tracing_cost", "bench.overload", "bench.pg_outage", "bench.writer_scaling", "bench.kafka_failover", "bench.outages", "bench.theft_suspects", "bench.forecast", "bench.segmentation", "bench.month_close", "bench.serving", "bench.storage", "bench.ray_batch"]
 TARGETS = {
     "ingest_readings_per_s": (">=", 100_000),
     "ingest_lost": ("==", 0),
@@ -47,6 +47,13 @@ TARGETS = {
     # PostgreSQL SIGKILLed for a minute under a steady stream (issue 11): nothing lost or doubled
     "pg_outage_lost": ("==", 0),
     "pg_outage_duplicated": ("==", 0),
+    # issue 16: writer group members and node kills on the 3-broker cluster, nothing lost or doubled
+    "writer_scaling_lost": ("==", 0),
+    "writer_scaling_duplicated": ("==", 0),
+    "kafka_broker_kill_lost": ("==", 0),
+    "kafka_broker_kill_duplicated": ("==", 0),
+    "kafka_broker_writer_kill_lost": ("==", 0),
+    "kafka_broker_writer_kill_duplicated": ("==", 0),
     # issue 14: a storm at 1.2 M meters; opened within a minute of the last gasps (30 s window included)
     "outage_detection_latency_s_max": ("<", 60),
     "outage_feeders_detected_share": (">=", 1.0),

@@ -4,7 +4,8 @@ break something under ingest (PostgreSQL, the writer) while readings keep coming
 Batch k holds one reading for each meter at its own 15-minute slot (meters.ingest_load.slot_time),
 so the stored rows of a batch can be counted by reading time afterwards. The feed records when each
 call was acknowledged, so a test can tell the batches accepted while something was down from the
-others. A call that fails is kept in `errors` with its batches (neither acknowledged nor re-sent).
+others. A call that fails is kept in `errors` with its batches: not re-sent, or, with
+`resend_failed`, sent again until it is acknowledged (as a head-end does).
 """
 
 import itertools
@@ -27,6 +28,7 @@ class Feed:
     end_unix_s: int
     every_s: float = 0.25  # pause between calls: a steady trickle, not a load test
     per_call: int = 2  # batches per StreamReadings call
+    resend_failed: bool = False
     acknowledged: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time acked, batch)
     errors: list[tuple[str, list[int]]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=itertools.count)
@@ -38,12 +40,16 @@ class Feed:
         stub = ingest_service_pb2_grpc.IngestServiceStub(self.ch)
         base = template(self.first_meter_id, self.meters)
         group = [next(self._numbers) for _ in range(self.per_call)]
-        try:
-            stub.StreamReadings(iter([batch_at(base, slot_time(self.end_unix_s, k)) for k in group]),
-                                timeout=STREAM_S)
-        except grpc.RpcError as err:
-            self.errors.append((f"{err.code().name}: {err.details()}", group))
-            return
+        while True:
+            try:
+                stub.StreamReadings(iter([batch_at(base, slot_time(self.end_unix_s, k)) for k in group]),
+                                    timeout=STREAM_S)
+                break
+            except grpc.RpcError as err:
+                self.errors.append((f"{err.code().name}: {err.details()}", group))
+                if not self.resend_failed or self._stop.is_set():
+                    return
+                time.sleep(0.2)
         now = time.monotonic()
         self.acknowledged += [(now, k) for k in group]
 
