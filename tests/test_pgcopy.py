@@ -40,3 +40,44 @@ def test_a_binary_copy_out_of_postgres_reads_back_as_columns(fresh_db):
         conn.execute("INSERT INTO t VALUES (4, now(), NULL, 1)")
         with pytest.raises(ValueError, match="NULL"):
             read_copy_payload(copy_out("COPY t TO STDOUT (FORMAT BINARY)"), types)
+
+
+def test_copy_out_reads_under_the_callers_snapshot(fresh_db):
+    """meters.pgcopy.copy_out reads on a connection of its own: inside a REPEATABLE READ transaction it
+    sees that transaction's snapshot (not rows committed since), with rows the transaction wrote itself
+    it reads on the caller's connection, and outside a transaction it sees what is committed."""
+    import asyncio
+
+    import psycopg
+    import pytest
+
+    from meters.pgcopy import copy_out, read_copy_payload
+
+    query = "COPY (SELECT id FROM t ORDER BY id) TO STDOUT (FORMAT BINARY)"
+
+    async def ids(conn) -> list[int]:
+        return read_copy_payload(await copy_out(conn, query), ["int8"])[0].tolist()
+
+    async def scenario():
+        async with await psycopg.AsyncConnection.connect(fresh_db, autocommit=True) as other, \
+                await psycopg.AsyncConnection.connect(fresh_db) as conn:
+            await other.execute("CREATE TABLE t (id int8)")
+            await other.execute("INSERT INTO t VALUES (1)")
+            assert await ids(conn) == [1]  # no transaction: what is committed
+            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            await conn.execute("SELECT count(*) FROM t")  # the snapshot is taken
+            await other.execute("INSERT INTO t VALUES (2)")
+            assert await ids(conn) == [1]  # the caller's snapshot, not the later commit
+            cur = await conn.execute("SELECT array_agg(id ORDER BY id) FROM t")
+            assert (await cur.fetchone())[0] == [1]
+            await conn.execute("INSERT INTO t VALUES (3)")
+            assert await ids(conn) == [1, 3]  # its own uncommitted row: read on the caller's connection
+            await conn.rollback()
+            assert await ids(conn) == [1, 2]
+            await conn.execute("BEGIN")
+            await conn.execute("SET LOCAL statement_timeout = '200ms'")
+            with pytest.raises(psycopg.OperationalError, match="statement timeout"):
+                await copy_out(conn, "COPY (SELECT pg_sleep(3)) TO STDOUT")  # the caller's timeout applies
+            await conn.rollback()
+
+    asyncio.run(scenario())
