@@ -10,12 +10,12 @@ SEGMENTATION_MONTHS = Counter(
     " month's running summary) or summarised (missing or stale, from all its hourly usage).",
     ["source"])
 # The open month's running summary (month_fold.py), folded as local days close.
-SUMMARY_DAYS_FOLDED = Counter("meters_customer_summary_days_folded_total",
+SUMMARY_DAYS_FOLDED = Counter("meters_customer_month_fold_dates_total",
                               "Local days folded from hourly usage into the open month's running summary.")
 SUMMARY_REFOLDED_CUSTOMERS = Counter(
-    "meters_customer_summary_refolded_customers_total",
+    "meters_customer_month_refolded_customers_total",
     "Customers whose already folded days were summarised again from hourly usage (late usage, weather, registry).")
-SUMMARY_FOLD_SECONDS = Histogram("meters_customer_summary_fold_seconds", "Duration of the fold job's folds.",
+SUMMARY_FOLD_SECONDS = Histogram("meters_customer_month_fold_seconds", "Duration of the fold job's folds.",
                                  buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600))
 SEGMENTATION_RUN_SECONDS = Histogram("meters_segmentation_run_seconds", "Duration of successful segmentation runs.",
                                      buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800))
