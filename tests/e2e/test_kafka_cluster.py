@@ -60,4 +60,3 @@ def test_leader_broker_and_one_of_three_writers_sigkilled_together(cluster_mesh)
     # The survivors lived through the rebalances (a writer used to die of aiokafka's "Partition is not
     # assigned" assertion when one took a partition away between its commit and its lag gauge).
     assert not failover.survivors_exited, mesh.log_tail("ingest-writer")
-
