@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -74,12 +75,18 @@ class Escalator:
     async def _step(self, conn: AsyncConnection, row: dict) -> dict | None:
         tier = row["tier"]
         channels = [c for c in self._policy.tier(row["severity"], tier).channels if c in self._enabled]
-        cur = await conn.execute(
-            """INSERT INTO alerts.escalation_steps (alert_id, tier, severity, due_at, channels)
-               VALUES (%s, %s, %s, %s, %s) ON CONFLICT (alert_id, tier) DO NOTHING RETURNING at""",
-            [row["id"], tier, row["severity"], row["due_at"], channels])
-        taken = await cur.fetchone()
-        if taken is None:  # another escalator took it after this one's snapshot: nothing to do
+        # In a savepoint: the audit trigger notes any INSERT statement, even one that inserted nothing,
+        # so a step another escalator took meanwhile is rolled back with its note (else a pass whose
+        # every step was taken by the other would fail to commit for want of an audit event).
+        async with conn.transaction() as savepoint:
+            cur = await conn.execute(
+                """INSERT INTO alerts.escalation_steps (alert_id, tier, severity, due_at, channels)
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (alert_id, tier) DO NOTHING RETURNING at""",
+                [row["id"], tier, row["severity"], row["due_at"], channels])
+            taken = await cur.fetchone()
+            if taken is None:  # another escalator took it after this one's snapshot: nothing to do
+                raise psycopg.Rollback(savepoint)
+        if taken is None:
             return None
         if channels:
             await conn.cursor().executemany(

@@ -18,10 +18,11 @@ import time
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 from pydantic import ValidationError
 
 from alert_svc.channels import email_message, idempotency_key, pagerduty_event, servicenow_incident, teams_card
-from alert_svc.escalation import Escalator
+from alert_svc.escalation import _DUE, Escalator
 from alert_svc.escalation_policy import DEFAULT_POLICY, EscalationPolicy, Tier, load_policy
 from alert_svc.escalation_timings import MIGRATIONS, figures_of, timing_figures
 from alert_svc.store import AlertStore
@@ -209,6 +210,39 @@ def test_two_escalators_never_take_a_step_twice(fresh_db):
         assert db.execute("SELECT count(*) FROM alerts.outbox WHERE tier > 1").fetchone()[0] == 120
         assert db.execute("SELECT count(*) FROM audit.events WHERE action = 'escalate'").fetchone()[0] == 120
     print(f"\nescalators split the steps {len(taken[0])} / {len(taken[1])}")
+
+
+async def _step_twice(dsn: str) -> tuple[dict | None, int]:
+    """One escalator takes a due step; another, holding the same due row (read before the first
+    committed), then tries it in a transaction of its own. Its result and the steps stored."""
+    policy = EscalationPolicy(critical=(Tier(after_s=0.5, channels=("teams",)),))
+    await asyncio.sleep(0.6)  # the alert's first window has passed
+    pool = await open_pool(dsn, max_size=2)
+    try:
+        first, second = (Escalator(pool, policy, frozenset({"teams"}), 0.05) for _ in range(2))
+        async with pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            severities, tiers, windows = policy.windows()
+            await cur.execute(_DUE, [severities, tiers, windows, 10])
+            rows = await cur.fetchall()
+            await conn.rollback()
+        assert len(rows) == 1 and await first.escalate_due()
+        async with pool.connection() as conn, conn.transaction():  # commits: nothing changed, nothing to audit
+            lost = await second._step(conn, rows[0])
+        async with pool.connection() as conn:
+            stored = (await (await conn.execute("SELECT count(*) FROM alerts.escalation_steps")).fetchone())[0]
+        return lost, stored
+    finally:
+        await pool.close()
+
+
+@pytest.mark.infra
+def test_a_step_another_escalator_took_commits_as_a_no_op(fresh_db):
+    """The audit trigger notes every INSERT statement on escalation_steps, also one that inserted nothing;
+    the losing escalator's pass must still commit (it failed with 'without its audit event' before)."""
+    migrate(fresh_db, MIGRATIONS)
+    asyncio.run(_raise_alerts(fresh_db, 1))
+    assert asyncio.run(_step_twice(fresh_db)) == (None, 1)
 
 
 def test_policy_file_is_validated(tmp_path):
