@@ -28,6 +28,7 @@ import psycopg
 
 from bench.cpu import snapshot, used
 from meters.ingest_client import register_meters, stream_readings
+from meters.kafka_failover import wait_until
 from meters.localstack.stack import LocalStack
 from meters.mesh import Mesh
 from tests.e2e.metrics import metric
@@ -75,11 +76,11 @@ def _measure(mesh: Mesh, db, ch, writers: list[str], warmup: int, streamed, back
     stored = lambda: db.execute("SELECT count(*) FROM meters.meter_readings").fetchone()[0]  # noqa: E731
     register_meters(ch, meters(1, METERS))
     warmed = form_group(mesh, ch, writers, warmup)
-    wait(lambda: stored() == warmed)
+    wait_until(lambda: stored() == warmed, 900)
 
     started = time.perf_counter()
     stream_readings(ch, [streamed])
-    wait(lambda: stored() >= warmed + len(streamed))
+    wait_until(lambda: stored() >= warmed + len(streamed), 900)
     e2e = len(streamed) / (time.perf_counter() - started)
 
     mesh.stop(*writers)
@@ -88,7 +89,7 @@ def _measure(mesh: Mesh, db, ch, writers: list[str], warmup: int, streamed, back
     mesh.start(*writers)
     cpu_before = snapshot({w: mesh.procs[w].pid for w in writers})
     total = warmed + len(streamed) + len(backlog)
-    wait(lambda: stored() >= total)
+    wait_until(lambda: stored() >= total, 900)
     drain_s = time.perf_counter() - started
     cpu = used(cpu_before, snapshot({w: mesh.procs[w].pid for w in writers}))
     rows, distinct = db.execute(
@@ -119,11 +120,3 @@ def form_group(mesh: Mesh, ch, writers: list[str], end: int) -> int:
         sent += len(cols)
         time.sleep(0.5)
     raise AssertionError("unreachable")
-
-
-def wait(predicate, timeout_s: float = 900) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("writers did not store the readings in time")
-        time.sleep(0.05)

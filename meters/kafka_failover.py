@@ -126,10 +126,7 @@ def _slots(feed: Feed) -> tuple[int, int]:
 
 
 def _stored(db, feed: Feed) -> int:
-    lo, hi = _slots(feed)
-    return db.execute("SELECT count(*) FROM meters.meter_readings WHERE meter_id BETWEEN %s AND %s"
-                      " AND reading_time BETWEEN to_timestamp(%s) AND to_timestamp(%s)",
-                      [feed.first_meter_id, feed.first_meter_id + feed.meters - 1, lo, hi]).fetchone()[0]
+    return sum(_stored_per_slot(db, feed).values())
 
 
 def _stored_per_slot(db, feed: Feed) -> dict[int, int]:
